@@ -1,0 +1,43 @@
+"""The errors a request can end in, with the contract's fault codes.
+
+Each carries the SOAP ``faultcode`` and the MNET status number clients of
+``block_use_stats`` know; its message is written for the client and never
+holds SQL, a path or a stack trace.
+"""
+
+
+class UseStatsError(Exception):
+    """Base of the errors a client is told about."""
+
+    faultcode = "Server"
+    status = 500
+
+
+class InvalidParameter(UseStatsError):
+    faultcode, status = "Client.InvalidParameter", 503
+
+
+class UnknownUser(UseStatsError):
+    faultcode, status = "Client.UnknownUser", 520
+
+
+class UnknownCourse(UseStatsError):
+    faultcode, status = "Client.UnknownCourse", 520
+
+
+class UnknownHost(UseStatsError):
+    faultcode, status = "Client.UnknownHost", 502
+
+
+class InvalidXML(UseStatsError):
+    faultcode, status = "Client.InvalidXML", 503
+
+
+class DatabaseUnavailable(UseStatsError):
+    faultcode, status = "Server.DatabaseUnavailable", 500
+
+
+class InternalError(UseStatsError):
+    """A defect of the service; the details go to the operator's log only."""
+
+    faultcode, status = "Server.InternalError", 500

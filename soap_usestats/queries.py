@@ -1,0 +1,177 @@
+"""Every SQL statement the service runs, built with SQLAlchemy Core.
+
+Each method takes a connection (see ``database.read_only``) and returns plain
+rows or values. Statements are parameterised; lists of ids are sent in chunks,
+so a request costs a bounded number of queries whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator
+from itertools import islice
+
+from sqlalchemy import Row, and_, func, or_, select
+from sqlalchemy.engine import Connection
+
+from .tables import MoodleTables
+from .timemodel import LogEvent
+
+CONTEXT_MODULE = 70
+#: Ids sent in one ``IN (...)`` list.
+CHUNK = 1000
+#: Log rows fetched from the server per round trip while streaming.
+STREAM_BATCH = 2000
+#: The user fields a caller may identify a user by.
+USER_FIELDS = ("username", "idnumber", "email", "id")
+#: The course fields a caller may identify a course by.
+COURSE_FIELDS = ("id", "shortname", "idnumber")
+
+
+def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    it = iter(sorted(set(ids)))
+    while chunk := list(islice(it, CHUNK)):
+        yield chunk
+
+
+class Queries:
+    """The queries of one Moodle site, named with its table prefix."""
+
+    def __init__(self, tables: MoodleTables) -> None:
+        self.t = tables
+
+    # Site settings
+
+    def config(self, conn: Connection, names: Collection[str]) -> dict[str, str]:
+        """Values of ``config`` rows (``$CFG``) by name."""
+        c = self.t.config.c
+        rows = conn.execute(select(c.name, c.value).where(c.name.in_(names)))
+        return dict(rows.all())
+
+    def plugin_config(self, conn: Connection, plugin: str) -> dict[str, str]:
+        """All ``config_plugins`` values of one plugin, by name."""
+        c = self.t.config_plugins.c
+        rows = conn.execute(select(c.name, c.value).where(c.plugin == plugin))
+        return dict(rows.all())
+
+    def wwwroot(self, conn: Connection, mnethostid: int) -> str | None:
+        """The wwwroot of an MNET host row (the site's own for ``mnet_localhost_id``)."""
+        c = self.t.mnet_host.c
+        return conn.scalar(select(c.wwwroot).where(c.id == mnethostid))
+
+    # Users and courses
+
+    def find_users(self, conn: Connection, field: str, value: str | int,
+                   mnethostid: int) -> list[Row]:
+        """Non-deleted users whose ``field`` equals ``value`` (at most two, to detect ambiguity).
+
+        Usernames, idnumbers and emails are matched among the site's own users
+        (``mnethostid``): the same username may exist for another MNET host.
+        Emails are compared without regard to case, as Moodle does.
+        """
+        u = self.t.user.c
+        query = select(u.id, u.username, u.firstname, u.lastname, u.idnumber, u.email)
+        query = query.where(u.deleted == 0).order_by(u.id).limit(2)
+        if field == "id":
+            query = query.where(u.id == value)
+        elif field == "email":
+            query = query.where(func.lower(u.email) == str(value).lower(), u.mnethostid == mnethostid)
+        else:
+            query = query.where(u[field] == value, u.mnethostid == mnethostid)
+        return list(conn.execute(query))
+
+    def find_courses(self, conn: Connection, field: str, value: str | int) -> list[Row]:
+        """Courses whose ``field`` equals ``value`` (at most two, to detect ambiguity)."""
+        c = self.t.course.c
+        query = select(c.id, c.category, c.fullname, c.shortname, c.idnumber)
+        return list(conn.execute(query.where(c[field] == value).order_by(c.id).limit(2)))
+
+    def courses(self, conn: Connection, ids: Iterable[int]) -> dict[int, Row]:
+        """Courses by id; ``category`` 0 marks the site course."""
+        c = self.t.course.c
+        query = select(c.id, c.category, c.fullname, c.shortname, c.idnumber)
+        return {row.id: row for chunk in _chunks(ids)
+                for row in conn.execute(query.where(c.id.in_(chunk)))}
+
+    def latest_enrolment_start(self, conn: Connection, userid: int, before: int) -> int | None:
+        """Start of the user's latest active enrolment that starts no later than ``before``."""
+        ue, e = self.t.user_enrolments.c, self.t.enrol.c
+        query = (
+            select(func.max(ue.timestart))
+            .select_from(self.t.user_enrolments.join(self.t.enrol, e.id == ue.enrolid))
+            .where(ue.userid == userid, ue.status == 0, e.status == 0, ue.timestart <= before)
+        )
+        return conn.scalar(query)
+
+    # The log
+
+    def log_events(self, conn: Connection, userid: int, timefrom: int,
+                   timeto: int) -> Iterator[LogEvent]:
+        """Stream the user's log rows that take part in the time model, in order.
+
+        The rows the model leaves out (CLI, failed actions, "logged in as",
+        site-level rows other than login and logout) are filtered here; each row
+        carries the module type of its course module, found by a join.
+        """
+        t = self.t
+        log, cm, m = t.log.c, t.course_modules.c, t.modules.c
+        joined = t.log.outerjoin(
+            t.course_modules, and_(log.contextlevel == CONTEXT_MODULE, cm.id == log.contextinstanceid)
+        ).outerjoin(t.modules, m.id == cm.module)
+        query = (
+            select(log.id, log.timecreated, log.action, log.target, log.contextlevel,
+                   log.contextinstanceid, func.coalesce(log.courseid, 0), log.component, m.name)
+            .select_from(joined)
+            .where(
+                log.userid == userid,
+                log.timecreated.between(timefrom, timeto),
+                or_(log.origin.is_(None), log.origin != "cli"),
+                log.action != "failed",
+                log.realuserid.is_(None),
+                or_(log.courseid != 0, log.action.in_(("loggedin", "loggedout"))),
+            )
+            .order_by(log.timecreated, log.id)
+        )
+        result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
+        for row in result:
+            yield LogEvent(*row)
+
+    # Activities
+
+    def course_modules(self, conn: Connection, cmids: Iterable[int]) -> dict[int, Row]:
+        """Course modules by id, with their module type as ``modname``."""
+        cm, m = self.t.course_modules.c, self.t.modules.c
+        query = select(cm.id, cm.course, cm.instance, cm.idnumber, m.name.label("modname")).join_from(
+            self.t.course_modules, self.t.modules, m.id == cm.module
+        )
+        return {row.id: row for chunk in _chunks(cmids)
+                for row in conn.execute(query.where(cm.id.in_(chunk)))}
+
+    def activity_names(self, conn: Connection, modname: str,
+                       instances: Iterable[int]) -> dict[int, str]:
+        """Names of activities of one type (``quiz``...) by instance id."""
+        a = self.t.activity(modname).c
+        return {id_: name for chunk in _chunks(instances)
+                for id_, name in conn.execute(select(a.id, a.name).where(a.id.in_(chunk)))}
+
+    # Grades
+
+    def grades(self, conn: Connection, courseid: int, userid: int) -> list[Row]:
+        """The course's grade items in gradebook order, with the user's final grade.
+
+        ``categoryname`` names category totals, whose ``itemname`` is empty.
+        """
+        gi, gg, gc = self.t.grade_items.c, self.t.grade_grades.c, self.t.grade_categories.c
+        joined = (
+            self.t.grade_items
+            .outerjoin(self.t.grade_grades, and_(gg.itemid == gi.id, gg.userid == userid))
+            .outerjoin(self.t.grade_categories,
+                       and_(gi.itemtype == "category", gc.id == gi.iteminstance))
+        )
+        query = (
+            select(gi.id, gi.itemname, gi.itemtype, gi.itemmodule, gi.idnumber, gi.gradetype,
+                   gi.grademin, gi.grademax, gg.finalgrade, gc.fullname.label("categoryname"))
+            .select_from(joined)
+            .where(gi.courseid == courseid)
+            .order_by(gi.sortorder, gi.id)
+        )
+        return list(conn.execute(query))

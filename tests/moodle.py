@@ -1,0 +1,65 @@
+"""A small Moodle site written row by row, for tests that need exact data."""
+
+from __future__ import annotations
+
+from itertools import count
+
+from sqlalchemy import Table, create_engine, insert
+from sqlalchemy.engine import Engine
+
+from soap_usestats.demo.schema import DemoTables, create_schema
+
+WWWROOT = "https://moodle.test"
+
+
+class MoodleBuilder:
+    """Creates the schema in an empty database and inserts rows with Moodle's defaults."""
+
+    def __init__(self, url: str, prefix: str = "mdl_") -> None:
+        self.engine: Engine = create_engine(url)
+        self.tables: DemoTables = create_schema(self.engine, prefix)
+        self._ids = count(1000)
+        self._modules: dict[str, int] = {}
+        self.insert("config", name="mnet_localhost_id", value="1")
+        self.insert("mnet_host", id=1, wwwroot=WWWROOT, name="Test site")
+        self.insert("mnet_host", id=2, wwwroot="", name="All Hosts")
+        self.insert("mnet_host", id=3, wwwroot="https://peer.test", name="Peer")
+        self.site_course = self.insert("course", category=0, fullname="Test site",
+                                       shortname="site", format="site")
+
+    def insert(self, table: str | Table, **values) -> int:
+        """Insert one row into ``table`` (a Table, or a DemoTables attribute name)."""
+        values.setdefault("id", next(self._ids))
+        if isinstance(table, str):
+            table = getattr(self.tables, table)
+        with self.engine.begin() as conn:
+            conn.execute(insert(table), values)
+        return values["id"]
+
+    def user(self, username: str, **values) -> int:
+        defaults = dict(mnethostid=1, firstname=username.title(), lastname="Tester",
+                        email=f"{username}@example.com", idnumber="")
+        return self.insert("user", username=username, **{**defaults, **values})
+
+    def course(self, shortname: str, **values) -> int:
+        return self.insert("course", shortname=shortname, fullname=f"Course {shortname}",
+                           category=1, **values)
+
+    def module(self, course: int, modname: str, name: str, cmid: int | None = None,
+               idnumber: str | None = None) -> int:
+        if modname not in self._modules:
+            self._modules[modname] = self.insert("modules", name=modname)
+        instance = self.insert(self.tables.activity(modname), course=course, name=name)
+        return self.insert("course_modules", **({"id": cmid} if cmid else {}), course=course,
+                           module=self._modules[modname], instance=instance, idnumber=idnumber)
+
+    def log(self, userid: int, time: int, action: str, target: str, level: int,
+            courseid: int = 0, cmid: int = 0, component: str = "core", **values) -> int:
+        return self.insert("log", userid=userid, timecreated=time, action=action, target=target,
+                           contextlevel=level, contextinstanceid=cmid or courseid,
+                           courseid=courseid, component=component,
+                           eventname=f"\\{component}\\event\\{target}_{action}",
+                           crud="r", origin=values.pop("origin", "web"), **values)
+
+    def config_plugin(self, plugin: str, name: str, value: str) -> None:
+        self.insert("config_plugins", plugin=plugin, name=name, value=value)

@@ -1,0 +1,303 @@
+"""Tests of the use_stats time model (spec/time-model.md)."""
+
+from __future__ import annotations
+
+from itertools import count
+
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from soap_usestats.timemodel import (
+    CourseTally,
+    LogEvent,
+    ModuleTally,
+    Session,
+    Tally,
+    TimeSettings,
+    Usage,
+    estimate,
+    label,
+    laps,
+)
+
+FAR = 10**9  # a window end far after every row
+DEFAULTS = TimeSettings()
+
+
+# --- rows -------------------------------------------------------------------
+
+_ids = count(1)
+
+
+def row(time, action="viewed", target="course", level=50, course=5, cm=0,
+        component="core", module=None, id=None) -> LogEvent:
+    """A log row; by default a view of course 5."""
+    return LogEvent(next(_ids) if id is None else id, time, action, target,
+                    level, cm, course, component, module)
+
+
+def login(time, **kw):
+    return row(time, "loggedin", "user", level=10, course=0, **kw)
+
+
+def logout(time, **kw):
+    return row(time, "loggedout", "user", level=10, course=0, **kw)
+
+
+def graded(time, course=5, **kw):
+    return row(time, "graded", "user", course=course, **kw)
+
+
+def activity(time, cm, module, course=5, **kw):
+    return row(time, target="course_module", level=70, cm=cm, course=course,
+               component=f"mod_{module}", module=module, **kw)
+
+
+def ltc(time, **kw):
+    return activity(time, 32, "learningtimecheck", **kw)
+
+
+def quiz(time, **kw):
+    return activity(time, 31, "quiz", **kw)
+
+
+def figures(events, to=FAR, settings=DEFAULTS):
+    """(lap, counted L) of each processed row."""
+    return [(lap.lap, lap.counted) for lap in laps(events, to, settings)]
+
+
+# --- the worked example -------------------------------------------------------
+
+EXAMPLE = [
+    login(1000, id=1),
+    row(1060, id=2),
+    quiz(1300, id=3),
+    graded(1500, id=4),
+    ltc(1900, id=5),
+    row(2000, id=6),
+    quiz(11000, id=7),
+]
+
+
+def test_worked_example_laps():
+    got = [(lap.event.id, lap.label, lap.lap, lap.counted, lap.session_start)
+           for lap in laps(EXAMPLE, 100000, DEFAULTS)]
+    assert got == [
+        (1, "user", 60, 60, True),
+        (2, "course", 240, 240, False),
+        (3, "quiz", 600, 600, False),
+        (5, "learningtimecheck", 100, None, False),
+        (6, "course", 900, 1000, False),
+        (7, "quiz", 900, 900, True),
+    ]
+
+
+def test_worked_example_usage():
+    usage = estimate(EXAMPLE, 100000)
+    assert usage == Usage(
+        total=Tally(seconds=2800, events=5, first=1000, last=11000),
+        courses={5: CourseTally(seconds=2740, events=4, first=1060, last=11000,
+                                activities=1500, course=1240, other=0)},
+        modules={31: ModuleTally(seconds=1500, events=2, first=1300, last=11000,
+                                 courseid=5, label="quiz")},
+        sessions=[Session(1000, 2900, 1900), Session(11000, 11900, 900)],
+    )
+    elapsed = [usage.total.seconds // 60, usage.courses[5].seconds // 60,
+               usage.modules[31].seconds // 60]
+    assert elapsed == [46, 45, 25]
+
+
+# --- labels -------------------------------------------------------------------
+
+@pytest.mark.parametrize("event, expected", [
+    (activity(0, 31, "quiz"), "quiz"),
+    (row(0, level=70, cm=99, component="mod_forum"), "forum"),
+    (row(0, level=70, cm=99, component="core"), "unknown"),
+    (login(0), "user"),
+    (logout(0), "system"),
+    (row(0, level=10, course=0), "system"),
+    (row(0, target="user", level=30), "user"),
+    (row(0, level=40), "course"),
+    (row(0, level=50), "course"),
+    (row(0, level=80), "course"),
+])
+def test_label(event, expected):
+    assert label(event) == expected
+
+
+# --- counting -----------------------------------------------------------------
+
+def test_ignored_row_drops_its_time_and_keeps_the_carry():
+    ignoring = TimeSettings(ignoremodules=frozenset({"forum"}))
+    events = [ltc(0), activity(100, 33, "forum"), row(300)]
+    assert figures(events, settings=ignoring) == [(100, None), (200, None), (900, 1000)]
+
+
+def test_capture_is_carried_once():
+    assert figures([ltc(0), row(100), row(300)]) == [(100, None), (200, 300), (900, 900)]
+    assert estimate([ltc(0), row(100), row(300)], FAR).total.seconds == 1200
+
+
+def test_loggedin_resets_the_carry():
+    assert figures([ltc(0), login(100), row(400)]) == [(100, None), (300, 300), (900, 900)]
+
+
+def test_loggedout_counts_nothing_resets_the_carry_and_ends_the_session():
+    events = [row(0), ltc(50), logout(100), row(200)]
+    assert figures(events, to=2000) == [(50, 50), (50, None), (100, None), (900, 900)]
+    starts = [lap.session_start for lap in laps(events, 2000, DEFAULTS)]
+    assert starts == [True, False, False, True]
+    assert estimate(events, 2000).sessions == [Session(0, 200, 50), Session(200, 1100, 900)]
+
+
+def test_last_ping_is_capped_by_the_window_end():
+    assert figures([row(1000)], to=1300) == [(300, 300)]
+    assert estimate([row(1000)], 1000).sessions == [Session(1000, 1000, 0)]
+
+
+def test_gap_over_the_threshold_is_a_break_credited_lastpingcredit():
+    assert figures([row(0), row(3600)]) == [(3600, 3600), (900, 900)]
+    assert figures([row(0), row(3601)]) == [(900, 900), (900, 900)]
+    sessions = estimate([row(0), row(3601)], FAR).sessions
+    assert sessions == [Session(0, 900, 900), Session(3601, 4501, 900)]
+
+
+def test_graded_first_row_is_processed_as_usual():
+    events = [graded(0, id=1), graded(50, id=2), row(100, id=3)]
+    got = [(lap.event.id, lap.label, lap.lap, lap.counted) for lap in laps(events, FAR, DEFAULTS)]
+    assert got == [(1, "course", 100, 100), (3, "course", 900, 900)]
+
+
+def test_graded_run_at_the_end_ends_the_look_ahead():
+    assert figures([row(0), graded(100), graded(200)], to=500) == [(500, 500)]
+
+
+def test_events_and_first_last_follow_counted_rows_only():
+    usage = estimate([ltc(0), row(100), quiz(200), ltc(300)], to=FAR)
+    assert usage.total == Tally(seconds=300, events=2, first=100, last=200)
+    assert usage.courses[5] == CourseTally(seconds=300, events=2, first=100, last=200,
+                                           activities=100, course=200)
+    assert usage.modules == {31: ModuleTally(seconds=100, events=1, first=200, last=200,
+                                             courseid=5, label="quiz")}
+
+
+def test_course_parts():
+    events = [row(0), quiz(10), row(30, target="user", level=30)]
+    course = estimate(events, to=100).courses[5]
+    assert (course.seconds, course.course, course.activities, course.other) == (100, 10, 20, 70)
+
+
+def test_courseid_0_rows_count_in_the_total_only():
+    usage = estimate([login(0), logout(100)], to=FAR)
+    assert usage.total == Tally(seconds=100, events=1, first=0, last=0)
+    assert (usage.courses, usage.modules) == ({}, {})
+
+
+def test_session_without_counted_rows_is_not_reported():
+    ignoring = TimeSettings(ignoremodules=frozenset({"forum"}))
+    events = [activity(0, 33, "forum"), ltc(100), login(10000)]
+    assert estimate(events, FAR, ignoring).sessions == [Session(10000, 10900, 900)]
+
+
+def test_empty_input():
+    assert list(laps([], FAR, DEFAULTS)) == []
+    assert estimate([], FAR) == Usage(Tally(), {}, {}, [])
+
+
+# --- properties ---------------------------------------------------------------
+
+#: cmid -> (course, module type; None for a deleted course module)
+COURSE_MODULES = {31: (5, "quiz"), 32: (5, "learningtimecheck"), 33: (5, "forum"),
+                  41: (7, "forum"), 42: (7, "page"), 43: (7, None)}
+LABELS = ["user", "system", "course", "quiz", "forum", "page", "learningtimecheck", "scorm"]
+
+
+def _module_view(time, cm):
+    course, module = COURSE_MODULES[cm]
+    return row(time, target="course_module", level=70, cm=cm, course=course,
+               component=f"mod_{module or 'scorm'}", module=module)
+
+
+KINDS = st.one_of(
+    st.just(login),
+    st.just(logout),
+    st.sampled_from([5, 7, 1]).map(lambda c: lambda t: row(t, course=c)),
+    st.sampled_from([5, 7]).map(lambda c: lambda t: row(t, target="user", level=30, course=c)),
+    st.sampled_from(sorted(COURSE_MODULES)).map(lambda cm: lambda t: _module_view(t, cm)),
+    st.sampled_from([5, 7]).map(lambda c: lambda t: graded(t, course=c)),
+)
+GAPS = st.one_of(st.integers(0, 600), st.integers(0, 7200), st.integers(3000, 40000))
+MODULE_SETS = st.frozensets(st.sampled_from(LABELS), max_size=2)
+
+
+@st.composite
+def time_settings(draw, credit_within_threshold=False):
+    """Varied settings; the credit stays within the threshold when asked."""
+    threshold = draw(st.integers(1, 120))
+    credit = draw(st.integers(0, threshold if credit_within_threshold else 180))
+    capture = draw(st.one_of(st.just(DEFAULTS.capturemodules), MODULE_SETS))
+    return TimeSettings(threshold, credit, draw(MODULE_SETS), capture)
+
+
+@st.composite
+def logs(draw, max_rows=30):
+    """Rows in time order and a window end at or after the last of them."""
+    time = draw(st.integers(0, 10**6))
+    events = []
+    for make in draw(st.lists(KINDS, max_size=max_rows)):
+        time += draw(GAPS) if events else 0
+        events.append(make(time))
+    return events, time + draw(st.integers(0, 5000))
+
+
+def _counted(events, to, settings, courseless=False):
+    return sum(lap.counted for lap in laps(events, to, settings)
+               if lap.counted is not None and (not courseless or lap.event.courseid == 0))
+
+
+@given(logs(), time_settings())
+def test_total_is_the_sum_of_counted_laps(log, settings):
+    events, to = log
+    assert estimate(events, to, settings).total.seconds == _counted(events, to, settings)
+
+
+@given(logs(), time_settings())
+def test_course_parts_and_courses_add_up(log, settings):
+    events, to = log
+    usage = estimate(events, to, settings)
+    for course in usage.courses.values():
+        assert course.seconds == course.activities + course.course + course.other
+    courses = sum(course.seconds for course in usage.courses.values())
+    assert courses + _counted(events, to, settings, courseless=True) == usage.total.seconds
+
+
+@given(logs(), time_settings())
+def test_sessions_add_up_to_the_total(log, settings):
+    events, to = log
+    usage = estimate(events, to, settings)
+    assert sum(session.seconds for session in usage.sessions) == usage.total.seconds
+
+
+@given(logs(), time_settings(), st.data())
+def test_absorbed_rows_change_nothing(log, settings, data):
+    events, to = log
+    with_gradings = list(events)
+    if events:
+        for _ in range(data.draw(st.integers(1, 5))):
+            at = data.draw(st.integers(1, len(with_gradings)))
+            low = with_gradings[at - 1].time
+            high = with_gradings[at].time if at < len(with_gradings) else to
+            with_gradings.insert(at, graded(data.draw(st.integers(low, high))))
+    assert estimate(with_gradings, to, settings) == estimate(events, to, settings)
+
+
+@hsettings(max_examples=200)
+@given(logs(), time_settings(credit_within_threshold=True))
+def test_total_fits_the_window_and_modules_fit_their_course(log, settings):
+    events, to = log
+    usage = estimate(events, to, settings)
+    assert 0 <= usage.total.seconds <= (to - events[0].time if events else 0)
+    for courseid, course in usage.courses.items():
+        modules = [m.seconds for m in usage.modules.values() if m.courseid == courseid]
+        # every level-70 row here has its course module's course
+        assert sum(modules) == course.activities
