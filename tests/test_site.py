@@ -1,0 +1,312 @@
+"""The query module and the site's operations, on SQLite, PostgreSQL and MariaDB.
+
+Every case runs on the three databases with the same hand-computed figures,
+so the databases agree to the second.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, insert
+
+from soap_usestats.config import TimeModelOverrides
+from soap_usestats.database import connect, read_only
+from soap_usestats.exceptions import (
+    DatabaseUnavailable,
+    InvalidParameter,
+    UnknownCourse,
+    UnknownHost,
+    UnknownUser,
+)
+from soap_usestats.site import MoodleSite
+from soap_usestats.tables import MoodleTables
+from tests.moodle import WWWROOT, MoodleBuilder
+
+WINDOW = dict(timefrom=0, timeto=100000)
+NOW = 200000
+
+
+def worked_example(b: MoodleBuilder, username: str = "alice") -> dict:
+    """The rows of the time model's worked example (spec/time-model.md)."""
+    u = b.user(username, idnumber="E1001", email="Alice.Tester@Example.com")
+    c5 = b.course("C5", idnumber="CRS-5")
+    b.module(c5, "quiz", "Quiz one", cmid=31, idnumber="Q1")
+    b.module(c5, "learningtimecheck", "Checklist", cmid=32)
+    b.log(u, 1000, "loggedin", "user", 10)
+    b.log(u, 1060, "viewed", "course", 50, c5)
+    b.log(u, 1300, "viewed", "course_module", 70, c5, 31, "mod_quiz")
+    b.log(u, 1500, "graded", "user", 50, c5)
+    b.log(u, 1900, "viewed", "course_module", 70, c5, 32, "mod_learningtimecheck")
+    b.log(u, 2000, "viewed", "course", 50, c5)
+    b.log(u, 11000, "viewed", "course_module", 70, c5, 31, "mod_quiz")
+    return {"user": u, "course": c5}
+
+
+@pytest.fixture
+def builder(database_url):
+    b = MoodleBuilder(database_url)
+    yield b
+    b.engine.dispose()
+
+
+@pytest.fixture
+def example(builder):
+    ids = worked_example(builder)
+    site = MoodleSite(connect(str(builder.engine.url.render_as_string(hide_password=False))),
+                      MoodleTables())
+    yield site, builder, ids
+    site.engine.dispose()
+
+
+def test_worked_example_site_scope(example):
+    site, _, ids = example
+    stats = site.get_stats("alice", **WINDOW, now=NOW)
+    user = stats.USER
+    assert (user.USERNAME, user.IDNUMBER, user.ID) == ("alice", "E1001", ids["user"])
+    assert (user.FROM, user.TO, user.SECONDS, user.ELAPSED, user.EVENTS) == (0, 100000, 2800, 46, 5)
+    assert [(s.START.timestamp(), s.END.timestamp(), s.SECONDS) for s in stats.SESSIONS] == [
+        (1000, 2900, 1900), (11000, 11900, 900)]
+    assert stats.COURSES is None and stats.MODULES is None
+
+
+def test_worked_example_course_scope(example):
+    site, _, ids = example
+    (course,) = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW).COURSES
+    assert (course.SHORTNAME, course.IDNUMBER, course.NAME, course.ID) == (
+        "C5", "CRS-5", "Course C5", ids["course"])
+    assert (course.SECONDS, course.ELAPSED) == (2740, 45)
+    assert (course.ACTIVITYSECONDS, course.COURSESECONDS, course.OTHERSECONDS) == (1500, 1240, 0)
+    assert course.FIRSTACCESS.timestamp() == 1060 and course.LASTACCESS.timestamp() == 11000
+
+
+def test_worked_example_module_scope(example):
+    site, _, ids = example
+    (module,) = site.get_stats("alice", statsscope="3", **WINDOW, now=NOW).MODULES
+    assert (module.NAME, module.TYPE, module.IDNUMBER, module.ID) == ("Quiz one", "quiz", "Q1", 31)
+    assert (module.SECONDS, module.ELAPSED, module.EVENTS) == (1500, 25, 2)
+    assert (module.COURSEID, module.COURSESHORTNAME) == (ids["course"], "C5")
+
+
+def test_window_end_caps_the_last_ping(example):
+    site, _, _ = example
+    # The last row at 11000 is credited only up to the window end.
+    assert site.get_stats("alice", timefrom=0, timeto=11100, now=NOW).USER.SECONDS == 2000
+    # A window starting after the first session sees only the last row.
+    assert site.get_stats("alice", timefrom=5000, timeto=100000, now=NOW).USER.SECONDS == 900
+
+
+def test_rows_the_model_leaves_out(builder, example):
+    site, b, ids = example
+    u, c5 = ids["user"], ids["course"]
+    b.log(u, 1010, "viewed", "course", 50, c5, origin="cli")
+    b.log(u, 1020, "failed", "user", 50, c5)
+    b.log(u, 1030, "viewed", "course", 50, c5, realuserid=2)
+    b.log(u, 1040, "viewed", "dashboard", 30)  # courseid 0, not a login
+    b.log(b.user("bob"), 1050, "viewed", "course", 50, c5)  # another user
+    b.log(u, 100001, "viewed", "course", 50, c5)  # after the window
+    assert site.get_stats("alice", **WINDOW, now=NOW).USER.SECONDS == 2800
+    # A NULL origin takes part: this row splits row 2's lap without changing the sum,
+    # and counts as one more event.
+    b.log(u, 1070, "viewed", "course", 50, c5, origin=None)
+    assert site.get_stats("alice", **WINDOW, now=NOW).USER.EVENTS == 6
+
+
+def test_deleted_course_module_keeps_its_time(example):
+    site, b, ids = example
+    b.log(ids["user"], 11500, "viewed", "course_module", 70, ids["course"], 999, "mod_page")
+    modules = {m.ID: m for m in site.get_stats("alice", statsscope="module", **WINDOW, now=NOW).MODULES}
+    assert (modules[999].TYPE, modules[999].NAME, modules[999].SECONDS) == ("page", "", 900)
+    assert modules[31].SECONDS == 600 + 500  # row 7 now runs to the page view
+
+
+def test_site_course_is_reported_apart(example):
+    site, b, ids = example
+    b.log(ids["user"], 11600, "viewed", "course", 50, b.site_course)
+    stats = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW)
+    assert [c.SHORTNAME for c in stats.COURSES] == ["C5"]
+    assert (stats.SITECOURSE.SHORTNAME, stats.SITECOURSE.SECONDS) == ("site", 900)
+
+
+def test_courses_and_modules_in_stable_order(example):
+    site, b, ids = example
+    u = ids["user"]
+    a1 = b.course("A1")
+    b.module(a1, "forum", "Zebra forum", cmid=41)
+    b.module(a1, "assign", "Alpha essay", cmid=42)
+    for t, cm in ((20000, 41), (20100, 42)):
+        b.log(u, t, "viewed", "course_module", 70, a1, cm, "mod_x")
+    stats = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW)
+    assert [c.SHORTNAME for c in stats.COURSES] == ["A1", "C5"]
+    modules = site.get_stats("alice", statsscope="module", **WINDOW, now=NOW).MODULES
+    assert [(m.COURSESHORTNAME, m.NAME) for m in modules] == [
+        ("A1", "Alpha essay"), ("A1", "Zebra forum"), ("C5", "Quiz one")]
+    assert [m.TYPE for m in modules] == ["assign", "forum", "quiz"]
+
+
+@pytest.mark.parametrize("field, value", [
+    ("username", "alice"), ("username", "Alice"), ("idnumber", "E1001"),
+    ("email", "alice.tester@example.COM"), ("id", None),
+])
+def test_user_lookup_fields(example, field, value):
+    site, _, ids = example
+    value = str(ids["user"]) if value is None else value
+    assert site.get_stats(value, field, **WINDOW, now=NOW).USER.SECONDS == 2800
+
+
+def test_username_is_matched_on_the_local_host_only(example):
+    site, b, _ = example
+    b.user("carol", mnethostid=3)
+    with pytest.raises(UnknownUser):
+        site.get_stats("carol", now=NOW)
+    b.user("alice", mnethostid=3, idnumber="R1")  # same username on a peer: not ambiguous
+    assert site.get_stats("alice", **WINDOW, now=NOW).USER.IDNUMBER == "E1001"
+
+
+def test_unknown_deleted_and_ambiguous_users(example):
+    site, b, _ = example
+    b.user("gone", deleted=1)
+    b.user("twin1", email="same@example.com")
+    b.user("twin2", email="same@example.com")
+    for args in (("nobody",), ("gone",), ("same@example.com", "email"), ("999999", "id")):
+        with pytest.raises(UnknownUser):
+            site.get_stats(*args, now=NOW)
+
+
+def test_user_without_activity_gets_zeros(example):
+    site, b, _ = example
+    b.user("idle")
+    stats = site.get_stats("idle", statsscope="course", now=NOW)
+    assert (stats.USER.ELAPSED, stats.USER.SECONDS, stats.COURSES, stats.SESSIONS) == (0, 0, [], [])
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"statsscope": "weekly"}, {"targetuserfield": "phone"}, {"timefrom": 10, "timeto": 5},
+    {"timefrom": -1}, {"targetuser": ""}, {"targetuserfield": "id", "targetuser": "abc"},
+])
+def test_bad_parameters(example, kwargs):
+    site, _, _ = example
+    kwargs = {"targetuser": "alice", **kwargs}
+    with pytest.raises(InvalidParameter):
+        site.get_stats(**kwargs, now=NOW)
+
+
+@pytest.mark.parametrize("root", ["", WWWROOT, WWWROOT.upper() + "/"])
+def test_whereroot_naming_this_site(example, root):
+    site, _, _ = example
+    assert site.get_stats("alice", whereroot=root, **WINDOW, now=NOW).USER.SECONDS == 2800
+
+
+def test_whereroot_naming_another_site(example):
+    site, _, _ = example
+    with pytest.raises(UnknownHost):
+        site.get_stats("alice", whereroot="https://peer.test", now=NOW)
+
+
+def test_site_settings_and_overrides(example):
+    site, b, _ = example
+    b.config_plugin("block_use_stats", "threshold", "2")
+    b.config_plugin("block_use_stats", "lastpingcredit", "1")
+    b.config_plugin("block_use_stats", "capturemodules", "")
+    # threshold 2 min: gaps of 60 s (1000->1060) and 100 s (1900->2000) stay laps, every
+    # other row gets the 1 min credit; row 5 (learningtimecheck) counts on its own:
+    # 60 + 60 + 60 + 100 + 60 + 60 = 400.
+    assert site.get_stats("alice", **WINDOW, now=NOW).USER.SECONDS == 400
+    site.overrides = TimeModelOverrides(threshold=60, lastpingcredit=15)
+    # The service's overrides win; capturemodules stays the site's (none): 1900->2000 counts.
+    assert site.get_stats("alice", **WINDOW, now=NOW).USER.SECONDS == 2800
+
+
+def test_enrolment_filter_moves_the_window_start(example):
+    site, b, ids = example
+    enrol = b.insert("enrol", enrol="manual", courseid=ids["course"], status=0)
+    b.insert("user_enrolments", enrolid=enrol, userid=ids["user"], timestart=5000, status=0)
+    b.config_plugin("block_use_stats", "enrolmentfilter", "1")
+    stats = site.get_stats("alice", **WINDOW, now=NOW)
+    assert (stats.USER.FROM, stats.USER.SECONDS) == (5000, 900)
+
+
+def grades(b: MoodleBuilder, ids: dict) -> None:
+    c5, u = ids["course"], ids["user"]
+    cat = b.insert("grade_categories", courseid=c5, fullname="Assessments")
+    total = b.insert("grade_items", courseid=c5, itemtype="course", iteminstance=cat,
+                     grademax=Decimal("100"), sortorder=1)
+    quiz = b.insert("grade_items", courseid=c5, itemtype="mod", itemmodule="quiz",
+                    itemname="Quiz one", idnumber="Q1", grademax=Decimal("10"), sortorder=2)
+    b.insert("grade_items", courseid=c5, itemtype="category", iteminstance=cat, sortorder=4)
+    b.insert("grade_items", courseid=c5, itemtype="manual", itemname="Oral", sortorder=3)
+    b.insert("grade_items", courseid=c5, itemtype="manual", itemname="Notes", gradetype=3,
+             sortorder=5)
+    b.insert("grade_grades", itemid=total, userid=u, finalgrade=Decimal("72.5"))
+    b.insert("grade_grades", itemid=quiz, userid=u, finalgrade=Decimal("7.25"))
+
+
+def test_scores_course_total_and_items(example):
+    site, b, ids = example
+    grades(b, ids)
+    scores = site.get_scores("alice", courseidfield="idnumber", courseidentifier="CRS-5")
+    assert (scores.COURSE.SHORTNAME, scores.USER.IDNUMBER) == ("C5", "E1001")
+    assert (scores.SCORE, scores.GRADEMIN, scores.GRADEMAX) == (
+        Decimal("72.50000"), Decimal("0.00000"), Decimal("100.00000"))
+    assert scores.ITEMS is None
+    items = site.get_scores("alice", scorescope="notes/items", courseidfield="shortname",
+                            courseidentifier="C5").ITEMS
+    assert [(i.NAME, i.TYPE, i.IDNUMBER, i.SCORE) for i in items] == [
+        ("Quiz one", "quiz", "Q1", Decimal("7.25000")),
+        ("Oral", "manual", "", None),
+        ("Assessments", "category", "", None),
+    ]
+
+
+def test_scores_without_gradebook_and_unknown_courses(example):
+    site, b, ids = example
+    b.course("DUP", idnumber="X")
+    b.course("DUP2", idnumber="X")
+    scores = site.get_scores("alice", courseidfield="id", courseidentifier=str(ids["course"]))
+    assert (scores.SCORE, scores.GRADEMAX) == (None, None)
+    for field, value in (("shortname", "NOPE"), ("idnumber", "X"), ("id", "424242")):
+        with pytest.raises(UnknownCourse):
+            site.get_scores("alice", courseidfield=field, courseidentifier=value)
+    with pytest.raises(InvalidParameter):
+        site.get_scores("alice", courseidfield="fullname", courseidentifier="C5")
+
+
+def test_transactions_are_read_only(example):
+    site, _, _ = example
+    with pytest.raises(Exception) as raised:
+        with read_only(site.engine) as conn:
+            conn.execute(insert(site.queries.t.config), {"name": "x", "value": "y"})
+    assert "read" in str(raised.value.__cause__ or raised.value).lower()
+
+
+def test_queries_per_request_are_bounded(example):
+    """Many modules of several types cost one query per type, never one per row."""
+    site, b, ids = example
+    u, c5 = ids["user"], ids["course"]
+    t = 20000
+    for n in range(30):
+        modname = ("forum", "page", "assign")[n % 3]
+        cmid = b.module(c5, modname, f"{modname} {n}")
+        for _ in range(3):
+            t += 30
+            b.log(u, t, "viewed", "course_module", 70, c5, cmid, f"mod_{modname}")
+    statements = []
+    event.listen(site.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    modules = site.get_stats("alice", statsscope="module", **WINDOW, now=NOW).MODULES
+    assert len(modules) == 31
+    # config, plugin config, user, log, courses, course modules, 4 activity types,
+    # plus the read-only/transaction statements of the driver.
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 10
+
+
+def test_unreachable_database_is_reported(backend):
+    urls = {
+        "sqlite": "sqlite:////nonexistent-dir/moodle.sqlite",
+        "postgresql": "postgresql+psycopg://postgres@127.0.0.1:1/moodle",
+        "mariadb": "mysql+pymysql://root@127.0.0.1:1/moodle",
+    }
+    site = MoodleSite(connect(urls[backend]), MoodleTables())
+    with pytest.raises(DatabaseUnavailable) as raised:
+        site.get_stats("alice", now=NOW)
+    assert "127.0.0.1" not in str(raised.value) and "nonexistent" not in str(raised.value)

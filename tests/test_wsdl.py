@@ -1,0 +1,55 @@
+"""The published WSDL: what the service serves, what the repository holds, and its shape."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from lxml import etree
+
+from soap_usestats.app import create_app
+from soap_usestats.config import DEFAULT_PUBLIC_URL, Settings
+
+WSDL_FILE = Path(__file__).parent.parent / "wsdl" / "use_stats.wsdl"
+WSDL = "{http://schemas.xmlsoap.org/wsdl/}"
+SOAP = "{http://schemas.xmlsoap.org/wsdl/soap/}"
+
+
+def served_wsdl(public_url: str, host: str = "127.0.0.1:8000") -> bytes:
+    app = create_app(Settings(database_url="sqlite://", public_url=public_url))
+    seen = {}
+    body = b"".join(app({"REQUEST_METHOD": "GET", "PATH_INFO": "/soap", "QUERY_STRING": "wsdl",
+                         "HTTP_HOST": host, "wsgi.input": io.BytesIO()},
+                        lambda status, headers: seen.update(status=status)))
+    assert seen["status"] == "200 OK"
+    return body
+
+
+def test_repository_wsdl_is_what_the_service_serves():
+    assert served_wsdl(DEFAULT_PUBLIC_URL) == WSDL_FILE.read_bytes(), (
+        "wsdl/use_stats.wsdl is out of date: run `make wsdl`")
+
+
+def test_address_is_the_configured_public_url():
+    root = etree.fromstring(served_wsdl("https://stats.example.com/soap", host="evil.example"))
+    (port,) = root.iter(f"{WSDL}port")
+    assert port.find(f"{SOAP}address").get("location") == "https://stats.example.com/soap"
+
+
+def test_sections_in_wsdl_order_with_one_service_and_port():
+    root = etree.fromstring(WSDL_FILE.read_bytes())
+    sections = [etree.QName(child).localname for child in root]
+    order = ["types", "message", "portType", "binding", "service"]
+    assert sorted(sections, key=order.index) == sections and set(sections) == set(order)
+    assert len(root.findall(f"{WSDL}service")) == 1 and len(list(root.iter(f"{WSDL}port"))) == 1
+
+
+def test_document_literal_without_soap_encoding():
+    root = etree.fromstring(WSDL_FILE.read_bytes())
+    (binding,) = root.iter(f"{SOAP}binding")
+    assert binding.get("style") == "document"
+    assert {body.get("use") for body in root.iter(f"{SOAP}body")} == {"literal"}
+    assert all(part.get("element") and not part.get("type") for part in root.iter(f"{WSDL}part"))
+    assert b"soap/encoding" not in WSDL_FILE.read_bytes()
+    operations = [op.get("name") for op in root.find(f"{WSDL}portType")]
+    assert operations == ["GetStats", "GetScores"]
