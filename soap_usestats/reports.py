@@ -47,11 +47,13 @@ def _activity(tally: Tally) -> dict:
     }
 
 
-def _course(course: Row, tally: CourseTally) -> CourseStats:
+def _course(courseid: int, course: Row | None, tally: CourseTally) -> CourseStats:
+    """A course's figures; a course deleted since its log rows were written has no names."""
     return CourseStats(
-        NAME=course.fullname, SHORTNAME=course.shortname, IDNUMBER=course.idnumber or "",
-        ID=course.id, ACTIVITYSECONDS=tally.activities, COURSESECONDS=tally.course,
-        OTHERSECONDS=tally.other, **_activity(tally),
+        NAME=course.fullname if course else "", SHORTNAME=course.shortname if course else "",
+        IDNUMBER=(course.idnumber if course else None) or "", ID=courseid,
+        ACTIVITYSECONDS=tally.activities, COURSESECONDS=tally.course, OTHERSECONDS=tally.other,
+        **_activity(tally),
     )
 
 
@@ -64,7 +66,7 @@ def use_stats(user: Row, window: tuple[int, int], usage: Usage, scope: str,
               courses: Mapping[int, Row], modules: Mapping[int, tuple[Row | None, str]]) -> UseStats:
     """``USE_STATS`` for one user.
 
-    ``courses`` holds the course rows of every course in ``usage``; ``modules``,
+    ``courses`` holds the rows of the courses in ``usage`` that still exist; ``modules``,
     for the module scope, maps a cmid to its course module row (``None`` when
     it no longer exists) and its activity name.
     """
@@ -76,14 +78,11 @@ def use_stats(user: Row, window: tuple[int, int], usage: Usage, scope: str,
                                ELAPSED=s.seconds // 60) for s in usage.sessions],
     )
     if scope == "course":
-        real = [(courses[cid], tally) for cid, tally in usage.courses.items()
-                if courses[cid].category != 0]
-        result.COURSES = [_course(c, tally) for c, tally in
-                          sorted(real, key=lambda pair: (pair[0].shortname, pair[0].id))]
-        site = [(courses[cid], tally) for cid, tally in usage.courses.items()
-                if courses[cid].category == 0]
-        if site:
-            result.SITECOURSE = _course(*site[0])
+        front_page = {cid for cid, course in courses.items() if course.category == 0}
+        reported = {cid: _course(cid, courses.get(cid), tally) for cid, tally in usage.courses.items()}
+        result.COURSES = sorted((c for cid, c in reported.items() if cid not in front_page),
+                                key=lambda c: (c.SHORTNAME, c.ID))
+        result.SITECOURSE = next((c for cid, c in reported.items() if cid in front_page), None)
     elif scope == "module":
         result.MODULES = sorted(
             (_module(cmid, tally, *modules[cmid], courses.get(tally.courseid))

@@ -127,9 +127,12 @@ class MoodleSite:
             by_type[cm.modname].append(cm.instance)
         names = {modname: self.queries.activity_names(conn, modname, instances)
                  for modname, instances in by_type.items()}
-        return {cmid: (cms.get(cmid), names[cms[cmid].modname].get(cms[cmid].instance, "")
-                       if cmid in cms else "")
-                for cmid in usage.modules}
+        found = {}
+        for cmid in usage.modules:
+            cm = cms.get(cmid)
+            found[cmid] = (cm, names[cm.modname].get(cm.instance, "") if cm else "")
+        return found
+
 
 
 def _first_set(*values):

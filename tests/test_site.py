@@ -310,3 +310,14 @@ def test_unreachable_database_is_reported(backend):
     with pytest.raises(DatabaseUnavailable) as raised:
         site.get_stats("alice", now=NOW)
     assert "127.0.0.1" not in str(raised.value) and "nonexistent" not in str(raised.value)
+
+
+def test_time_in_a_deleted_course_is_still_reported(example):
+    site, b, ids = example
+    b.log(ids["user"], 11700, "viewed", "course_module", 70, 777, 778, "mod_forum")
+    stats = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW)
+    assert [(c.ID, c.SHORTNAME, c.NAME, c.SECONDS) for c in stats.COURSES] == [
+        (777, "", "", 900), (ids["course"], "C5", "Course C5", 2740 - 900 + 700)]
+    modules = site.get_stats("alice", statsscope="module", **WINDOW, now=NOW).MODULES
+    assert [(m.ID, m.COURSEID, m.COURSESHORTNAME, m.TYPE) for m in modules] == [
+        (778, 777, "", "forum"), (31, ids["course"], "C5", "quiz")]
