@@ -9,6 +9,7 @@ operations) and unexpected errors are translated here, in one place.
 from __future__ import annotations
 
 from lxml.etree import Element, SubElement, tostring
+from spyne import DateTime
 from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
 
@@ -81,7 +82,15 @@ def fault_envelope(fault: UseStatsFault) -> bytes:
 
 
 class ContractSoap11(Soap11):
-    """SOAP 1.1 writing faults with :func:`write_fault`."""
+    """SOAP 1.1 writing faults with :func:`write_fault`, and dateTimes in their declared format.
+
+    Spyne 2.14's Soap11 writes every DateTime with ``isoformat()`` (``+00:00``),
+    ignoring the type's ``dt_format``; the contract wants UTC written with ``Z``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._to_unicode_handlers[DateTime] = self.datetime_to_unicode
 
     def fault_to_parent(self, ctx, cls, inst, parent, ns, *args, **kwargs):
         write_fault(parent, to_contract(inst))

@@ -144,7 +144,9 @@ def test_soapaction_is_optional(service, headers):
                     "<u:timeto>100000</u:timeto></u:GetStats>")
     status, response = post(service, body, headers)
     assert status == 200
-    assert etree.fromstring(response).findtext(f".//{{{TNS}}}ELAPSED") == "46"
+    answer = etree.fromstring(response)
+    assert answer.findtext(f".//{{{TNS}}}ELAPSED") == "46"
+    assert answer.findtext(f".//{{{TNS}}}FIRSTACCESS") == "1970-01-01T00:16:40Z"
 
 
 def test_wsdl_address_comes_from_configuration_not_host(service):
