@@ -7,7 +7,7 @@ DEMO_DB := var/demo_moodle.sqlite
 DEMO_URL := sqlite:///$(DEMO_DB)
 DEMO_USER := ref.learner
 
-.PHONY: run test wsdl demo clean
+.PHONY: run test wsdl demo benchmark clean
 
 $(STAMP): pyproject.toml setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test: $(STAMP)
 
 wsdl: $(STAMP)
 	$(BIN)/soap-usestats wsdl --public-url http://127.0.0.1:8000/soap --output wsdl/use_stats.wsdl
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/bench_get_stats.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis *.egg-info
