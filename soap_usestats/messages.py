@@ -6,7 +6,7 @@ ones SAP's proxy generator maps: ``xs:int``, ``xs:string``, ``xs:decimal``,
 ``xs:boolean`` and ``xs:dateTime`` in UTC written with ``Z``.
 """
 
-from spyne import Array, Boolean, ComplexModel, DateTime, Decimal, Integer32, Unicode
+from spyne import Array, ComplexModel, DateTime, Decimal, Integer32, Unicode
 from spyne.model.fault import Fault
 
 TNS = "urn:soap-usestats:1"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from decimal import Decimal
 
 from sqlalchemy import Row
@@ -34,7 +34,7 @@ SCORED_GRADE_TYPES = (1, 2)
 
 
 def _utc(timestamp: int | None) -> datetime | None:
-    return None if timestamp is None else datetime.fromtimestamp(timestamp, timezone.utc)
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
 
 
 def _activity(tally: Tally) -> dict:

@@ -33,10 +33,10 @@ class MoodleSite:
     """A Moodle site read through its database, with the deployment's time model overrides."""
 
     def __init__(self, engine: Engine, tables: MoodleTables,
-                 overrides: TimeModelOverrides = TimeModelOverrides()) -> None:
+                 overrides: TimeModelOverrides | None = None) -> None:
         self.engine = engine
         self.queries = Queries(tables)
-        self.overrides = overrides
+        self.overrides = overrides or TimeModelOverrides()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MoodleSite:

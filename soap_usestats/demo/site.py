@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from decimal import Decimal
 from functools import partial
 from random import Random
@@ -32,7 +32,7 @@ from .schema import ACTIVITY_TYPES, DemoTables
 
 
 def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
-    return int(datetime(year, month, day, hour, minute, tzinfo=timezone.utc).timestamp())
+    return int(datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp())
 
 
 HOUR, DAY = 3600, 86400
