@@ -38,6 +38,7 @@ MAX_MESSAGE = 300
 
 
 def from_error(error: UseStatsError) -> UseStatsFault:
+    """The fault telling the client about ``error``."""
     return UseStatsFault(error.faultcode, str(error), error.status)
 
 
@@ -55,7 +56,7 @@ def to_contract(error: BaseException) -> UseStatsFault:
     return from_error(kind(message))
 
 
-def _clean(message) -> str:
+def _clean(message: object) -> str:
     text = " ".join(str(message or "invalid request").split())
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
