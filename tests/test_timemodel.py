@@ -150,6 +150,13 @@ def test_loggedout_counts_nothing_resets_the_carry_and_ends_the_session():
     assert estimate(events, 2000).sessions == [Session(0, 200, 50), Session(200, 1100, 900)]
 
 
+def test_capture_carry_crosses_a_session_break():
+    """Only a login, a logout or a counted row spends the carry (the spec's rules, literally)."""
+    events = [ltc(0), row(10000)]
+    assert figures(events) == [(900, None), (900, 1800)]
+    assert estimate(events, FAR).sessions == [Session(10000, 10900, 1800)]
+
+
 def test_last_ping_is_capped_by_the_window_end():
     assert figures([row(1000)], to=1300) == [(300, 300)]
     assert estimate([row(1000)], 1000).sessions == [Session(1000, 1000, 0)]
