@@ -60,9 +60,12 @@ class MoodleSite:
                 enrolled = self.queries.latest_enrolment_start(conn, user.id, end)
                 start = max(start, enrolled or start)
             usage = estimate(self.queries.log_events(conn, user.id, start, end), end, settings)
-            course_ids = set(usage.courses) | {m.courseid for m in usage.modules.values()}
-            courses = self.queries.courses(conn, course_ids)
-            modules = self._modules(conn, usage) if scope == "module" else {}
+            courses, modules = {}, {}
+            if scope == "course":
+                courses = self.queries.courses(conn, usage.courses)
+            elif scope == "module":
+                courses = self.queries.courses(conn, {m.courseid for m in usage.modules.values()})
+                modules = self._modules(conn, usage)
         return reports.use_stats(user, (start, end), usage, scope, courses, modules)
 
     def get_scores(self, targetuser: str | None, targetuserfield: str | None = None,
