@@ -1,20 +1,27 @@
-"""The ``soap-usestats`` command: serve the service, build the demo site, print the WSDL."""
+"""The ``soap-usestats`` command: serve the service, build the demo site, print the WSDL,
+manage client credentials, check a configuration against the Moodle database."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
 import sys
+import time
+import tomllib
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from .config import ConfigError, load_settings
+from .config import CLIENT_NAME, ClientCredential, ConfigError, load_settings, parse_clients
+from .credentials import new_client, new_secret_key
 from .logs import configure_logging
 
 EXAMPLE = """\
 Example call (paste into a shell):
 
-curl -s {soap_url} -H 'Content-Type: text/xml; charset=utf-8' --data '<soapenv:Envelope \
+curl -s '{soap_url}?wstoken={token}' -H 'Content-Type: text/xml; charset=utf-8' --data '<soapenv:Envelope \
 xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:us="urn:soap-usestats:1">\
 <soapenv:Body><us:GetStats><us:targetuser>{user}</us:targetuser>\
 <us:statsscope>course</us:statsscope></us:GetStats></soapenv:Body></soapenv:Envelope>'
@@ -40,8 +47,9 @@ def serve(args: argparse.Namespace) -> None:
             return create_app(settings)
 
     print(f"WSDL: {settings.public_url}?wsdl", flush=True)
-    if args.example_user:
-        print(EXAMPLE.format(soap_url=settings.public_url, user=args.example_user), flush=True)
+    if args.example_user and args.example_token:
+        print(EXAMPLE.format(soap_url=settings.public_url, user=args.example_user,
+                             token=args.example_token), flush=True)
     Server().run()
 
 
@@ -69,6 +77,76 @@ def wsdl(args: argparse.Namespace) -> None:
         sys.stdout.buffer.write(document)
 
 
+def check(args: argparse.Namespace) -> int:
+    from . import checks
+
+    configure_logging()
+    token = args.token or os.environ.get("USESTATS_CHECK_TOKEN")
+    failed = False
+    for finding in checks.check(load_settings(), token, client_ip=args.client_ip, now=int(time.time())):
+        print(finding, flush=True)
+        failed |= finding.status == checks.FAIL
+    return 1 if failed else 0
+
+
+def credentials_key(args: argparse.Namespace) -> None:
+    print(new_secret_key())
+
+
+def credentials_add(args: argparse.Namespace) -> None:
+    path = os.environ.get("USESTATS_CONFIG")
+    if not path:
+        raise ConfigError("USESTATS_CONFIG must name the configuration file to add the client to")
+    settings = load_settings()
+    if args.name in settings.clients:
+        raise ConfigError(f"client {args.name} exists already in {path}")
+    if settings.secret_key is None:
+        raise ConfigError("there is no secret key: set USESTATS_SECRET_KEY or secret_key_file "
+                          "(soap-usestats credentials key makes one)")
+    client, password = new_client(settings.secret_key, args.name, args.trusted, args.user)
+    text = Path(path).read_text(encoding="utf-8")
+    block = ("" if not text else "\n" if text.endswith("\n") else "\n\n") + _toml_block(client)
+    try:
+        parse_clients(tomllib.loads(text + block).get("clients", {}))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"adding [clients.{args.name}] would not leave valid TOML: {error}") from None
+    try:
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(block)
+    except OSError as error:
+        raise ConfigError(f"cannot write USESTATS_CONFIG {path}: {error.strerror}") from None
+    print(f"Added client {args.name} to {path}.")
+    print("Its password follows, shown this once and stored nowhere: hand it to the client now.")
+    print(password)
+
+
+def _toml_block(client: ClientCredential) -> str:
+    key = client.name if re.fullmatch(r"[A-Za-z0-9_-]+", client.name) else f'"{client.name}"'
+    lines = [f"[clients.{key}]", f'salt = "{client.salt}"', f'password_hash = "{client.password_hash}"',
+             f"trusted = {'true' if client.trusted else 'false'}"]
+    if client.user is not None:
+        lines.append(f"user = {json.dumps(client.user, ensure_ascii=False)}")
+    return "\n".join(lines) + "\n"
+
+
+def credentials_list(args: argparse.Namespace) -> None:
+    clients = load_settings().clients
+    if not clients:
+        print("No clients are configured.")
+        return
+    width = max(len("name"), *(len(name) for name in clients))
+    print(f"{'name':<{width}}  trusted  user")
+    for client in clients.values():
+        print(f"{client.name:<{width}}  {'yes' if client.trusted else 'no':<7}  {client.user or '-'}")
+
+
+def client_name(text: str) -> str:
+    if not CLIENT_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError("a client name is 1-64 letters, digits and . _ @ -, "
+                                         "starting with a letter or digit")
+    return text
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="soap-usestats", description=__doc__)
     commands = main_parser.add_subparsers(dest="command", required=True)
@@ -76,7 +154,8 @@ def parser() -> argparse.ArgumentParser:
     p = commands.add_parser("serve", help="serve the SOAP service with gunicorn")
     p.add_argument("--bind", default="127.0.0.1:8000")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--example-user", help="print a ready-to-paste call for this username")
+    p.add_argument("--example-user", help="print a ready-to-paste call for this username...")
+    p.add_argument("--example-token", help="...made with this web service token")
     p.set_defaults(run=serve)
 
     p = commands.add_parser("demo", help="build the demo Moodle site into a new database")
@@ -89,14 +168,36 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--public-url", help="the soap:address (default: USESTATS_PUBLIC_URL)")
     p.add_argument("--output", help="write to this file instead of standard output")
     p.set_defaults(run=wsdl)
+
+    p = commands.add_parser("check", help="check the configuration against the Moodle database")
+    p.add_argument("--token", help="also check this web service token (better: USESTATS_CHECK_TOKEN)")
+    p.add_argument("--client-ip", default="127.0.0.1",
+                   help="the address the token is checked from (for tokens restricted to addresses)")
+    p.set_defaults(run=check)
+
+    p = commands.add_parser("credentials", help="manage the credentials of the service's clients")
+    _add_credentials_commands(p.add_subparsers(dest="action", required=True))
     return main_parser
+
+
+def _add_credentials_commands(actions) -> None:
+    p = actions.add_parser("key", help="print a new secret key for USESTATS_SECRET_KEY or secret_key_file")
+    p.set_defaults(run=credentials_key)
+
+    p = actions.add_parser("add", help="add a client to the USESTATS_CONFIG file and print its password")
+    p.add_argument("name", type=client_name)
+    p.add_argument("--trusted", action="store_true", help="the client may assert callinguser")
+    p.add_argument("--user", help="the Moodle username the client acts as when it asserts none")
+    p.set_defaults(run=credentials_add)
+
+    p = actions.add_parser("list", help="list the configured clients (never their secrets)")
+    p.set_defaults(run=credentials_list)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.run(args)
+        return args.run(args) or 0
     except (ConfigError, RuntimeError) as error:
         print(f"soap-usestats {args.command}: {error}", file=sys.stderr)
         return 2
-    return 0

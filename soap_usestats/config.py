@@ -6,6 +6,24 @@ Example file::
     database_url = "mysql+pymysql://usestats_ro:secret@db.example.com/moodle"
     table_prefix = "mdl_"
     public_url = "https://moodle-stats.example.com/soap"
+    max_request_bytes = 1048576
+    trusted_proxies = ["10.0.0.0/8"]   # whose X-Forwarded-For is believed
+
+    # Client credentials (HTTP Basic, WS-Security UsernameToken); add them with
+    # ``soap-usestats credentials add``. Their passwords derive from a secret
+    # key kept out of this file: USESTATS_SECRET_KEY, or the file named here.
+    secret_key_file = "/etc/soap-usestats/secret_key"
+    nonce_store = "/var/lib/soap-usestats/nonces.sqlite"
+    wsse_max_age = 300     # seconds a UsernameToken's wsu:Created stays valid
+
+    [clients.sap-prod]
+    salt = "cA_QL__ZiRXkEq6WMhcGyg"
+    password_hash = "sha256:3a00a625c38c6065bde79e4fd99eee9dfeae0dba13b5ffa85b017b71f8f6b23c"
+    trusted = false        # may assert callinguser
+    user = "erp.service"   # the Moodle user it acts as when it asserts none
+
+    [capabilities]         # for sites without block_use_stats
+    site = "moodle/site:viewreports"
 
     [use_stats]            # overrides of the site's block_use_stats settings
     threshold = 60         # minutes
@@ -17,14 +35,26 @@ Example file::
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
+import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 from typing import Any
 
 DEMO_DATABASE_URL = "sqlite:///var/demo_moodle.sqlite"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000/soap"
+DEFAULT_NONCE_STORE = os.path.join(tempfile.gettempdir(), "soap-usestats-nonces.sqlite")
+MIN_SECRET_KEY_LENGTH = 32
+CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+PASSWORD_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+
+_STRINGS = ("database_url", "table_prefix", "public_url", "secret_key_file", "nonce_store")
+_COUNTS = ("wsse_max_age", "max_request_bytes")
+_NO_KEY = "set USESTATS_SECRET_KEY or secret_key_file (soap-usestats credentials key makes one)"
 
 
 class ConfigError(ValueError):
@@ -43,20 +73,58 @@ class TimeModelOverrides:
 
 
 @dataclass(frozen=True)
+class ClientCredential:
+    """A client of the service: its password derives from the secret key, ``name`` and ``salt``.
+
+    ``trusted`` clients may assert ``callinguser``; ``user`` is the Moodle
+    username a client acts as when it asserts none.
+    """
+
+    name: str
+    salt: str = field(repr=False)
+    password_hash: str = field(repr=False)
+    trusted: bool = False
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The Moodle capabilities that let an identity see site, course or its own stats."""
+
+    site: str = "block/use_stats:seesitedetails"
+    course: str = "block/use_stats:seecoursedetails"
+    own: str = "block/use_stats:seeowndetails"
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = DEMO_DATABASE_URL
     table_prefix: str = "mdl_"
     public_url: str = DEFAULT_PUBLIC_URL
     use_stats: TimeModelOverrides = field(default_factory=TimeModelOverrides)
+    secret_key: str | None = field(default=None, repr=False)
+    secret_key_file: str | None = None
+    clients: Mapping[str, ClientCredential] = field(default_factory=lambda: MappingProxyType({}))
+    nonce_store: str = DEFAULT_NONCE_STORE
+    wsse_max_age: int = 300
+    max_request_bytes: int = 1024 * 1024
+    trusted_proxies: tuple[str, ...] = ()
+    capabilities: Capabilities = field(default_factory=Capabilities)
 
 
 def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
-    """Read the file named in ``USESTATS_CONFIG`` (if any), then the environment."""
+    """Read the file named in ``USESTATS_CONFIG`` (if any), then the environment.
+
+    The secret key comes from ``USESTATS_SECRET_KEY`` or the file named by
+    ``secret_key_file``, never from the configuration file itself.
+    """
     values: dict[str, Any] = {}
     if path := environ.get("USESTATS_CONFIG"):
         values = _read_file(path)
-    overrides = dict(values.pop("use_stats", {}))
-    for name in ("database_url", "table_prefix", "public_url"):
+    if "secret_key" in values:
+        raise ConfigError(f"secret_key cannot be in the configuration file: {_NO_KEY}")
+    overrides = dict(_table("use_stats", values.pop("use_stats", {})))
+    for name in (*_STRINGS, *_COUNTS, "trusted_proxies"):
         if (value := environ.get(f"USESTATS_{name.upper()}")) is not None:
             values[name] = value
     for spec in fields(TimeModelOverrides):
@@ -66,10 +134,26 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     unknown |= {f"use_stats.{k}" for k in set(overrides) - {f.name for f in fields(TimeModelOverrides)}}
     if unknown:
         raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
-    for name, value in values.items():
-        if not isinstance(value, str):
-            raise ConfigError(f"{name} must be a string")
-    return Settings(**values, use_stats=parse_time_model(overrides))
+    parsed: dict[str, Any] = {}
+    for name in _STRINGS:
+        if name in values:
+            parsed[name] = _string(name, values[name], empty=name == "table_prefix")
+    for name in _COUNTS:
+        if name in values:
+            parsed[name] = _count(name, values[name])
+    if "trusted_proxies" in values:
+        parsed["trusted_proxies"] = _networks(values["trusted_proxies"])
+    if "capabilities" in values:
+        parsed["capabilities"] = _capabilities(values["capabilities"])
+    clients = parse_clients(values.get("clients", {}))
+    secret_key = (environ.get("USESTATS_SECRET_KEY", "").strip()
+                  or _read_secret_key(parsed.get("secret_key_file")))
+    if secret_key is not None and len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"the secret key must be at least {MIN_SECRET_KEY_LENGTH} characters")
+    if clients and secret_key is None:
+        raise ConfigError(f"clients are configured but there is no secret key: {_NO_KEY}")
+    return Settings(**parsed, use_stats=parse_time_model(overrides), secret_key=secret_key,
+                    clients=clients)
 
 
 def _read_file(path: str) -> dict[str, Any]:
@@ -80,6 +164,18 @@ def _read_file(path: str) -> dict[str, Any]:
         raise ConfigError(f"cannot read USESTATS_CONFIG {path}: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"USESTATS_CONFIG {path} is not valid TOML: {error}") from None
+
+
+def _read_secret_key(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read().strip() or None
+    except OSError as error:
+        raise ConfigError(f"cannot read secret_key_file {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"secret_key_file {path} is not UTF-8 text") from None
 
 
 def parse_time_model(raw: Mapping[str, Any]) -> TimeModelOverrides:
@@ -122,3 +218,69 @@ def _flag(name: str, value: Any) -> bool:
     if text in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"use_stats.{name} must be true or false")
+
+
+def parse_clients(raw: Any) -> Mapping[str, ClientCredential]:
+    """The ``[clients.NAME]`` tables, validated."""
+    clients = {}
+    for name, table in _table("clients", raw).items():
+        where = f"clients.{name}"
+        if not CLIENT_NAME.fullmatch(name):
+            raise ConfigError(f"{where}: a client name is 1-64 letters, digits and . _ @ -, "
+                              "starting with a letter or digit")
+        entry = dict(_table(where, table))
+        unknown = set(entry) - {f.name for f in fields(ClientCredential)} | {"name"} & set(entry)
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(f'{where}.{k}' for k in unknown))}")
+        for key in ("salt", "password_hash"):
+            if key not in entry:
+                raise ConfigError(f"{where}.{key} is missing")
+            _string(f"{where}.{key}", entry[key])
+        if not PASSWORD_HASH.fullmatch(entry["password_hash"]):
+            raise ConfigError(f"{where}.password_hash must be sha256: and 64 lowercase hex digits")
+        if not isinstance(entry.get("trusted", False), bool):
+            raise ConfigError(f"{where}.trusted must be true or false")
+        if "user" in entry:
+            _string(f"{where}.user", entry["user"])
+        clients[name] = ClientCredential(name=name, **entry)
+    return MappingProxyType(clients)
+
+
+def _capabilities(raw: Any) -> Capabilities:
+    table = _table("capabilities", raw)
+    unknown = set(table) - {f.name for f in fields(Capabilities)}
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(sorted(f'capabilities.{k}' for k in unknown))}")
+    return Capabilities(**{name: _string(f"capabilities.{name}", value) for name, value in table.items()})
+
+
+def _table(name: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name} must be a table")
+    return value
+
+
+def _string(name: str, value: Any, empty: bool = False) -> str:
+    if not isinstance(value, str) or not (value or empty):
+        raise ConfigError(f"{name} must be a {'' if empty else 'non-empty '}string")
+    return value
+
+
+def _count(name: str, value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{name} must be a positive whole number")
+    return value
+
+
+def _networks(value: Any) -> tuple[str, ...]:
+    items = [i.strip() for i in value.split(",") if i.strip()] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise ConfigError("trusted_proxies must be a list of IP addresses or networks")
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"trusted_proxies: {item!r} is not an IP address or network") from None
+    return tuple(items)

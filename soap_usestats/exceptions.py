@@ -25,6 +25,14 @@ class UnknownCourse(UseStatsError):
     faultcode, status = "Client.UnknownCourse", 520
 
 
+class AuthenticationFailed(UseStatsError):
+    faultcode, status = "Client.AuthenticationFailed", 501
+
+
+class Forbidden(UseStatsError):
+    faultcode, status = "Client.Forbidden", 510
+
+
 class UnknownHost(UseStatsError):
     faultcode, status = "Client.UnknownHost", 502
 

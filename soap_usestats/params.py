@@ -65,3 +65,8 @@ def window(timefrom: int | None, timeto: int | None, now: int) -> tuple[int, int
     if start > end:
         raise InvalidParameter(f"timefrom ({start}) is after timeto ({end})")
     return start, end
+
+
+def wwwroot(url: str | None) -> str:
+    """A site address as compared: trimmed, without a trailing slash, in lower case."""
+    return (url or "").strip().rstrip("/").lower()

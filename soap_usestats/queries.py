@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from .tables import MoodleTables
 from .timemodel import LogEvent
 
+CONTEXT_COURSE = 50
 CONTEXT_MODULE = 70
 #: Ids sent in one ``IN (...)`` list.
 CHUNK = 1000
@@ -57,6 +58,11 @@ class Queries:
         """The wwwroot of an MNET host row (the site's own for ``mnet_localhost_id``)."""
         c = self.t.mnet_host.c
         return conn.scalar(select(c.wwwroot).where(c.id == mnethostid))
+
+    def mnet_host_ids(self, conn: Connection, wwwroot: str) -> list[int]:
+        """The ids of the live MNET host rows with this wwwroot."""
+        c = self.t.mnet_host.c
+        return list(conn.scalars(select(c.id).where(c.wwwroot == wwwroot, c.deleted == 0)))
 
     # Users and courses
 
@@ -175,3 +181,74 @@ class Queries:
             .order_by(gi.sortorder, gi.id)
         )
         return list(conn.execute(query))
+
+    # Web service tokens and roles
+
+    def tokens(self, conn: Connection, token: str, tokentype: int) -> list[Row]:
+        """The tokens of that type the database finds equal to ``token``, lowest id first.
+
+        Each row carries what checking it needs: its service, its owner, the
+        session named by its ``sid`` and the owner's authorisations for the
+        service (one row per authorisation). The database may compare loosely
+        (MariaDB's collations ignore case and trailing spaces): callers compare
+        ``token`` and ``session_sid`` exactly themselves.
+        """
+        t = self.t
+        tok, svc, u = t.external_tokens.c, t.external_services.c, t.user.c
+        sess, esu = t.sessions.c, t.external_services_users.c
+        joined = (
+            t.external_tokens
+            .outerjoin(t.external_services, svc.id == tok.externalserviceid)
+            .outerjoin(t.user, u.id == tok.userid)
+            .outerjoin(t.sessions, sess.sid == tok.sid)
+            .outerjoin(t.external_services_users,
+                       and_(esu.externalserviceid == tok.externalserviceid,
+                            esu.userid == tok.userid))
+        )
+        query = (
+            select(tok.id, tok.token, tok.userid, tok.sid, tok.iprestriction, tok.validuntil,
+                   svc.id.label("serviceid"), svc.enabled, svc.requiredcapability,
+                   svc.restrictedusers, u.id.label("ownerid"), u.deleted, u.confirmed,
+                   u.suspended, u.auth, sess.sid.label("session_sid"),
+                   sess.userid.label("session_userid"),
+                   sess.timemodified.label("session_timemodified"),
+                   esu.id.label("authorisationid"),
+                   esu.validuntil.label("authorisation_validuntil"),
+                   esu.iprestriction.label("authorisation_iprestriction"))
+            .select_from(joined)
+            .where(tok.token == token, tok.tokentype == tokentype)
+            .order_by(tok.id, esu.id)
+        )
+        return list(conn.execute(query))
+
+    def course_contexts(self, conn: Connection, courseids: Iterable[int]) -> list[Row]:
+        """The courses' contexts: ``courseid``, ``category`` (0: the site course), ``path``."""
+        c, ctx = self.t.course.c, self.t.context.c
+        query = select(c.id.label("courseid"), c.category, ctx.path).join_from(
+            self.t.course, self.t.context,
+            and_(ctx.contextlevel == CONTEXT_COURSE, ctx.instanceid == c.id))
+        return [row for chunk in _chunks(courseids)
+                for row in conn.execute(query.where(c.id.in_(chunk)))]
+
+    def role_assignments(self, conn: Connection, userid: int) -> list[Row]:
+        """Every role the user is assigned, anywhere: ``roleid`` and the context's ``path``."""
+        ra, ctx = self.t.role_assignments.c, self.t.context.c
+        query = select(ra.roleid, ctx.path).join_from(
+            self.t.role_assignments, self.t.context, ctx.id == ra.contextid)
+        return list(conn.execute(query.where(ra.userid == userid)))
+
+    def role_definitions(self, conn: Connection, roleids: Iterable[int],
+                         capabilities: Collection[str]) -> list[Row]:
+        """``role_capabilities`` rows of those roles and capabilities in every context.
+
+        Each row: ``roleid``, ``capability``, ``permission``, and the context's
+        ``path`` and ``contextlevel``.
+        """
+        rc, ctx = self.t.role_capabilities.c, self.t.context.c
+        query = (
+            select(rc.roleid, rc.capability, rc.permission, ctx.path, ctx.contextlevel)
+            .join_from(self.t.role_capabilities, self.t.context, ctx.id == rc.contextid)
+            .where(rc.capability.in_(sorted(set(capabilities))))
+        )
+        return [row for chunk in _chunks(roleids)
+                for row in conn.execute(query.where(rc.roleid.in_(chunk)))]

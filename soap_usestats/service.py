@@ -1,21 +1,43 @@
-"""The SOAP operations: thin, typed, and delegating to the site.
+"""The operations: thin, typed, and delegating to the site.
 
-One service class per Spyne application, so the WSDL has a single port.
+One service class, served by each protocol's Spyne application (one port per WSDL).
+Each call first authenticates its caller, then asks the site, which decides what
+the caller may see.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from spyne import Boolean, Integer32, Service, Unicode, rpc
 
 from . import reports
+from .caller import Caller
 from .exceptions import UseStatsError
 from .faults import from_error
 from .messages import CallingUser, UserScores, UseStats, UseStatsFault
+from .site import MoodleSite
+
+#: Where the caller's label is kept in the WSGI environ, for the request log.
+IDENTITY_KEY = "soap_usestats.identity"
 
 _Text = Unicode
 _Required = Unicode(min_occurs=1, nillable=False)
+
+
+@dataclass
+class Call:
+    """What an operation needs of its request (Spyne's ``ctx.udc``): the site, and who calls."""
+
+    site: MoodleSite
+    authenticator: Callable[[dict], Caller]
+    caller: Caller | None = None
+
+    def authenticate(self, environ: dict) -> None:
+        self.caller = self.authenticator(environ)
+        environ[IDENTITY_KEY] = self.caller.label
 
 
 class UseStatsService(Service):
@@ -23,9 +45,9 @@ class UseStatsService(Service):
 
     @classmethod
     def call_wrapper(cls, ctx, args=None):
-        # Authentication and authorisation of the caller belong here: before the
-        # operation runs, so before any query (see the contract's Security section).
+        """Authenticate the caller, then run the operation; errors become the contract's faults."""
         try:
+            ctx.udc.authenticate(ctx.transport.req_env)
             return super().call_wrapper(ctx, args)
         except UseStatsError as error:
             raise from_error(error) from error
@@ -36,8 +58,9 @@ class UseStatsService(Service):
                  timefrom, timeto, json_response):
         """Time one user spent on the site, in each course (statsscope course) or
         in each activity (statsscope module), within [timefrom, timeto]."""
-        result = ctx.udc.get_stats(targetuser, targetuserfield, whereroot, statsscope,
-                                   timefrom, timeto, now=int(time.time()))
+        result = ctx.udc.site.get_stats(targetuser, targetuserfield, whereroot, statsscope,
+                                        timefrom, timeto, now=int(time.time()),
+                                        caller=ctx.udc.caller, callinguser=callinguser)
         return reports.with_json(result) if json_response else result
 
     @rpc(CallingUser, _Required, _Text, _Text, _Text, _Required, _Required, Boolean,
@@ -46,6 +69,7 @@ class UseStatsService(Service):
                   courseidfield, courseidentifier, json_response):
         """Grades of one user in one course: the course total (scorescope notes/global)
         and every grade item (notes/items)."""
-        result = ctx.udc.get_scores(targetuser, targetuserfield, whereroot, scorescope,
-                                    courseidfield, courseidentifier)
+        result = ctx.udc.site.get_scores(targetuser, targetuserfield, whereroot, scorescope,
+                                         courseidfield, courseidentifier,
+                                         caller=ctx.udc.caller, callinguser=callinguser)
         return reports.with_json(result) if json_response else result

@@ -1,8 +1,9 @@
 """One Moodle site the service answers for: its database, its tables, its settings.
 
-The two operations run here, each in one read-only transaction: resolve the
-user (and course), read the site's time model settings, stream the log through
-the time engine, then look up the names of what the figures are about.
+The two operations run here, each in one read-only transaction: resolve who
+the answer is for and the target user (and course), check what the one may see
+of the other, read the site's time model settings, stream the log through the
+time engine, then look up the names of what the figures are about.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from sqlalchemy import Row
 from sqlalchemy.engine import Connection, Engine
 
 from . import params, reports
-from .config import ConfigError, Settings, TimeModelOverrides, parse_time_model
+from .caller import Caller
+from .config import Capabilities, ConfigError, Settings, TimeModelOverrides, parse_time_model
 from .database import connect, read_only
 from .exceptions import UnknownCourse, UnknownHost, UnknownUser
-from .messages import UserScores, UseStats
+from .messages import CallingUser, UserScores, UseStats
+from .policy import Viewer
 from .queries import Queries
 from .tables import MoodleTables
 from .timemodel import TimeSettings, Usage, estimate
@@ -33,33 +36,42 @@ class MoodleSite:
     """A Moodle site read through its database, with the deployment's time model overrides."""
 
     def __init__(self, engine: Engine, tables: MoodleTables,
-                 overrides: TimeModelOverrides | None = None) -> None:
+                 overrides: TimeModelOverrides | None = None,
+                 capabilities: Capabilities | None = None) -> None:
         self.engine = engine
         self.queries = Queries(tables)
         self.overrides = overrides or TimeModelOverrides()
+        self.capabilities = capabilities or Capabilities()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MoodleSite:
         return cls(connect(settings.database_url), MoodleTables(settings.table_prefix),
-                   settings.use_stats)
+                   settings.use_stats, settings.capabilities)
 
     def get_stats(self, targetuser: str | None, targetuserfield: str | None = None,
                   whereroot: str | None = None, statsscope: str | None = None,
                   timefrom: int | None = None, timeto: int | None = None, *,
-                  now: int) -> UseStats:
-        """Time spent by one user in the window, at the scope's level of detail."""
+                  now: int, caller: Caller, callinguser: CallingUser | None = None) -> UseStats:
+        """Time spent by one user in the window, at the scope's level of detail,
+        as far as ``caller`` (or the ``callinguser`` it asserts) may see it."""
         scope = params.stats_scope(statsscope)
         field = params.user_field(targetuserfield)
         value = params.identifier("targetuser", targetuser, field)
         start, end = params.window(timefrom, timeto, now)
         with read_only(self.engine) as conn:
             localhost = self._local_host(conn, whereroot)
-            user = self._user(conn, field, value, localhost)
+            viewer = Viewer.of(conn, self.queries, self.capabilities, caller, callinguser, localhost)
+            user = self._target(conn, viewer, field, value, localhost)
+            limited = not viewer.sees_all_of(user.id)
+            if limited:
+                viewer.require_course_reader(scope)
             settings, enrolmentfilter = self._time_settings(conn)
             if enrolmentfilter:
                 enrolled = self.queries.latest_enrolment_start(conn, user.id, end)
                 start = max(start, enrolled or start)
             usage = estimate(self.queries.log_events(conn, user.id, start, end), end, settings)
+            if limited:
+                usage = usage.within(viewer.courses_seen(conn, self.queries, usage.courses))
             courses, modules = {}, {}
             if scope == "course":
                 courses = self.queries.courses(conn, usage.courses)
@@ -70,8 +82,8 @@ class MoodleSite:
 
     def get_scores(self, targetuser: str | None, targetuserfield: str | None = None,
                    whereroot: str | None = None, scorescope: str | None = None,
-                   courseidfield: str | None = None,
-                   courseidentifier: str | None = None) -> UserScores:
+                   courseidfield: str | None = None, courseidentifier: str | None = None, *,
+                   caller: Caller, callinguser: CallingUser | None = None) -> UserScores:
         """Grades of one user in one course: the course total, and every item on demand."""
         scope = params.score_scope(scorescope)
         field = params.user_field(targetuserfield)
@@ -80,16 +92,28 @@ class MoodleSite:
         cvalue = params.identifier("courseidentifier", courseidentifier, cfield)
         with read_only(self.engine) as conn:
             localhost = self._local_host(conn, whereroot)
-            user = self._user(conn, field, value, localhost)
-            course = self._course(conn, cfield, cvalue)
+            viewer = Viewer.of(conn, self.queries, self.capabilities, caller, callinguser, localhost)
+            user = self._target(conn, viewer, field, value, localhost)
+            try:
+                course = self._course(conn, cfield, cvalue)
+            except UnknownCourse as error:
+                raise viewer.refuse_unknown(error) from None
+            viewer.require_course(conn, self.queries, user.id, course.id)
             grades = self.queries.grades(conn, course.id, user.id)
         return reports.user_scores(user, course, grades, with_items=scope == "notes/items")
+
+    def _target(self, conn: Connection, viewer: Viewer, field: str, value: str | int,
+                localhost: int) -> Row:
+        try:
+            return self._user(conn, field, value, localhost)
+        except UnknownUser as error:
+            raise viewer.refuse_unknown(error) from None
 
     def _local_host(self, conn: Connection, whereroot: str | None) -> int:
         """This site's MNET host id, once ``whereroot`` is known to name this site."""
         localhost = int(self.queries.config(conn, ["mnet_localhost_id"]).get("mnet_localhost_id", 1))
-        asked = _normal_root(whereroot)
-        if asked and asked != _normal_root(self.queries.wwwroot(conn, localhost)):
+        asked = params.wwwroot(whereroot)
+        if asked and asked != params.wwwroot(self.queries.wwwroot(conn, localhost)):
             raise UnknownHost(f"no Moodle site is configured for whereroot {whereroot.strip()!r}")
         return localhost
 
@@ -140,7 +164,3 @@ class MoodleSite:
 
 def _first_set(*values):
     return next((v for v in values if v is not None), None)
-
-
-def _normal_root(url: str | None) -> str:
-    return (url or "").strip().rstrip("/").lower()

@@ -70,6 +70,9 @@ class MoodleTables:
             Column("firstname", String(100), nullable=False),
             Column("lastname", String(100), nullable=False),
             Column("email", String(100), nullable=False),
+            Column("auth", String(20), nullable=False, default="manual"),
+            Column("confirmed", INT_SMALL, nullable=False, default=0),
+            Column("suspended", INT_SMALL, nullable=False, default=0),
         )
         self.course = Table(
             p + "course", md, id_column(),
@@ -142,6 +145,54 @@ class MoodleTables:
             Column("itemid", INT10, nullable=False),
             Column("userid", INT10, nullable=False),
             Column("finalgrade", GRADE),
+        )
+        self.context = Table(
+            p + "context", md, id_column(),
+            Column("contextlevel", INT10, nullable=False, default=0),
+            Column("instanceid", INT10, nullable=False, default=0),
+            Column("path", String(255)),
+        )
+        self.role_assignments = Table(
+            p + "role_assignments", md, id_column(),
+            Column("roleid", INT10, nullable=False, default=0),
+            Column("contextid", INT10, nullable=False, default=0),
+            Column("userid", INT10, nullable=False, default=0),
+        )
+        self.role_capabilities = Table(
+            p + "role_capabilities", md, id_column(),
+            Column("contextid", INT10, nullable=False, default=0),
+            Column("roleid", INT10, nullable=False, default=0),
+            Column("capability", String(255), nullable=False),
+            Column("permission", INT10, nullable=False, default=0),
+        )
+        self.external_services = Table(
+            p + "external_services", md, id_column(),
+            Column("enabled", INT_SMALL, nullable=False),
+            Column("requiredcapability", String(150)),
+            Column("restrictedusers", INT_SMALL, nullable=False),
+        )
+        self.external_services_users = Table(
+            p + "external_services_users", md, id_column(),
+            Column("externalserviceid", INT10, nullable=False),
+            Column("userid", INT10, nullable=False),
+            Column("iprestriction", String(255)),
+            Column("validuntil", INT10),
+        )
+        self.external_tokens = Table(
+            p + "external_tokens", md, id_column(),
+            Column("token", String(128), nullable=False),
+            Column("tokentype", INT_SMALL, nullable=False),
+            Column("userid", INT10, nullable=False),
+            Column("externalserviceid", INT10, nullable=False),
+            Column("sid", String(128)),
+            Column("iprestriction", String(255)),
+            Column("validuntil", INT10),
+        )
+        self.sessions = Table(
+            p + "sessions", md, id_column(),
+            Column("sid", String(128), nullable=False),
+            Column("userid", INT10, nullable=False),
+            Column("timemodified", INT10, nullable=False),
         )
         self._activities: dict[str, Table] = {}
 

@@ -7,7 +7,7 @@ Every figure can be checked by hand against the rules of the spec.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, pairwise
 
@@ -157,6 +157,17 @@ class Usage:
     courses: dict[int, CourseTally]
     modules: dict[int, ModuleTally]
     sessions: list[Session]
+
+    def within(self, courseids: Collection[int]) -> Usage:
+        """Only what was spent in ``courseids``: the total is theirs, and no sessions."""
+        courses = {c: tally for c, tally in self.courses.items() if c in courseids}
+        firsts = [t.first for t in courses.values() if t.first is not None]
+        lasts = [t.last for t in courses.values() if t.last is not None]
+        total = Tally(seconds=sum(t.seconds for t in courses.values()),
+                      events=sum(t.events for t in courses.values()),
+                      first=min(firsts, default=None), last=max(lasts, default=None))
+        modules = {m: tally for m, tally in self.modules.items() if tally.courseid in courseids}
+        return Usage(total, courses, modules, sessions=[])
 
 
 @dataclass

@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.moodle import MoodleBuilder
+
 SERVERS = {
     "postgresql": os.environ.get(
         "USESTATS_TEST_POSTGRESQL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
@@ -81,3 +83,11 @@ def database_url(backend, tmp_path):
     url, drop = fresh_database(backend, tmp_path)
     yield url
     drop()
+
+
+@pytest.fixture
+def builder(database_url) -> MoodleBuilder:
+    """A Moodle schema in a new database on ``backend``, to fill row by row."""
+    b = MoodleBuilder(database_url)
+    yield b
+    b.engine.dispose()

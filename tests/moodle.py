@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import count
 
-from sqlalchemy import Table, create_engine, insert
+from sqlalchemy import Table, create_engine, delete, insert
 from sqlalchemy.engine import Engine
 
 from soap_usestats.demo.schema import DemoTables, create_schema
@@ -16,10 +16,12 @@ class MoodleBuilder:
     """Creates the schema in an empty database and inserts rows with Moodle's defaults."""
 
     def __init__(self, url: str, prefix: str = "mdl_") -> None:
+        self.url = url
         self.engine: Engine = create_engine(url)
         self.tables: DemoTables = create_schema(self.engine, prefix)
         self._ids = count(1000)
         self._modules: dict[str, int] = {}
+        self._paths: dict[int, str] = {}
         self.insert("config", name="mnet_localhost_id", value="1")
         self.insert("mnet_host", id=1, wwwroot=WWWROOT, name="Test site")
         self.insert("mnet_host", id=2, wwwroot="", name="All Hosts")
@@ -38,7 +40,7 @@ class MoodleBuilder:
 
     def user(self, username: str, **values) -> int:
         defaults = dict(mnethostid=1, firstname=username.title(), lastname="Tester",
-                        email=f"{username}@example.com", idnumber="")
+                        email=f"{username}@example.com", idnumber="", confirmed=1)
         return self.insert("user", username=username, **{**defaults, **values})
 
     def course(self, shortname: str, **values) -> int:
@@ -63,3 +65,52 @@ class MoodleBuilder:
 
     def config_plugin(self, plugin: str, name: str, value: str) -> None:
         self.insert("config_plugins", plugin=plugin, name=name, value=value)
+
+    def config(self, name: str, value: str) -> None:
+        """Set a site setting (``$CFG->name``)."""
+        config = self.tables.config
+        with self.engine.begin() as conn:
+            conn.execute(delete(config).where(config.c.name == name))
+        self.insert(config, name=name, value=value)
+
+    # Contexts and roles
+
+    def context(self, level: int, instanceid: int = 0, parent: int | None = None) -> int:
+        """A context below ``parent`` (a context id; none for the system context)."""
+        ctxid = next(self._ids)
+        path = f"{self._paths[parent] if parent else ''}/{ctxid}"
+        self._paths[ctxid] = path
+        return self.insert("context", id=ctxid, contextlevel=level, instanceid=instanceid,
+                           path=path, depth=path.count("/"))
+
+    def role(self, shortname: str) -> int:
+        return self.insert("role", shortname=shortname, name=shortname.title(),
+                           archetype=shortname, sortorder=next(self._ids))
+
+    def assign(self, userid: int, roleid: int, contextid: int) -> int:
+        return self.insert("role_assignments", userid=userid, roleid=roleid, contextid=contextid)
+
+    def allow(self, roleid: int, capability: str, contextid: int, permission: int = 1) -> int:
+        """A role_capabilities row: the role's definition at system level, else an override."""
+        return self.insert("role_capabilities", roleid=roleid, capability=capability,
+                           contextid=contextid, permission=permission)
+
+    # Web services
+
+    def service(self, name: str = "Use stats", **values) -> int:
+        values = dict(enabled=1, requiredcapability=None, restrictedusers=0) | values
+        return self.insert("external_services", name=name, **values)
+
+    def token(self, token: str, userid: int, serviceid: int, **values) -> int:
+        """A permanent token (tokentype 0) valid everywhere, unless ``values`` say otherwise."""
+        values = dict(tokentype=0, sid=None, iprestriction=None, validuntil=0, contextid=1) | values
+        return self.insert("external_tokens", token=token, userid=userid,
+                           externalserviceid=serviceid, **values)
+
+    def admin_token(self, token: str = "a" * 32) -> str:
+        """A web service token of a site administrator, with web services enabled."""
+        admin = self.user("wsadmin")
+        self.config("siteadmins", str(admin))
+        self.config("enablewebservices", "1")
+        self.token(token, admin, self.service())
+        return token

@@ -1,6 +1,15 @@
 """The soap-usestats command."""
 
+import base64
+import os
+from pathlib import Path
+
+import pytest
+
 from soap_usestats.cli import main
+from soap_usestats.config import load_settings
+from soap_usestats.credentials import ClientRegistry
+from soap_usestats.exceptions import AuthenticationFailed
 from tests.test_wsdl import WSDL_FILE
 
 
@@ -18,3 +27,95 @@ def test_demo_command_builds_once_and_refuses_an_existing_site(tmp_path, capsys)
     assert "Reference learner: ref.learner" in capsys.readouterr().out
     assert main(["demo", "--url", url]) == 2
     assert "refusing" in capsys.readouterr().err
+
+
+KEY = "Jb3kX0v6Yl2S9qWc4TnE8uRf1aHd5gPz7mKo0iVyQxs"
+
+
+@pytest.fixture
+def environment(tmp_path, monkeypatch) -> Path:
+    """A clean USESTATS_* environment with a configuration file and the secret key."""
+    for name in [name for name in os.environ if name.startswith("USESTATS_")]:
+        monkeypatch.delenv(name)
+    path = tmp_path / "usestats.toml"
+    path.write_text('table_prefix = "m_"')  # no final newline
+    monkeypatch.setenv("USESTATS_CONFIG", str(path))
+    monkeypatch.setenv("USESTATS_SECRET_KEY", KEY)
+    return path
+
+
+def test_credentials_key_prints_a_new_256_bit_key(capsys):
+    assert main(["credentials", "key"]) == 0
+    first = capsys.readouterr().out
+    assert main(["credentials", "key"]) == 0
+    key = first.strip()
+    assert first == key + "\n" and len(key) == 43
+    assert len(base64.urlsafe_b64decode(key + "=")) == 32
+    assert capsys.readouterr().out.strip() != key
+
+
+def test_credentials_add_appends_a_client_whose_password_verifies(environment, capsys):
+    assert main(["credentials", "add", "sap-prod", "--user", "erp.service"]) == 0
+    out, err = capsys.readouterr()
+    password = out.splitlines()[-1]
+    assert "shown this once" in out and out.count(password) == 1 and err == ""
+    assert main(["credentials", "add", "erp@gateway.example", "--trusted"]) == 0
+    gateway_password = capsys.readouterr().out.splitlines()[-1]
+    text = environment.read_text()
+    assert password not in text and gateway_password not in text and KEY not in text
+    settings = load_settings()
+    assert settings.table_prefix == "m_"
+    registry = ClientRegistry.from_settings(settings)
+    sap = registry.check_password("sap-prod", password)
+    assert (sap.name, sap.trusted, sap.user) == ("sap-prod", False, "erp.service")
+    gateway = registry.check_password("erp@gateway.example", gateway_password)
+    assert (gateway.trusted, gateway.user) == (True, None)
+    with pytest.raises(AuthenticationFailed):
+        registry.check_password("sap-prod", gateway_password)
+
+
+def test_credentials_add_refuses_an_existing_name(environment, capsys):
+    assert main(["credentials", "add", "sap-prod"]) == 0
+    before = environment.read_text()
+    capsys.readouterr()
+    assert main(["credentials", "add", "sap-prod", "--trusted"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "client sap-prod exists already" in err
+    assert environment.read_text() == before
+
+
+def test_credentials_add_needs_a_file_and_a_key(environment, monkeypatch, capsys):
+    monkeypatch.delenv("USESTATS_SECRET_KEY")
+    assert main(["credentials", "add", "sap-prod"]) == 2
+    assert "no secret key" in capsys.readouterr().err
+    monkeypatch.delenv("USESTATS_CONFIG")
+    monkeypatch.setenv("USESTATS_SECRET_KEY", KEY)
+    assert main(["credentials", "add", "sap-prod"]) == 2
+    assert "USESTATS_CONFIG must name the configuration file" in capsys.readouterr().err
+    assert environment.read_text() == 'table_prefix = "m_"'
+
+
+def test_credentials_add_refuses_a_bad_name_or_user(environment, capsys):
+    with pytest.raises(SystemExit):
+        main(["credentials", "add", 'sap"prod'])
+    assert "a client name is" in capsys.readouterr().err
+    assert main(["credentials", "add", "sap-prod", "--user", ""]) == 2
+    assert "clients.sap-prod.user must be a non-empty string" in capsys.readouterr().err
+    assert environment.read_text() == 'table_prefix = "m_"'
+
+
+def test_credentials_list_shows_no_secret(environment, capsys):
+    assert main(["credentials", "list"]) == 0
+    assert capsys.readouterr().out == "No clients are configured.\n"
+    passwords = []
+    for arguments in (["sap-prod", "--user", "erp.service"], ["gateway", "--trusted"]):
+        assert main(["credentials", "add", *arguments]) == 0
+        passwords.append(capsys.readouterr().out.splitlines()[-1])
+    assert main(["credentials", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert listing.splitlines() == ["name      trusted  user",
+                                    "sap-prod  no       erp.service",
+                                    "gateway   yes      -"]
+    for client in load_settings().clients.values():
+        assert client.salt not in listing and client.password_hash not in listing
+    assert not any(password in listing for password in passwords) and KEY not in listing

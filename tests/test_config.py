@@ -1,10 +1,15 @@
 """Configuration: a TOML file named in USESTATS_CONFIG, overridden by the environment."""
 
+import os
+import tempfile
+
 import pytest
 
 from soap_usestats.config import (
     DEFAULT_PUBLIC_URL,
     DEMO_DATABASE_URL,
+    Capabilities,
+    ClientCredential,
     ConfigError,
     Settings,
     TimeModelOverrides,
@@ -54,3 +59,88 @@ def test_unknown_and_malformed_files(tmp_path):
     broken.write_text("database_url = \n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings({"USESTATS_CONFIG": str(broken)})
+
+
+KEY = "Jb3kX0v6Yl2S9qWc4TnE8uRf1aHd5gPz7mKo0iVyQxs"
+HASH = "sha256:" + "ab" * 32
+CLIENT = f'[clients.sap-prod]\nsalt = "s4lt"\npassword_hash = "{HASH}"\n'
+
+
+def config(tmp_path, text: str, **environ) -> dict[str, str]:
+    path = tmp_path / "usestats.toml"
+    path.write_text(text)
+    return {"USESTATS_CONFIG": str(path), **environ}
+
+
+def test_security_defaults():
+    settings = load_settings({})
+    assert (settings.secret_key, settings.secret_key_file, dict(settings.clients)) == (None, None, {})
+    assert settings.nonce_store == os.path.join(tempfile.gettempdir(), "soap-usestats-nonces.sqlite")
+    assert (settings.wsse_max_age, settings.max_request_bytes, settings.trusted_proxies) == (300, 1048576, ())
+    assert settings.capabilities == Capabilities("block/use_stats:seesitedetails",
+                                                 "block/use_stats:seecoursedetails",
+                                                 "block/use_stats:seeowndetails")
+
+
+def test_clients_and_their_key_from_a_file(tmp_path):
+    key_file = tmp_path / "secret_key"
+    key_file.write_text(f"{KEY}\n")
+    settings = load_settings(config(
+        tmp_path, f'secret_key_file = "{key_file}"\nnonce_store = "/var/lib/n.sqlite"\nwsse_max_age = 60\n'
+        f'{CLIENT}trusted = true\nuser = "erp.service"\n'
+        f'[clients."erp@host.example"]\nsalt = "pepper"\npassword_hash = "{HASH}"\n'))
+    assert settings.secret_key == KEY
+    assert dict(settings.clients) == {
+        "sap-prod": ClientCredential("sap-prod", "s4lt", HASH, True, "erp.service"),
+        "erp@host.example": ClientCredential("erp@host.example", "pepper", HASH, False, None),
+    }
+    assert (settings.nonce_store, settings.wsse_max_age) == ("/var/lib/n.sqlite", 60)
+
+
+def test_the_environment_overrides_security_settings(tmp_path):
+    environ = config(tmp_path, f'secret_key_file = "/nonexistent"\nwsse_max_age = 60\n'
+                               f'trusted_proxies = ["10.0.0.0/8"]\n{CLIENT}',
+                     USESTATS_SECRET_KEY=KEY, USESTATS_WSSE_MAX_AGE="120", USESTATS_MAX_REQUEST_BYTES="2048",
+                     USESTATS_TRUSTED_PROXIES="127.0.0.1, ::1,192.168.0.0/16", USESTATS_NONCE_STORE="/run/n")
+    settings = load_settings(environ)
+    assert (settings.secret_key, settings.wsse_max_age, settings.max_request_bytes) == (KEY, 120, 2048)
+    assert settings.trusted_proxies == ("127.0.0.1", "::1", "192.168.0.0/16")
+    assert settings.nonce_store == "/run/n"
+
+
+def test_capabilities_for_sites_without_block_use_stats(tmp_path):
+    settings = load_settings(config(tmp_path, '[capabilities]\nsite = "moodle/site:viewreports"\n'))
+    assert settings.capabilities == Capabilities(site="moodle/site:viewreports")
+
+
+@pytest.mark.parametrize("text, environ, message", [
+    (f'secret_key = "{KEY}"\n', {}, "secret_key cannot be in the configuration file"),
+    (CLIENT, {}, "clients are configured but there is no secret key: set USESTATS_SECRET_KEY or "
+                 "secret_key_file"),
+    (CLIENT, {"USESTATS_SECRET_KEY": "short"}, "secret key must be at least 32 characters"),
+    ('secret_key_file = "/nonexistent/key"\n', {}, "cannot read secret_key_file /nonexistent/key"),
+    (CLIENT.replace("sap-prod", '"sap prod"'), {}, r"clients\.sap prod: a client name is"),
+    (CLIENT.replace('salt = "s4lt"\n', ""), {}, r"clients\.sap-prod\.salt is missing"),
+    (CLIENT.replace('"s4lt"', "7"), {}, r"clients\.sap-prod\.salt must be a non-empty string"),
+    (CLIENT.replace(HASH, "md5:0"), {}, r"clients\.sap-prod\.password_hash must be sha256:"),
+    (CLIENT + 'trusted = "yes"\n', {}, r"clients\.sap-prod\.trusted must be true or false"),
+    (CLIENT + "user = 42\n", {}, r"clients\.sap-prod\.user must be a non-empty string"),
+    (CLIENT + 'password = "x"\nname = "y"\n', {},
+     r"unknown settings: clients\.sap-prod\.name, clients\.sap-prod\.password$"),
+    ('clients = "sap-prod"\n', {}, "clients must be a table"),
+    ("wsse_max_age = 0\n", {}, "wsse_max_age must be a positive whole number"),
+    ("wsse_max_age = true\n", {}, "wsse_max_age must be a positive whole number"),
+    ("", {"USESTATS_WSSE_MAX_AGE": "5m"}, "wsse_max_age must be a positive whole number"),
+    ("max_request_bytes = -1\n", {}, "max_request_bytes must be a positive whole number"),
+    ('trusted_proxies = ["10.0.0.0/8", "proxy.example"]\n', {}, "trusted_proxies: 'proxy.example' is not"),
+    ("trusted_proxies = [1]\n", {}, "trusted_proxies must be a list"),
+    ("", {"USESTATS_TRUSTED_PROXIES": "10.0.0.1,10.0.0.300"}, "'10.0.0.300' is not an IP address"),
+    ("nonce_store = 5\n", {}, "nonce_store must be a non-empty string"),
+    ("database_url = \"\"\n", {}, "database_url must be a non-empty string"),
+    ('[capabilities]\nsite = "x"\nreport = "y"\n', {}, r"unknown settings: capabilities\.report"),
+    ("[capabilities]\nown = false\n", {}, r"capabilities\.own must be a non-empty string"),
+])
+def test_bad_security_settings_are_named(tmp_path, text, environ, message):
+    with pytest.raises(ConfigError, match=message) as failure:
+        load_settings(config(tmp_path, text, **environ))
+    assert KEY not in str(failure.value) and HASH not in str(failure.value)

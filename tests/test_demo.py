@@ -7,6 +7,7 @@ import json
 import time
 from collections import Counter
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -377,3 +378,9 @@ def test_course_totals_agree_with_items(conn):
     learners = _learner_ids(conn)
     ungraded = {(u, c) for u, c in _enrolled(conn) if u in learners} - {(u, c) for c, u in grades}
     assert ungraded, "some learners have no activity grade"
+
+
+def test_make_run_example_uses_the_learners_token(site):
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    assert f"DEMO_TOKEN := {site.tokens['learner']}" in makefile
+    assert f"DEMO_USER := {site.reference.username}" in makefile

@@ -2,8 +2,7 @@
 
 The service's own tables (``soap_usestats.tables``) declare only the columns it
 reads; here they get the rest of the columns a real site has, with Moodle's
-indexes, plus the tables the service does not read yet (roles, contexts, web
-service tokens, categories, sections).
+indexes, plus the tables the service does not read (roles, categories, sections).
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ def _new(tables: MoodleTables, name: str, *columns: Column) -> Table:
 
 @dataclass
 class DemoTables(MoodleTables):
-    """The service's tables completed into a Moodle schema, plus the tables it does not read yet."""
+    """The service's tables completed into a Moodle schema, plus tables it does not read."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -60,9 +59,6 @@ class DemoTables(MoodleTables):
               t.log.c.contextinstanceid, t.log.c.crud, t.log.c.edulevel, t.log.c.timecreated)
 
         _extend(t.user,
-                Column("auth", String(20), nullable=False, default="manual"),
-                Column("confirmed", INT_SMALL, nullable=False, default=1),
-                Column("suspended", INT_SMALL, nullable=False, default=0),
                 _char("password"), _char("city", 120), _char("country", 2),
                 Column("lang", String(30), nullable=False, default="en"),
                 Column("timezone", String(100), nullable=False, default="99"),
@@ -114,39 +110,27 @@ class DemoTables(MoodleTables):
         t.course_sections = _new(t, "course_sections", _int("course"), _int("section"),
                                  _char("name", 1333, nullable=True), Column("sequence", Text),
                                  Column("visible", INT_SMALL, nullable=False, default=1))
-        t.context = _new(t, "context", _int("contextlevel"), _int("instanceid"),
-                         _char("path", 255, nullable=True), _int("depth"))
+        _extend(t.context, Column("depth", INT_SMALL, nullable=False, default=0),
+                Column("locked", INT_SMALL, nullable=False, default=0))
         Index(p + "cont_conins_uix", t.context.c.contextlevel, t.context.c.instanceid, unique=True)
         Index(p + "cont_ins_ix", t.context.c.instanceid)
         t.role = _new(t, "role", _char("name"), _char("shortname", 100),
                       Column("description", Text, nullable=False, default=""),
                       _int("sortorder"), _char("archetype", 30))
-        t.role_assignments = _new(t, "role_assignments", _int("roleid"), _int("contextid"),
-                                  _int("userid"), _int("timemodified"), _int("modifierid"),
-                                  _char("component", 100), _int("itemid"), _int("sortorder"))
-        t.role_capabilities = _new(t, "role_capabilities", _int("contextid"), _int("roleid"),
-                                   _char("capability"), _int("permission"), _int("timemodified"),
-                                   _int("modifierid"))
-        t.external_services = _new(t, "external_services", _char("name", 200),
-                                   Column("enabled", INT_SMALL, nullable=False),
-                                   _char("requiredcapability", 150, nullable=True),
-                                   Column("restrictedusers", INT_SMALL, nullable=False),
-                                   _char("component", 100, nullable=True), _int("timecreated"),
-                                   _int("timemodified", None, nullable=True),
-                                   _char("shortname", 255, nullable=True))
-        t.external_services_users = _new(t, "external_services_users", _int("externalserviceid"),
-                                         _int("userid"), _char("iprestriction", 255, nullable=True),
-                                         _int("validuntil", None, nullable=True),
-                                         _int("timecreated", None, nullable=True))
-        t.external_tokens = _new(t, "external_tokens", _char("token", 128),
-                                 _char("privatetoken", 64, nullable=True),
-                                 Column("tokentype", INT_SMALL, nullable=False), _int("userid"),
-                                 _int("externalserviceid"), _char("sid", 128, nullable=True),
-                                 _int("contextid"), _int("creatorid", 1),
-                                 _char("iprestriction", 255, nullable=True),
-                                 _int("validuntil", None, nullable=True), _int("timecreated"),
-                                 _int("lastaccess", None, nullable=True),
-                                 _char("name", 255, nullable=True))
+        _extend(t.role_assignments, _int("timemodified"), _int("modifierid"),
+                _char("component", 100), _int("itemid"), _int("sortorder"))
+        _extend(t.role_capabilities, _int("timemodified"), _int("modifierid"))
+        _extend(t.external_services, _char("name", 200),
+                _char("component", 100, nullable=True), _int("timecreated"),
+                _int("timemodified", None, nullable=True), _char("shortname", 255, nullable=True),
+                Column("downloadfiles", INT_SMALL, nullable=False, default=0),
+                Column("uploadfiles", INT_SMALL, nullable=False, default=0))
+        _extend(t.external_services_users, _int("timecreated", None, nullable=True))
+        _extend(t.external_tokens, _char("privatetoken", 64, nullable=True), _int("contextid"),
+                _int("creatorid", 1), _int("timecreated"), _int("lastaccess", None, nullable=True),
+                _char("name", 255, nullable=True))
+        _extend(t.sessions, _int("state"), Column("sessdata", Text), _int("timecreated"),
+                _char("firstip", 45, nullable=True), _char("lastip", 45, nullable=True))
         Index(p + "confplug_plunam_uix", t.config_plugins.c.plugin, t.config_plugins.c.name,
               unique=True)
         Index(p + "coursect_cousec_uix", t.course_sections.c.course, t.course_sections.c.section,
@@ -161,6 +145,11 @@ class DemoTables(MoodleTables):
               t.role_capabilities.c.contextid, t.role_capabilities.c.capability, unique=True)
         Index(p + "exteserv_nam_uix", t.external_services.c.name, unique=True)
         Index(p + "extetoke_tok_ix", t.external_tokens.c.token)
+        Index(p + "extetoke_sid_ix", t.external_tokens.c.sid)
+        Index(p + "sess_sid_uix", t.sessions.c.sid, unique=True)
+        Index(p + "sess_sta_ix", t.sessions.c.state)
+        Index(p + "sess_tim_ix", t.sessions.c.timecreated)
+        Index(p + "sess_tim2_ix", t.sessions.c.timemodified)
         for modname in ACTIVITY_TYPES:
             _extend(t.activity(modname), Column("intro", Text),
                     _int("timemodified"))

@@ -2,7 +2,7 @@
 
 ``build_demo_site`` writes a small but believable Moodle 5.x site: configuration,
 MNET hosts, users, categories, courses with sections and activities, roles and
-capabilities, enrolments, a web-service token, a gradebook and a spring term of
+capabilities, enrolments, web service tokens, a gradebook and a spring term of
 standard log rows, with the special cases the time model cares about (cron rows,
 failed logins, "logged in as", grading on the learner's own track, captured
 learning-time checks, front-page views, a deleted activity, a deleted, a
@@ -204,6 +204,7 @@ class DemoSite:
 
     wwwroot: str
     token: str                 # web service token of the manager (tokentype 0)
+    tokens: dict[str, str]     # "manager", "teacher" (PM110's editing teacher), "learner" -> token
     reference: ReferenceLearner
     learners: int              # active local learners, the reference learner included
     log_rows: int
@@ -464,7 +465,8 @@ class _Site:
     def result(self) -> DemoSite:
         course = self.ref_course
         return DemoSite(
-            wwwroot=WWWROOT, token=self.token, learners=self.nlearners, log_rows=len(self.logs),
+            wwwroot=WWWROOT, token=self.tokens["manager"], tokens=self.tokens,
+            learners=self.nlearners, log_rows=len(self.logs),
             reference=ReferenceLearner(
                 username=self.ref.username, timefrom=BASE, timeto=BASE + 100000,
                 course_shortname=course.shortname, courseid=course.id,
@@ -509,6 +511,9 @@ class _Site:
         self.roles = {role: self.add(t.role, name="", shortname=role, description="",
                                      sortorder=order, archetype=role)["id"]
                       for order, role in enumerate(ROLES, 1)}
+        for name, role in (("defaultuserroleid", "user"), ("guestroleid", "guest"),
+                           ("notloggedinroleid", "guest"), ("defaultfrontpageroleid", "frontpage")):
+            self.add(t.config, name=name, value=str(self.roles[role]))
 
     def pem(self, host: str) -> str:
         body = "".join(self.hexdigest(host, n) for n in range(8))
@@ -741,13 +746,21 @@ class _Site:
                            requiredcapability=None, restrictedusers=0, component=None,
                            timecreated=_utc(2026, 1, 7, 10, 20), timemodified=None,
                            shortname="soap_usestats")
-        self.token = self.hexdigest("token")
+        self.tokens = {"manager": self.hexdigest("token")}
         self.token_row = self.add(
-            t.external_tokens, token=self.token,
+            t.external_tokens, token=self.tokens["manager"],
             privatetoken=self.hexdigest("private") + self.hexdigest("token", "private"),
             tokentype=0, userid=self.manager.id, externalserviceid=service["id"], sid=None,
             contextid=self.sysctx.id, creatorid=self.admin.id, iprestriction=None, validuntil=0,
             timecreated=_utc(2026, 1, 7, 10, 22), lastaccess=None, name="ERP time and grades")
+        for key, user in (("teacher", self.ref_course.teachers[0]), ("learner", self.ref)):
+            self.tokens[key] = self.hexdigest("token", key)
+            private = self.hexdigest("private", key) + self.hexdigest("private", key, 2)
+            self.add(t.external_tokens, token=self.tokens[key], privatetoken=private,
+                     tokentype=0, userid=user.id, externalserviceid=service["id"], sid=None,
+                     contextid=self.sysctx.id, creatorid=self.admin.id, iprestriction=None,
+                     validuntil=0, timecreated=_utc(2026, 1, 20, 9), lastaccess=None,
+                     name=f"Use stats for {user.username}")
 
     # -- logs: before the term ----------------------------------------------
 

@@ -1,0 +1,45 @@
+"""The service on a small SQLite Moodle (the time model's worked example), called in-process."""
+
+from __future__ import annotations
+
+import pytest
+
+from soap_usestats.app import create_app
+from soap_usestats.config import Settings
+from tests.moodle import MoodleBuilder
+from tests.security.soap import WsgiClient
+from tests.test_site import grades, worked_example
+
+#: The web service token of the example site's administrator.
+TOKEN = "a" * 32
+
+
+@pytest.fixture(scope="module")
+def moodle_url(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('security') / 'moodle.sqlite'}"
+    builder = MoodleBuilder(url)
+    grades(builder, worked_example(builder))
+    builder.admin_token(TOKEN)
+    builder.engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def make_client(moodle_url):
+    """A client of a new application on the example site, with ``settings`` changed as asked;
+    it calls with the administrator's token."""
+    apps = []
+
+    def make(**settings) -> WsgiClient:
+        apps.append(create_app(Settings(database_url=moodle_url, **settings)))
+        return WsgiClient(apps[-1], QUERY_STRING=f"wstoken={TOKEN}")
+
+    yield make
+    for app in apps:
+        app.site.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def soap(make_client) -> WsgiClient:
+    """A client of the application with the default settings."""
+    return make_client()
