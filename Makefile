@@ -6,8 +6,12 @@ STAMP := $(VENV)/.installed
 DEMO_DB := var/demo_moodle.sqlite
 DEMO_URL := sqlite:///$(DEMO_DB)
 DEMO_USER := ref.learner
+# The demo learner's own web service token (the demo is deterministic; tests/test_demo.py checks it).
+DEMO_TOKEN := 3ca43ca80e31ab727f8f7c3fbd057e98
+NODE_DIR := tests/interop/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
-.PHONY: run test wsdl demo benchmark clean
+.PHONY: run test wsdl demo benchmark clean interop php-soap
 
 $(STAMP): pyproject.toml setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +25,27 @@ demo: $(DEMO_DB)
 
 run: $(STAMP) $(DEMO_DB)
 	USESTATS_DATABASE_URL=$${USESTATS_DATABASE_URL:-$(DEMO_URL)} \
-		$(BIN)/soap-usestats serve --example-user $(DEMO_USER)
+		$(BIN)/soap-usestats serve --example-user $(DEMO_USER) --example-token $(DEMO_TOKEN)
 
-test: $(STAMP)
+test: $(STAMP) interop
 	$(BIN)/python -m pytest
+
+# The interop suite's clients besides zeep and suds: PHP's SoapClient and node-soap.
+# Where one cannot be installed here, its tests skip (and fail in CI).
+interop: $(NODE_STAMP) php-soap
+
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the node-soap interop tests will skip"; fi
+
+php-soap:
+	@if php -r 'exit(class_exists("SoapClient") ? 0 : 1);' 2>/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y --no-install-recommends php-cli php-soap \
+		|| { apt-get update && apt-get install -y --no-install-recommends php-cli php-soap; }; \
+	else echo "PHP with ext-soap not found (apt-get install php-cli php-soap as root): its interop tests will skip"; fi
 
 wsdl: $(STAMP)
 	$(BIN)/soap-usestats wsdl --public-url http://127.0.0.1:8000/soap --output wsdl/use_stats.wsdl

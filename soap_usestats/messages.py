@@ -3,10 +3,12 @@
 Element names follow the MNET functions (``USE_STATS``, ``USER``, ``ELAPSED``...);
 the optional elements after them are this service's additions. XSD types are
 ones SAP's proxy generator maps: ``xs:int``, ``xs:string``, ``xs:decimal``,
-``xs:boolean`` and ``xs:dateTime`` in UTC written with ``Z``.
+``xs:boolean`` and ``xs:dateTime`` in UTC written with ``Z``. An ABAP consumer
+cannot tell an absent element from an initial one, so a grade that is absent
+because nothing is graded comes with ``GRADED`` false, never as a silent 0.
 """
 
-from spyne import Array, ComplexModel, DateTime, Decimal, Integer32, Unicode
+from spyne import Array, Boolean, ComplexModel, DateTime, Decimal, Integer32, Unicode
 from spyne.model.fault import Fault
 
 TNS = "urn:soap-usestats:1"
@@ -149,6 +151,7 @@ class GradeItem(_Model):
         ("IDNUMBER", RequiredText),
         *_GRADE,
         ("ID", Int),
+        ("GRADED", Boolean),
     ]
 
 
@@ -161,6 +164,7 @@ class UserScores(_Model):
         *_GRADE,
         ("ITEMS", Array(GradeItem, member_name="ITEM")),
         ("JSON", Text),
+        ("GRADED", Boolean),
     ]
 
 

@@ -113,10 +113,12 @@ def user_scores(user: Row, course: Row, grades: list[Row], with_items: bool) -> 
         COURSE=ScoresCourse(NAME=course.fullname, SHORTNAME=course.shortname,
                             IDNUMBER=course.idnumber or "", ID=course.id),
     )
+    result.GRADED = False
     for item in grades:
         if item.itemtype == "course":
             result.SCORE = _grade(item.finalgrade)
             result.GRADEMIN, result.GRADEMAX = _grade(item.grademin), _grade(item.grademax)
+            result.GRADED = item.finalgrade is not None
     if with_items:
         result.ITEMS = [
             GradeItem(
@@ -124,6 +126,7 @@ def user_scores(user: Row, course: Row, grades: list[Row], with_items: bool) -> 
                 TYPE=item.itemmodule if item.itemtype == "mod" else item.itemtype,
                 IDNUMBER=item.idnumber or "", SCORE=_grade(item.finalgrade),
                 GRADEMIN=_grade(item.grademin), GRADEMAX=_grade(item.grademax), ID=item.id,
+                GRADED=item.finalgrade is not None,
             )
             for item in grades
             if item.itemtype != "course" and item.gradetype in SCORED_GRADE_TYPES

@@ -16,7 +16,7 @@ from spyne.interface.wsdl import Wsdl11
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
 SECTION_ORDER = ("documentation", "import", "types", "message", "portType", "binding", "service")
 #: Prefixes used only inside attribute values (type="xs:int"), which lxml cannot see.
-_PREFIXES_IN_VALUES = ["xs", "tns", "wsdl", "wsdlsoap11"]
+_PREFIXES_IN_VALUES = ["xs", "tns", "wsdl"]
 
 
 def build_wsdl(app: Application, public_url: str) -> bytes:

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -20,30 +21,37 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(database_url: str, **env: str):
-    """Serve ``soap_usestats.wsgi:application`` on a free port; yield its /soap URL."""
+def gunicorn(database_url: str, *, config: str | None = None, **env: str):
+    """Serve ``soap_usestats.wsgi:application`` on a free port; yield its /soap URL.
+
+    With ``config``, gunicorn reads that configuration file for all but the address;
+    otherwise it runs one worker with four threads.
+    """
     port = free_port()
     soap_url = f"http://127.0.0.1:{port}/soap"
     environ = {**os.environ, "USESTATS_DATABASE_URL": database_url,
                "USESTATS_PUBLIC_URL": soap_url, **env}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--threads", "4", "soap_usestats.wsgi:application"],
-        env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_until_serving(f"{soap_url}?wsdl", process)
-        yield soap_url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    options = ["-c", config] if config else ["--workers", "1", "--threads", "4"]
+    with tempfile.TemporaryFile() as output:  # a file, not a pipe nobody reads: it never fills
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", *options,
+             "soap_usestats.wsgi:application"],
+            env=environ, stdout=output, stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_serving(f"{soap_url}?wsdl", process, output)
+            yield soap_url
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
-def _wait_until_serving(url: str, process: subprocess.Popen, timeout: float = 20) -> None:
+def _wait_until_serving(url: str, process: subprocess.Popen, output, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited:\n{process.stdout.read().decode()}")
+            output.seek(0)
+            raise RuntimeError(f"gunicorn exited:\n{output.read().decode()}")
         try:
             urllib.request.urlopen(url, timeout=1).close()
             return

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from decimal import Decimal
 
 import pytest
 import zeep
 from lxml import etree
+from zeep.helpers import serialize_object
 from sqlalchemy.engine import make_url
 
 from tests.conftest import fresh_database
@@ -29,18 +31,27 @@ def service(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'moodle.sqlite'}"
     builder = MoodleBuilder(url)
     grades(builder, worked_example(builder))
+    token = builder.admin_token()
     builder.engine.dispose()
     with gunicorn(url) as soap_url:
-        yield soap_url
+        yield soap_url, token
 
 
 @pytest.fixture(scope="module")
 def client(service):
-    return zeep.Client(f"{service}?wsdl")
+    return token_client(*service)
 
 
-def post(url: str, body: bytes, headers: dict | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, method="POST",
+def token_client(soap_url: str, token: str) -> zeep.Client:
+    """A zeep client of the WSDL, calling the endpoint with a web service token."""
+    client = zeep.Client(f"{soap_url}?wsdl")
+    client.service._binding_options["address"] = f"{soap_url}?wstoken={token}"
+    return client
+
+
+def post(service: tuple[str, str], body: bytes, headers: dict | None = None) -> tuple[int, bytes]:
+    soap_url, token = service
+    request = urllib.request.Request(f"{soap_url}?wstoken={token}", data=body, method="POST",
                                      headers={"Content-Type": "text/xml; charset=utf-8", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -150,11 +161,12 @@ def test_soapaction_is_optional(service, headers):
 
 
 def test_wsdl_address_comes_from_configuration_not_host(service):
-    request = urllib.request.Request(f"{service}?wsdl", headers={"Host": "attacker.example"})
+    soap_url, _ = service
+    request = urllib.request.Request(f"{soap_url}?wsdl", headers={"Host": "attacker.example"})
     with urllib.request.urlopen(request, timeout=10) as response:
         wsdl = etree.fromstring(response.read())
     (address,) = wsdl.iter("{http://schemas.xmlsoap.org/wsdl/soap/}address")
-    assert address.get("location") == service
+    assert address.get("location") == soap_url
 
 
 def test_database_outage_and_recovery(tmp_path):
@@ -163,12 +175,13 @@ def test_database_outage_and_recovery(tmp_path):
     try:
         builder = MoodleBuilder(url)
         worked_example(builder)
+        token = builder.admin_token()
         builder.engine.dispose()
         target = make_url(url)
         proxy = TcpProxy(target.port)
         proxy.start()
         with gunicorn(target.set(port=proxy.port).render_as_string(hide_password=False)) as soap:
-            client = zeep.Client(f"{soap}?wsdl")
+            client = token_client(soap, token)
             assert client.service.GetStats(targetuser="alice", **WINDOW).USER.ELAPSED == 46
             proxy.stop()
             with pytest.raises(zeep.exceptions.Fault) as raised:
@@ -180,3 +193,56 @@ def test_database_outage_and_recovery(tmp_path):
             proxy.stop()
     finally:
         drop()
+
+
+def json_call(service: tuple[str, str], operation: str, **params) -> tuple[int, dict]:
+    soap_url, token = service
+    query = urllib.parse.urlencode({"wstoken": token, **params})
+    url = f"{soap_url.removesuffix('/soap')}/json/{operation}?{query}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+@pytest.mark.parametrize("scope", ["site", "course", "module"])
+def test_soap12_and_json_read_the_same_figures_as_soap11(service, client, scope):
+    soap_url, token = service
+    ask = dict(targetuser="alice", statsscope=scope, **WINDOW)
+    soap11 = serialize_object(client.service.GetStats(**ask), dict)
+    soap12 = serialize_object(token_client(soap_url + "12", token).service.GetStats(**ask), dict)
+    assert soap12 == soap11
+    status, document = json_call(service, "GetStats", **ask)
+    assert status == 200
+    assert document == json.loads(client.service.GetStats(**ask, json_response=True).JSON)
+
+
+def test_scores_over_soap12_and_json(service, client):
+    soap_url, token = service
+    ask = dict(targetuser="alice", courseidfield="shortname", courseidentifier="C5",
+               scorescope="notes/items")
+    soap11 = client.service.GetScores(**ask, json_response=True)
+    soap12 = token_client(soap_url + "12", token).service.GetScores(**ask)
+    assert serialize_object(soap12, dict) == {**serialize_object(soap11, dict), "JSON": None}
+    assert json_call(service, "GetScores", **ask) == (200, json.loads(soap11.JSON))
+
+
+def test_soap12_faults_are_sender_faults_with_the_contract_code(service):
+    soap_url, token = service
+    with pytest.raises(zeep.exceptions.Fault) as raised:
+        token_client(soap_url + "12", token).service.GetStats(targetuser="nobody")
+    assert raised.value.code.endswith("Sender")
+    assert [etree.QName(code).localname for code in raised.value.subcodes] == ["Client.UnknownUser"]
+    assert raised.value.detail.find(f"{{{TNS}}}UseStatsFault/{{{TNS}}}status").text == "520"
+
+
+@pytest.mark.parametrize("params, status, code", [
+    (dict(targetuser="nobody"), 400, "Client.UnknownUser"),
+    (dict(targetuser="alice", statsscope="weekly"), 400, "Client.InvalidParameter"),
+    (dict(targetuser="alice", wstoken="0" * 32), 401, "Client.AuthenticationFailed"),
+])
+def test_json_faults(service, params, status, code):
+    answer = json_call(service, "GetStats", **params)
+    assert answer[0] == status
+    assert answer[1]["faultcode"] == code and isinstance(answer[1]["status"], int)

@@ -1,0 +1,184 @@
+"""``soap-usestats check``: a configuration tried against the live Moodle database.
+
+Each check ends in a :class:`Finding`: ``ok``, ``warn`` (the service works, maybe
+not as meant) or ``FAIL`` (it cannot work as configured), with what was found,
+so an operator sees a misconfiguration before the ERP does. Only reads, in one
+read-only transaction; never prints a password or a token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
+
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import tokens
+from .config import ConfigError, Settings, TimeModelOverrides, parse_time_model
+from .database import read_only
+from .exceptions import AuthenticationFailed, DatabaseUnavailable
+from .site import BLOCK, MoodleSite
+from .timemodel import TimeSettings
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+LOG_STORE = "logstore_standard"
+#: What the service assumes for a setting neither the site nor the configuration sets.
+DEFAULTS = {**{f.name: f.default for f in fields(TimeSettings)}, "enrolmentfilter": False}
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: str
+    subject: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.status:<4} {self.subject}: {self.detail}"
+
+
+def check(settings: Settings, token: str | None = None, *, client_ip: str = "127.0.0.1",
+          now: int) -> Iterator[Finding]:
+    """The findings about ``settings``, one at a time; with ``token``, whether the site
+    accepts that web service token from ``client_ip`` at Unix time ``now``."""
+    try:
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        site = MoodleSite.from_settings(settings)
+    except SQLAlchemyError as error:  # a malformed URL, an unknown driver
+        yield Finding(FAIL, "database", f"database_url cannot be used: {error}")
+        return
+    try:
+        with read_only(site.engine) as conn:
+            yield Finding(OK, "database", f"reachable at {shown}")
+            yield from _site(conn, site, settings, token, client_ip, now)
+    except DatabaseUnavailable as error:
+        yield Finding(FAIL, "database", f"cannot use {shown}: {_first_line(_root_cause(error))}")
+    except SQLAlchemyError as error:
+        yield Finding(FAIL, "database", f"a query failed: {_first_line(getattr(error, 'orig', error))}")
+    finally:
+        site.engine.dispose()
+
+
+def _site(conn: Connection, site: MoodleSite, settings: Settings, token: str | None,
+          client_ip: str, now: int) -> Iterator[Finding]:
+    tables = _tables(conn, site, settings.table_prefix)
+    yield tables
+    if tables.status == FAIL:
+        return
+    queries = site.queries
+    yield _log_store(queries.plugin_config(conn, "tool_log"))
+    yield _log_lifetime(queries.plugin_config(conn, LOG_STORE))
+    yield from _time_model(queries.plugin_config(conn, BLOCK), settings.use_stats)
+    config = queries.config(conn, ["enablewebservices", "mnet_localhost_id"])
+    yield _web_services(config)
+    localhost = int(config.get("mnet_localhost_id", 1))
+    yield _wwwroot(queries.wwwroot(conn, localhost), localhost)
+    if token:
+        yield _token(conn, site, token, client_ip, now, localhost)
+
+
+def _tables(conn: Connection, site: MoodleSite, prefix: str) -> Finding:
+    present = set(inspect(conn).get_table_names())
+    wanted = sorted(site.queries.t.metadata.tables)
+    missing = [name for name in wanted if name not in present]
+    if not missing:
+        return Finding(OK, "tables", f"the {len(wanted)} tables the service reads, with prefix {prefix!r}")
+    others = sorted(name.removesuffix("logstore_standard_log") for name in present
+                    if name.endswith("logstore_standard_log"))
+    hint = f"; the Moodle tables here have prefix {', '.join(map(repr, others))}" if others else ""
+    if len(missing) == len(wanted):
+        return Finding(FAIL, "tables", f"none of the {len(wanted)} tables the service reads has "
+                                       f"prefix {prefix!r}{hint}")
+    return Finding(FAIL, "tables", f"{len(missing)} of {len(wanted)} missing with prefix {prefix!r} "
+                                   f"({', '.join(missing)}){hint}")
+
+
+def _log_store(tool_log: Mapping[str, str]) -> Finding:
+    stores = [s.strip() for s in tool_log.get("enabled_stores", "").split(",") if s.strip()]
+    if LOG_STORE in stores:
+        return Finding(OK, "log store", f"enabled stores: {', '.join(stores)}")
+    return Finding(FAIL, "log store", f"{LOG_STORE} is not enabled (enabled stores: "
+                                      f"{', '.join(stores) or 'none'}): the log does not grow, "
+                                      "no time is recorded")
+
+
+def _log_lifetime(store: Mapping[str, str]) -> Finding:
+    value = store.get("loglifetime", "0")
+    try:
+        days = int(value)
+    except ValueError:
+        return Finding(WARN, "log lifetime", f"loglifetime is not a number of days: {value!r}")
+    if days > 0:
+        return Finding(WARN, "log lifetime", f"loglifetime {days} days: Moodle deletes older log "
+                                             f"rows, time spent more than {days} days ago is gone")
+    return Finding(OK, "log lifetime", "loglifetime 0: the log is kept forever")
+
+
+def _time_model(raw: Mapping[str, str], overrides: TimeModelOverrides) -> Iterator[Finding]:
+    """The site's block_use_stats settings, then the values the service uses and whence."""
+    try:
+        site = parse_time_model(raw)
+    except ConfigError as error:
+        yield Finding(WARN, BLOCK, f"the site's settings are invalid, the service ignores them: {error}")
+        site = TimeModelOverrides()
+    else:
+        if raw:
+            yield Finding(OK, BLOCK, "the site's settings: " + _settings(
+                {name: getattr(site, name) for name in DEFAULTS if getattr(site, name) is not None}))
+        else:
+            yield Finding(WARN, BLOCK, "no settings on the site (is the block installed?)")
+    effective, sources = {}, {}
+    for name, default in DEFAULTS.items():
+        for source, value in (("configuration", getattr(overrides, name)),
+                              ("site", getattr(site, name)), ("default", default)):
+            if value is not None:
+                effective[name], sources[name] = value, source
+                break
+    yield Finding(OK, "time model", _settings(effective, sources))
+
+
+def _settings(values: Mapping[str, object], sources: Mapping[str, str] | None = None) -> str:
+    def shown(value: object) -> str:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, frozenset):
+            return ",".join(sorted(value)) or "none"
+        return str(value)
+
+    return ", ".join(f"{name} {shown(value)}" + (f" ({sources[name]})" if sources else "")
+                     for name, value in values.items())
+
+
+def _web_services(config: Mapping[str, str]) -> Finding:
+    if config.get("enablewebservices") == "1":
+        return Finding(OK, "web services", "enabled on the site")
+    return Finding(WARN, "web services", "disabled on the site: Moodle web service tokens are refused")
+
+
+def _wwwroot(wwwroot: str | None, localhost: int) -> Finding:
+    if wwwroot:
+        return Finding(OK, "wwwroot", f"{wwwroot} (calls naming it in whereroot are answered here)")
+    return Finding(WARN, "wwwroot", f"no mnet_host row {localhost} for this site: every call naming "
+                                    "a whereroot is refused")
+
+
+def _token(conn: Connection, site: MoodleSite, token: str, client_ip: str, now: int,
+           localhost: int) -> Finding:
+    try:
+        userid = tokens.check_token(conn, site.queries, token, client_ip, now)
+    except AuthenticationFailed as error:
+        return Finding(FAIL, "token", f"refused from {client_ip}: {error}")
+    users = site.queries.find_users(conn, "id", userid, localhost)
+    owner = users[0].username if users else f"user id {userid}"
+    return Finding(OK, "token", f"accepted from {client_ip}: it acts as {owner}")
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

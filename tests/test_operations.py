@@ -1,0 +1,232 @@
+"""Operations: /healthz follows the database, /metrics counts requests, the gunicorn and
+systemd files are valid."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from soap_usestats.app import create_app
+from soap_usestats.config import Settings
+from soap_usestats.database import connect
+from soap_usestats.demo.site import build_demo_site
+from soap_usestats.health import DatabaseHealth
+from tests.conftest import fresh_database
+from tests.servers import TcpProxy, free_port, gunicorn
+
+DEPLOY = Path(__file__).parent.parent / "deploy"
+GUNICORN_CONF = DEPLOY / "gunicorn.conf.py"
+HEALTHY = {"status": "ok", "database": "ok"}
+UNHEALTHY = {"status": "unavailable", "database": "unreachable"}
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+def call(app, method: str, path: str, body: bytes = b"") -> tuple[str, dict, bytes]:
+    """Run one request through the WSGI application: status, headers, body."""
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer.update(status=status, headers=dict(headers))
+
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "",
+               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "REMOTE_ADDR": "127.0.0.1",
+               "CONTENT_TYPE": "text/xml; charset=utf-8", "CONTENT_LENGTH": str(len(body)),
+               "wsgi.input": BytesIO(body), "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr}
+    content = b"".join(app(environ, start_response))
+    return answer["status"], answer["headers"], content
+
+
+def fetch(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def sample(metrics: bytes, name: str, **labels: str) -> float:
+    """The value of one sample in a Prometheus text exposition (0 when absent)."""
+    selector = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    prefix = f"{name}{{{selector}}} " if labels else f"{name} "
+    values = [float(line[len(prefix):]) for line in metrics.decode().splitlines()
+              if line.startswith(prefix)]
+    return values[0] if values else 0.0
+
+
+@pytest.fixture
+def app_on():
+    apps = []
+
+    def make(url: str):
+        apps.append(create_app(Settings(database_url=url)))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        app.site.engine.dispose()
+
+
+def unreachable_url() -> str:
+    return f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/moodle"
+
+
+def test_healthz_is_ok_and_counted(app_on, database_url):
+    app = app_on(database_url)
+    status, headers, body = call(app, "GET", "/healthz")
+    assert (status, json.loads(body)) == ("200 OK", HEALTHY)
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Cache-Control"] == "no-store"
+    status, headers, metrics = call(app, "GET", "/metrics")
+    assert status == "200 OK" and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert sample(metrics, "usestats_requests_total", operation="healthz", outcome="ok") == 1
+    assert sample(metrics, "usestats_request_duration_seconds_count", operation="healthz") == 1
+    assert "usestats_database_errors_total 0.0" in metrics.decode()
+
+
+def test_healthz_without_database_is_503_without_details(app_on, caplog):
+    url = unreachable_url()
+    app = app_on(url)
+    started = time.monotonic()
+    status, _, body = call(app, "GET", "/healthz")
+    assert time.monotonic() - started < 3
+    assert (status, json.loads(body)) == ("503 Service Unavailable", UNHEALTHY)
+    assert "unreachable" in caplog.text and str(make_url(url).port) in caplog.text
+    _, _, metrics = call(app, "GET", "/metrics")
+    assert sample(metrics, "usestats_requests_total",
+                  operation="healthz", outcome="Server.DatabaseUnavailable") == 1
+    assert sample(metrics, "usestats_database_errors_total") == 1
+
+
+def test_a_hung_database_fails_the_check_at_the_deadline():
+    """A server that accepts connections and never answers: unhealthy after the timeout, and
+    the checks that follow wait on the same probe rather than pile up new ones."""
+    with closing(socket.socket()) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        engine = connect(f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/moodle")
+        health = DatabaseHealth(engine, timeout=0.5)
+        started = time.monotonic()
+        assert not health.reachable()
+        assert not health.reachable()
+        assert time.monotonic() - started < 2
+        probes = [t for t in threading.enumerate() if t.name == "usestats-health-probe"]
+        assert len(probes) == 1
+    probes[0].join(10)
+    engine.dispose()
+
+
+def test_operations_endpoints_answer_get_only(app_on, tmp_path):
+    app = app_on(f"sqlite:///{tmp_path / 'moodle.sqlite'}")
+    for path in ("/healthz", "/metrics"):
+        status, headers, _ = call(app, "POST", path, b"<x/>")
+        assert status == "405 Method Not Allowed" and headers["Allow"] == "GET"
+
+
+def test_metrics_count_soap_requests_by_outcome(app_on, tmp_path):
+    app = app_on(f"sqlite:///{tmp_path / 'moodle.sqlite'}")
+    for _ in range(3):
+        call(app, "POST", "/soap", b"this is not xml")
+    _, _, metrics = call(app, "GET", "/metrics")
+    assert sample(metrics, "usestats_requests_total", operation="-", outcome="Client.InvalidXML") == 3
+    assert sample(metrics, "usestats_request_duration_seconds_count", operation="-") == 3
+
+
+@pytest.mark.e2e
+def test_healthz_follows_the_database_without_a_restart(tmp_path):
+    """PostgreSQL goes away behind a proxy and comes back: 200, 503, 200 from the same server."""
+    url, drop = fresh_database("postgresql", tmp_path)
+    try:
+        demo = build_demo_site(url, learners=3)
+        target = make_url(url)
+        proxy = TcpProxy(target.port)
+        proxy.start()
+        with gunicorn(target.set(port=proxy.port).render_as_string(hide_password=False)) as soap:
+            base = soap.removesuffix("/soap")
+            stats = (f'<e:Envelope xmlns:e="{SOAP_ENV}" xmlns:u="urn:soap-usestats:1"><e:Body>'
+                     f"<u:GetStats><u:targetuser>{demo.reference.username}</u:targetuser>"
+                     "</u:GetStats></e:Body></e:Envelope>").encode()
+            request = urllib.request.Request(f"{soap}?wstoken={demo.token}", data=stats,
+                                             headers={"Content-Type": "text/xml; charset=utf-8"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert demo.reference.username.encode() in response.read()
+
+            assert fetch(f"{base}/healthz") == (200, json.dumps(HEALTHY).encode())
+            proxy.stop()
+            started = time.monotonic()
+            assert fetch(f"{base}/healthz") == (503, json.dumps(UNHEALTHY).encode())
+            assert time.monotonic() - started < 3
+            proxy.start()
+            assert fetch(f"{base}/healthz") == (200, json.dumps(HEALTHY).encode())
+
+            _, metrics = fetch(f"{base}/metrics")
+            assert sample(metrics, "usestats_requests_total", operation="healthz", outcome="ok") == 2
+            assert sample(metrics, "usestats_database_errors_total") == 1
+            for secret in (demo.reference.username, demo.token, target.database):
+                assert secret.encode() not in metrics
+            proxy.stop()
+    finally:
+        drop()
+
+
+def test_gunicorn_configuration_loads(tmp_path):
+    env = {**os.environ, "USESTATS_DATABASE_URL": f"sqlite:///{tmp_path / 'moodle.sqlite'}",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+           "USESTATS_WORKERS": "3", "USESTATS_TRUSTED_PROXIES": "10.1.0.0/16, 192.0.2.1"}
+    command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF),
+               "soap_usestats.wsgi:application"]
+    checked = subprocess.run([*command, "--check-config"], env=env, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    printed = subprocess.run([*command, "--print-config"], env=env, capture_output=True, text=True)
+    settings = {key.strip(): value.strip() for key, value in
+                (line.split(" = ", 1) for line in printed.stdout.splitlines() if " = " in line)}
+    assert settings["workers"] == "3"
+    assert settings["forwarded_allow_ips"] == "['10.1.0.0/16', '192.0.2.1/32']"
+    assert settings["accesslog"] == "None"
+
+
+@pytest.mark.e2e
+def test_metrics_add_up_across_gunicorn_workers(tmp_path):
+    """Two sync workers serve requests concurrently; any worker's /metrics reports them all."""
+    url = f"sqlite:///{tmp_path / 'moodle.sqlite'}"
+    build_demo_site(url, learners=2)
+    metrics_dir = tmp_path / "metrics"
+    with gunicorn(url, config=str(GUNICORN_CONF), USESTATS_WORKERS="2", USESTATS_THREADS="1",
+                  PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)) as soap:
+        sent = 0
+        with ThreadPoolExecutor(8) as pool:
+            # Each worker keeps its histogram in its own file once it has served a request.
+            while len(list(metrics_dir.glob("histogram_*.db"))) < 2 and sent < 400:
+                assert all(s == 200 for s, _ in pool.map(fetch, [f"{soap}?wsdl"] * 40))
+                sent += 40
+        assert len(list(metrics_dir.glob("histogram_*.db"))) == 2
+        for _ in range(4):
+            status, metrics = fetch(soap.replace("/soap", "/metrics"))
+            assert status == 200
+            # gunicorn() fetched the WSDL once to see the server up.
+            assert sample(metrics, "usestats_requests_total", operation="wsdl", outcome="ok") == sent + 1
+            assert sample(metrics, "usestats_request_duration_seconds_count", operation="wsdl") == sent + 1
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_unit_is_valid(tmp_path):
+    unit = tmp_path / "soap-usestats.service"
+    gunicorn_bin = Path(sys.executable).parent / "gunicorn"
+    unit.write_text((DEPLOY / "soap-usestats.service").read_text()
+                    .replace("/opt/soap-usestats/venv/bin/gunicorn", str(gunicorn_bin)))
+    verified = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert verified.returncode == 0 and not verified.stderr, verified.stderr
