@@ -18,6 +18,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from .exceptions import DatabaseUnavailable
 
 CONNECT_TIMEOUT = 5  # seconds
+#: Seconds without an answer after which a connection counts as lost.
+STALLED_TIMEOUT = 60
+#: Seconds MariaDB/MySQL may take to send the next bytes of a result (its only read timeout).
+QUERY_TIMEOUT = 300
 
 
 def connect(url: str) -> Engine:
@@ -26,6 +30,13 @@ def connect(url: str) -> Engine:
     connect_args = {}
     if backend in {"postgresql", "mysql", "mariadb"}:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    # A server that vanishes without closing its connections (a dropped network) must
+    # fail a request within a bounded time, not after the kernel's 15 minutes.
+    if backend == "postgresql":
+        connect_args |= {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                         "keepalives_count": 3, "tcp_user_timeout": STALLED_TIMEOUT * 1000}
+    elif backend in {"mysql", "mariadb"}:
+        connect_args |= {"read_timeout": QUERY_TIMEOUT, "write_timeout": STALLED_TIMEOUT}
     engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_query_only)
