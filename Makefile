@@ -52,6 +52,7 @@ wsdl: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_get_stats.py
+	$(BIN)/python benchmarks/bench_calls.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis *.egg-info
