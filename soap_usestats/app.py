@@ -118,11 +118,10 @@ class UseStatsApp:
     """The WSGI application: operations over SOAP 1.1, SOAP 1.2 and JSON, their WSDLs,
     and the operators' ``/healthz`` and ``/metrics``."""
 
-    def __init__(self, site: MoodleSite, settings: Settings,
-                 authenticator: Callable[[dict], object] | None = None) -> None:
+    def __init__(self, site: MoodleSite, settings: Settings) -> None:
         self.site = site
         self.max_request_bytes = settings.max_request_bytes
-        self.authenticator = authenticator or Authenticator(site.engine, site.queries, settings)
+        self.authenticator = Authenticator(site.engine, site.queries, settings)
         public_url = settings.public_url.rstrip("/")
         self.protocols = {
             SOAP_PATH: self._protocol(
