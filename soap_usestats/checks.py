@@ -9,23 +9,27 @@ read-only transaction; never prints a password or a token.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import tokens
-from .config import ConfigError, Settings, TimeModelOverrides, parse_time_model
+from .config import (
+    TIME_MODEL_DEFAULTS,
+    ConfigError,
+    Settings,
+    TimeModelOverrides,
+    effective_time_model,
+    parse_time_model,
+)
 from .database import read_only
 from .exceptions import AuthenticationFailed, DatabaseUnavailable
 from .site import BLOCK, MoodleSite
-from .timemodel import TimeSettings
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 LOG_STORE = "logstore_standard"
-#: What the service assumes for a setting neither the site nor the configuration sets.
-DEFAULTS = {**{f.name: f.default for f in fields(TimeSettings)}, "enrolmentfilter": False}
 
 
 @dataclass(frozen=True)
@@ -124,17 +128,14 @@ def _time_model(raw: Mapping[str, str], overrides: TimeModelOverrides) -> Iterat
         site = TimeModelOverrides()
     else:
         if raw:
+            chosen = {name: getattr(site, name) for name in TIME_MODEL_DEFAULTS}
             yield Finding(OK, BLOCK, "the site's settings: " + _settings(
-                {name: getattr(site, name) for name in DEFAULTS if getattr(site, name) is not None}))
+                {name: value for name, value in chosen.items() if value is not None}))
         else:
             yield Finding(WARN, BLOCK, "no settings on the site (is the block installed?)")
-    effective, sources = {}, {}
-    for name, default in DEFAULTS.items():
-        for source, value in (("configuration", getattr(overrides, name)),
-                              ("site", getattr(site, name)), ("default", default)):
-            if value is not None:
-                effective[name], sources[name] = value, source
-                break
+    chosen = effective_time_model(overrides, site)
+    effective = {name: value for name, (value, _) in chosen.items()}
+    sources = {name: source for name, (_, source) in chosen.items()}
     yield Finding(OK, "time model", _settings(effective, sources))
 
 

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
+from .timemodel import TimeSettings
+
 DEMO_DATABASE_URL = "sqlite:///var/demo_moodle.sqlite"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000/soap"
 DEFAULT_NONCE_STORE = os.path.join(tempfile.gettempdir(), "soap-usestats-nonces.sqlite")
@@ -70,6 +72,10 @@ class TimeModelOverrides:
     ignoremodules: frozenset[str] | None = None
     capturemodules: frozenset[str] | None = None
     enrolmentfilter: bool | None = None
+
+
+#: What the service assumes for a setting neither the configuration nor the site sets.
+TIME_MODEL_DEFAULTS = {**{f.name: f.default for f in fields(TimeSettings)}, "enrolmentfilter": False}
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,20 @@ def _read_secret_key(path: str | None) -> str | None:
         raise ConfigError(f"cannot read secret_key_file {path}: {error.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"secret_key_file {path} is not UTF-8 text") from None
+
+
+def effective_time_model(overrides: TimeModelOverrides,
+                         site: TimeModelOverrides) -> dict[str, tuple[Any, str]]:
+    """Each time model setting's value and where it comes from: the ``configuration``
+    wins over the ``site``, which wins over the service's ``default``."""
+    effective = {}
+    for name, default in TIME_MODEL_DEFAULTS.items():
+        for source, value in (("configuration", getattr(overrides, name)),
+                              ("site", getattr(site, name)), ("default", default)):
+            if value is not None:
+                effective[name] = value, source
+                break
+    return effective
 
 
 def parse_time_model(raw: Mapping[str, Any]) -> TimeModelOverrides:

@@ -11,14 +11,20 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import replace
 
 from sqlalchemy import Row
 from sqlalchemy.engine import Connection, Engine
 
 from . import params, reports
 from .caller import Caller
-from .config import Capabilities, ConfigError, Settings, TimeModelOverrides, parse_time_model
+from .config import (
+    Capabilities,
+    ConfigError,
+    Settings,
+    TimeModelOverrides,
+    effective_time_model,
+    parse_time_model,
+)
 from .database import connect, read_only
 from .exceptions import UnknownCourse, UnknownHost, UnknownUser
 from .messages import CallingUser, UserScores, UseStats
@@ -140,11 +146,10 @@ class MoodleSite:
         except ConfigError as error:
             log.warning("ignoring the site's %s settings: %s", BLOCK, error)
             site = TimeModelOverrides()
-        merged = {name: _first_set(getattr(self.overrides, name), getattr(site, name))
-                  for name in ("threshold", "lastpingcredit", "ignoremodules", "capturemodules")}
-        settings = replace(TimeSettings(), **{k: v for k, v in merged.items() if v is not None})
-        enrolmentfilter = _first_set(self.overrides.enrolmentfilter, site.enrolmentfilter)
-        return settings, bool(enrolmentfilter)
+        chosen = effective_time_model(self.overrides, site)
+        values = {name: value for name, (value, _) in chosen.items()}
+        enrolmentfilter = values.pop("enrolmentfilter")
+        return TimeSettings(**values), enrolmentfilter
 
     def _modules(self, conn: Connection, usage: Usage) -> Mapping[int, tuple[Row | None, str]]:
         """Each counted course module with its row (None once deleted) and activity name."""
@@ -159,8 +164,3 @@ class MoodleSite:
             cm = cms.get(cmid)
             found[cmid] = (cm, names[cm.modname].get(cm.instance, "") if cm else "")
         return found
-
-
-
-def _first_set(*values):
-    return next((v for v in values if v is not None), None)
