@@ -19,9 +19,9 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from soap_usestats.app import create_app
 from soap_usestats.config import Settings
 from soap_usestats.demo.site import build_demo_site
+from soap_usestats.web.app import create_app
 
 REQUEST = ('<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" '
            'xmlns:u="urn:soap-usestats:1"><e:Body><u:GetStats><u:targetuser>{user}</u:targetuser>'

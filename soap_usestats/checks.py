@@ -15,18 +15,20 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import tokens
-from .config import (
-    TIME_MODEL_DEFAULTS,
+from .auth import tokens
+from .config import Settings
+from .domain.site import MoodleSite
+from .exceptions import (
+    AuthenticationFailed,
     ConfigError,
-    Settings,
-    TimeModelOverrides,
-    effective_time_model,
-    parse_time_model,
+    DatabaseUnavailable,
+    SchemaMismatch,
+    root_cause,
 )
-from .database import read_only
-from .exceptions import AuthenticationFailed, DatabaseUnavailable
-from .site import BLOCK, MoodleSite
+from .moodle.database import read_only
+from .moodle.siteconfig import SiteConfig
+from .timemodel import settings as time_model
+from .timemodel.settings import BLOCK, BlockSettings, TimeModelOverrides
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 LOG_STORE = "logstore_standard"
@@ -56,8 +58,10 @@ def check(settings: Settings, token: str | None = None, *, client_ip: str = "127
         with read_only(site.engine) as conn:
             yield Finding(OK, "database", f"reachable at {shown}")
             yield from _site(conn, site, settings, token, client_ip, now)
+    except SchemaMismatch as error:   # a table the check does not list (an activity's)
+        yield Finding(FAIL, "tables", _first_line(root_cause(error)))
     except DatabaseUnavailable as error:
-        yield Finding(FAIL, "database", f"cannot use {shown}: {_first_line(_root_cause(error))}")
+        yield Finding(FAIL, "database", f"cannot use {shown}: {_first_line(root_cause(error))}")
     except SQLAlchemyError as error:
         yield Finding(FAIL, "database", f"a query failed: {_first_line(getattr(error, 'orig', error))}")
     finally:
@@ -74,12 +78,11 @@ def _site(conn: Connection, site: MoodleSite, settings: Settings, token: str | N
     yield _log_store(queries.plugin_config(conn, "tool_log"))
     yield _log_lifetime(queries.plugin_config(conn, LOG_STORE))
     yield from _time_model(queries.plugin_config(conn, BLOCK), settings.use_stats)
-    config = queries.config(conn, ["enablewebservices", "mnet_localhost_id"])
+    config = SiteConfig.read(conn, queries)
     yield _web_services(config)
-    localhost = int(config.get("mnet_localhost_id", 1))
-    yield _wwwroot(queries.wwwroot(conn, localhost), localhost)
+    yield _wwwroot(queries.wwwroot(conn, config.localhost), config.localhost)
     if token:
-        yield _token(conn, site, token, client_ip, now, localhost)
+        yield _token(conn, site, config, token, client_ip, now)
 
 
 def _tables(conn: Connection, site: MoodleSite, prefix: str) -> Finding:
@@ -122,21 +125,19 @@ def _log_lifetime(store: Mapping[str, str]) -> Finding:
 def _time_model(raw: Mapping[str, str], overrides: TimeModelOverrides) -> Iterator[Finding]:
     """The site's block_use_stats settings, then the values the service uses and whence."""
     try:
-        site = parse_time_model(raw)
+        site = time_model.parse(raw, BlockSettings)
     except ConfigError as error:
         yield Finding(WARN, BLOCK, f"the site's settings are invalid, the service ignores them: {error}")
-        site = TimeModelOverrides()
+        site = BlockSettings()
     else:
         if raw:
-            chosen = {name: getattr(site, name) for name in TIME_MODEL_DEFAULTS}
+            chosen = {name: getattr(site, name) for name in time_model.DEFAULTS}
             yield Finding(OK, BLOCK, "the site's settings: " + _settings(
                 {name: value for name, value in chosen.items() if value is not None}))
         else:
             yield Finding(WARN, BLOCK, "no settings on the site (is the block installed?)")
-    chosen = effective_time_model(overrides, site)
-    effective = {name: value for name, (value, _) in chosen.items()}
-    sources = {name: source for name, (_, source) in chosen.items()}
-    yield Finding(OK, "time model", _settings(effective, sources))
+    model = time_model.effective(overrides, site)
+    yield Finding(OK, "time model", _settings(model.values, model.sources))
 
 
 def _settings(values: Mapping[str, object], sources: Mapping[str, str] | None = None) -> str:
@@ -151,7 +152,7 @@ def _settings(values: Mapping[str, object], sources: Mapping[str, str] | None = 
                      for name, value in values.items())
 
 
-def _web_services(config: Mapping[str, str]) -> Finding:
+def _web_services(config: SiteConfig) -> Finding:
     if config.get("enablewebservices") == "1":
         return Finding(OK, "web services", "enabled on the site")
     return Finding(WARN, "web services", "disabled on the site: Moodle web service tokens are refused")
@@ -164,21 +165,15 @@ def _wwwroot(wwwroot: str | None, localhost: int) -> Finding:
                                     "a whereroot is refused")
 
 
-def _token(conn: Connection, site: MoodleSite, token: str, client_ip: str, now: int,
-           localhost: int) -> Finding:
+def _token(conn: Connection, site: MoodleSite, config: SiteConfig, token: str, client_ip: str,
+           now: int) -> Finding:
     try:
-        userid = tokens.check_token(conn, site.queries, token, client_ip, now)
+        userid = tokens.check_token(conn, site.queries, config, token, client_ip, now)
     except AuthenticationFailed as error:
         return Finding(FAIL, "token", f"refused from {client_ip}: {error}")
-    users = site.queries.find_users(conn, "id", userid, localhost)
+    users = site.queries.find_users(conn, "id", userid, config.localhost)
     owner = users[0].username if users else f"user id {userid}"
     return Finding(OK, "token", f"accepted from {client_ip}: it acts as {owner}")
-
-
-def _root_cause(error: BaseException) -> BaseException:
-    while error.__cause__ is not None:
-        error = error.__cause__
-    return error
 
 
 def _first_line(error: BaseException) -> str:

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from .config import CLIENT_NAME, ClientCredential, ConfigError, load_settings, parse_clients
-from .credentials import new_client, new_secret_key
-from .logs import configure_logging
+from .auth.clients import new_client, new_secret_key
+from .config import CLIENT_NAME, ClientCredential, load_settings, parse_clients
+from .exceptions import ConfigError
+from .web.requestlog import configure_logging
 
 EXAMPLE = """\
 Example call (paste into a shell):
@@ -31,16 +32,21 @@ xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:us="urn:soap-use
 def serve(args: argparse.Namespace) -> None:
     from gunicorn.app.base import BaseApplication
 
-    from .app import create_app
+    from .web import serving
 
     settings = load_settings()
+    options = serving.settings(settings.trusted_proxies)
+    options.update({name: value for name, value in (("bind", args.bind), ("workers", args.workers))
+                    if value is not None})
+    serving.prepare_metrics()
+    from .web.app import create_app
+
     create_app(settings)  # fail here, in the foreground, on a bad configuration
 
     class Server(BaseApplication):
         def load_config(self):
-            self.cfg.set("bind", args.bind)
-            self.cfg.set("workers", args.workers)
-            self.cfg.set("timeout", 60)
+            for name, value in {**options, **serving.HOOKS}.items():
+                self.cfg.set(name, value)
 
         def load(self):
             configure_logging()
@@ -67,8 +73,8 @@ def demo(args: argparse.Namespace) -> None:
 
 
 def wsdl(args: argparse.Namespace) -> None:
-    from .app import soap_application
-    from .wsdl import build_wsdl
+    from .soap.service import soap_application
+    from .soap.wsdl import build_wsdl
 
     document = build_wsdl(soap_application(), args.public_url or load_settings().public_url)
     if args.output:
@@ -152,8 +158,9 @@ def parser() -> argparse.ArgumentParser:
     commands = main_parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("serve", help="serve the SOAP service with gunicorn")
-    p.add_argument("--bind", default="127.0.0.1:8000")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--bind", help="address to listen on (default: USESTATS_BIND or 127.0.0.1:8000)")
+    p.add_argument("--workers", type=int, help="worker processes (default: USESTATS_WORKERS or "
+                                               "2 * cores + 1, at most 8)")
     p.add_argument("--example-user", help="print a ready-to-paste call for this username...")
     p.add_argument("--example-token", help="...made with this web service token")
     p.set_defaults(run=serve)

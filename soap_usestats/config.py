@@ -14,7 +14,10 @@ Example file::
     # key kept out of this file: USESTATS_SECRET_KEY, or the file named here.
     secret_key_file = "/etc/soap-usestats/secret_key"
     nonce_store = "/var/lib/soap-usestats/nonces.sqlite"
+    # or, for several hosts behind one load balancer, a Redis all of them share:
+    # nonce_store = "rediss://usestats:PASSWORD@redis.internal.example.com:6380/0"
     wsse_max_age = 300     # seconds a UsernameToken's wsu:Created stays valid
+    cache_seconds = 60     # how long a site's settings and role definitions are reused
 
     [clients.sap-prod]
     salt = "cA_QL__ZiRXkEq6WMhcGyg"
@@ -45,7 +48,9 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
-from .timemodel import TimeSettings
+from .exceptions import ConfigError
+from .timemodel import settings as time_model
+from .timemodel.settings import TimeModelOverrides
 
 DEMO_DATABASE_URL = "sqlite:///var/demo_moodle.sqlite"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000/soap"
@@ -56,26 +61,9 @@ PASSWORD_HASH = re.compile(r"sha256:[0-9a-f]{64}")
 
 _STRINGS = ("database_url", "table_prefix", "public_url", "secret_key_file", "nonce_store")
 _COUNTS = ("wsse_max_age", "max_request_bytes")
+#: Counts where 0 is allowed (and switches something off).
+_ZERO_COUNTS = ("cache_seconds",)
 _NO_KEY = "set USESTATS_SECRET_KEY or secret_key_file (soap-usestats credentials key makes one)"
-
-
-class ConfigError(ValueError):
-    """The configuration cannot be used; the message says which setting and why."""
-
-
-@dataclass(frozen=True)
-class TimeModelOverrides:
-    """Time model settings that replace the site's own; ``None`` keeps the site's."""
-
-    threshold: int | None = None
-    lastpingcredit: int | None = None
-    ignoremodules: frozenset[str] | None = None
-    capturemodules: frozenset[str] | None = None
-    enrolmentfilter: bool | None = None
-
-
-#: What the service assumes for a setting neither the configuration nor the site sets.
-TIME_MODEL_DEFAULTS = {**{f.name: f.default for f in fields(TimeSettings)}, "enrolmentfilter": False}
 
 
 @dataclass(frozen=True)
@@ -114,7 +102,10 @@ class Settings:
     nonce_store: str = DEFAULT_NONCE_STORE
     wsse_max_age: int = 300
     max_request_bytes: int = 1024 * 1024
-    trusted_proxies: tuple[str, ...] = ()
+    #: Seconds a host may reuse a site's settings and role definitions; 0 reads them every call.
+    cache_seconds: int = 60
+    #: Whose X-Forwarded-For is believed (IPv4Network or IPv6Network).
+    trusted_proxies: tuple = ()
     capabilities: Capabilities = field(default_factory=Capabilities)
 
 
@@ -130,23 +121,23 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     if "secret_key" in values:
         raise ConfigError(f"secret_key cannot be in the configuration file: {_NO_KEY}")
     overrides = dict(_table("use_stats", values.pop("use_stats", {})))
-    for name in (*_STRINGS, *_COUNTS, "trusted_proxies"):
+    for name in (*_STRINGS, *_COUNTS, *_ZERO_COUNTS, "trusted_proxies"):
         if (value := environ.get(f"USESTATS_{name.upper()}")) is not None:
             values[name] = value
-    for spec in fields(TimeModelOverrides):
-        if (value := environ.get(f"USESTATS_{spec.name.upper()}")) is not None:
-            overrides[spec.name] = value
+    for name in time_model.setting_names():
+        if (value := environ.get(f"USESTATS_{name.upper()}")) is not None:
+            overrides[name] = value
     unknown = set(values) - {f.name for f in fields(Settings)}
-    unknown |= {f"use_stats.{k}" for k in set(overrides) - {f.name for f in fields(TimeModelOverrides)}}
+    unknown |= {f"use_stats.{k}" for k in set(overrides) - set(time_model.setting_names())}
     if unknown:
         raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
     parsed: dict[str, Any] = {}
     for name in _STRINGS:
         if name in values:
             parsed[name] = _string(name, values[name], empty=name == "table_prefix")
-    for name in _COUNTS:
+    for name in (*_COUNTS, *_ZERO_COUNTS):
         if name in values:
-            parsed[name] = _count(name, values[name])
+            parsed[name] = _count(name, values[name], zero=name in _ZERO_COUNTS)
     if "trusted_proxies" in values:
         parsed["trusted_proxies"] = _networks(values["trusted_proxies"])
     if "capabilities" in values:
@@ -158,7 +149,8 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         raise ConfigError(f"the secret key must be at least {MIN_SECRET_KEY_LENGTH} characters")
     if clients and secret_key is None:
         raise ConfigError(f"clients are configured but there is no secret key: {_NO_KEY}")
-    return Settings(**parsed, use_stats=parse_time_model(overrides), secret_key=secret_key,
+    return Settings(**parsed, use_stats=time_model.parse(overrides, TimeModelOverrides),
+                    secret_key=secret_key,
                     clients=clients)
 
 
@@ -182,62 +174,6 @@ def _read_secret_key(path: str | None) -> str | None:
         raise ConfigError(f"cannot read secret_key_file {path}: {error.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"secret_key_file {path} is not UTF-8 text") from None
-
-
-def effective_time_model(overrides: TimeModelOverrides,
-                         site: TimeModelOverrides) -> dict[str, tuple[Any, str]]:
-    """Each time model setting's value and where it comes from: the ``configuration``
-    wins over the ``site``, which wins over the service's ``default``."""
-    effective = {}
-    for name, default in TIME_MODEL_DEFAULTS.items():
-        for source, value in (("configuration", getattr(overrides, name)),
-                              ("site", getattr(site, name)), ("default", default)):
-            if value is not None:
-                effective[name] = value, source
-                break
-    return effective
-
-
-def parse_time_model(raw: Mapping[str, Any]) -> TimeModelOverrides:
-    """Time model settings from TOML values or from the site's ``config_plugins`` strings."""
-    parsed: dict[str, Any] = {}
-    for name in ("threshold", "lastpingcredit"):
-        if name in raw:
-            parsed[name] = _minutes(name, raw[name])
-    for name in ("ignoremodules", "capturemodules"):
-        if name in raw:
-            parsed[name] = _labels(name, raw[name])
-    if "enrolmentfilter" in raw:
-        parsed["enrolmentfilter"] = _flag("enrolmentfilter", raw["enrolmentfilter"])
-    return TimeModelOverrides(**parsed)
-
-
-def _minutes(name: str, value: Any) -> int:
-    try:
-        minutes = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"use_stats.{name} must be a whole number of minutes") from None
-    if isinstance(value, bool) or minutes < 0:
-        raise ConfigError(f"use_stats.{name} must be a whole number of minutes")
-    return minutes
-
-
-def _labels(name: str, value: Any) -> frozenset[str]:
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-        raise ConfigError(f"use_stats.{name} must be a list of module names")
-    return frozenset(i.strip() for i in items if i.strip())
-
-
-def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"use_stats.{name} must be true or false")
 
 
 def parse_clients(raw: Any) -> Mapping[str, ClientCredential]:
@@ -286,21 +222,23 @@ def _string(name: str, value: Any, empty: bool = False) -> str:
     return value
 
 
-def _count(name: str, value: Any) -> int:
+def _count(name: str, value: Any, zero: bool = False) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ConfigError(f"{name} must be a positive whole number")
+    if not isinstance(value, int) or isinstance(value, bool) or value < (0 if zero else 1):
+        raise ConfigError(f"{name} must be a {'' if zero else 'positive '}whole number")
     return value
 
 
-def _networks(value: Any) -> tuple[str, ...]:
+def _networks(value: Any) -> tuple:
+    """The networks of ``trusted_proxies``: a list, or a comma-separated string."""
     items = [i.strip() for i in value.split(",") if i.strip()] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise ConfigError("trusted_proxies must be a list of IP addresses or networks")
+    networks = []
     for item in items:
         try:
-            ipaddress.ip_network(item, strict=False)
+            networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
             raise ConfigError(f"trusted_proxies: {item!r} is not an IP address or network") from None
-    return tuple(items)
+    return tuple(networks)

@@ -45,7 +45,28 @@ class DatabaseUnavailable(UseStatsError):
     faultcode, status = "Server.DatabaseUnavailable", 500
 
 
+class SchemaMismatch(UseStatsError):
+    """A table the service reads does not exist: a wrong table prefix, or a missing plugin.
+
+    The client is told that the configuration does not fit the database; the operator's
+    log names the missing table (the root cause, see ``moodle.database``).
+    """
+
+    faultcode, status = "Server.SchemaMismatch", 500
+
+
 class InternalError(UseStatsError):
     """A defect of the service; the details go to the operator's log only."""
 
     faultcode, status = "Server.InternalError", 500
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The first error of the chain that ``error`` was raised from."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return error

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, select, update
 from soap_usestats.cli import main
 from soap_usestats.demo.schema import DemoTables
 from soap_usestats.demo.site import build_demo_site
-from tests.conftest import BACKENDS, fresh_database
+from tests.support.databases import BACKENDS, fresh_database
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from soap_usestats.auth.clients import ClientRegistry
 from soap_usestats.cli import main
 from soap_usestats.config import load_settings
-from soap_usestats.credentials import ClientRegistry
 from soap_usestats.exceptions import AuthenticationFailed
-from tests.test_wsdl import WSDL_FILE
+from tests.support.examples import WSDL_FILE
 
 
 def test_wsdl_command_writes_the_published_wsdl(tmp_path, monkeypatch):

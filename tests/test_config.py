@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from ipaddress import ip_network
 
 import pytest
 
@@ -12,9 +13,9 @@ from soap_usestats.config import (
     ClientCredential,
     ConfigError,
     Settings,
-    TimeModelOverrides,
     load_settings,
 )
+from soap_usestats.timemodel.settings import TimeModelOverrides
 
 
 def test_defaults_without_file_or_environment():
@@ -104,7 +105,8 @@ def test_the_environment_overrides_security_settings(tmp_path):
                      USESTATS_TRUSTED_PROXIES="127.0.0.1, ::1,192.168.0.0/16", USESTATS_NONCE_STORE="/run/n")
     settings = load_settings(environ)
     assert (settings.secret_key, settings.wsse_max_age, settings.max_request_bytes) == (KEY, 120, 2048)
-    assert settings.trusted_proxies == ("127.0.0.1", "::1", "192.168.0.0/16")
+    assert settings.trusted_proxies == tuple(
+        ip_network(n) for n in ("127.0.0.1", "::1", "192.168.0.0/16"))
     assert settings.nonce_store == "/run/n"
 
 

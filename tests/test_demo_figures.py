@@ -7,12 +7,13 @@ import pytest
 from spyne.util.dictdoc import get_object_as_dict
 from sqlalchemy import create_engine, select
 
-from soap_usestats.caller import OPERATOR
-from soap_usestats.database import connect
+from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.demo.site import build_demo_site
-from soap_usestats.site import MoodleSite
-from soap_usestats.tables import MoodleTables
-from tests.conftest import BACKENDS, fresh_database
+from soap_usestats.domain.site import MoodleSite
+from soap_usestats.moodle.database import connect
+from soap_usestats.moodle.tables import MoodleTables
+from tests.support.databases import BACKENDS, fresh_database
+from tests.support.examples import ShapedSite
 
 NOW = 1798761600  # 2027-01-01: after the whole demo term
 LEARNERS = 6
@@ -29,7 +30,7 @@ def demo_sites(tmp_path_factory):
             continue
         drops.append(drop)
         demo = build_demo_site(url, learners=LEARNERS)
-        sites[backend] = (MoodleSite(connect(url), MoodleTables()), demo, url)
+        sites[backend] = (ShapedSite(connect(url), MoodleTables()), demo, url)
     yield sites
     for site, _, _ in sites.values():
         site.engine.dispose()

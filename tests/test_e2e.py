@@ -11,13 +11,13 @@ from decimal import Decimal
 import pytest
 import zeep
 from lxml import etree
-from zeep.helpers import serialize_object
 from sqlalchemy.engine import make_url
+from zeep.helpers import serialize_object
 
-from tests.conftest import fresh_database
-from tests.moodle import MoodleBuilder
-from tests.servers import TcpProxy, gunicorn
-from tests.test_site import grades, worked_example
+from tests.support.databases import fresh_database
+from tests.support.examples import grades, worked_example
+from tests.support.moodle import MoodleBuilder
+from tests.support.servers import TcpProxy, gunicorn
 
 pytestmark = pytest.mark.e2e
 

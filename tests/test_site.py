@@ -11,9 +11,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, insert
 
-from soap_usestats.caller import OPERATOR
-from soap_usestats.config import TimeModelOverrides
-from soap_usestats.database import connect, read_only
+from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.exceptions import (
     DatabaseUnavailable,
     InvalidParameter,
@@ -21,34 +19,17 @@ from soap_usestats.exceptions import (
     UnknownHost,
     UnknownUser,
 )
-from soap_usestats.site import MoodleSite
-from soap_usestats.tables import MoodleTables
-from tests.moodle import WWWROOT, MoodleBuilder
-
-WINDOW = dict(timefrom=0, timeto=100000)
-NOW = 200000
-
-
-def worked_example(b: MoodleBuilder, username: str = "alice") -> dict:
-    """The rows of the time model's worked example (spec/time-model.md)."""
-    u = b.user(username, idnumber="E1001", email="Alice.Tester@Example.com")
-    c5 = b.course("C5", idnumber="CRS-5")
-    b.module(c5, "quiz", "Quiz one", cmid=31, idnumber="Q1")
-    b.module(c5, "learningtimecheck", "Checklist", cmid=32)
-    b.log(u, 1000, "loggedin", "user", 10)
-    b.log(u, 1060, "viewed", "course", 50, c5)
-    b.log(u, 1300, "viewed", "course_module", 70, c5, 31, "mod_quiz")
-    b.log(u, 1500, "graded", "user", 50, c5)
-    b.log(u, 1900, "viewed", "course_module", 70, c5, 32, "mod_learningtimecheck")
-    b.log(u, 2000, "viewed", "course", 50, c5)
-    b.log(u, 11000, "viewed", "course_module", 70, c5, 31, "mod_quiz")
-    return {"user": u, "course": c5}
+from soap_usestats.moodle.database import connect, read_only
+from soap_usestats.moodle.tables import MoodleTables
+from soap_usestats.timemodel.settings import TimeModelOverrides
+from tests.support.examples import NOW, WINDOW, ShapedSite, grades, worked_example
+from tests.support.moodle import WWWROOT
 
 
 @pytest.fixture
 def example(builder):
     ids = worked_example(builder)
-    site = MoodleSite(connect(str(builder.engine.url.render_as_string(hide_password=False))),
+    site = ShapedSite(connect(str(builder.engine.url.render_as_string(hide_password=False))),
                       MoodleTables())
     yield site, builder, ids
     site.engine.dispose()
@@ -222,21 +203,6 @@ def test_enrolment_filter_moves_the_window_start(example):
     assert (stats.USER.FROM, stats.USER.SECONDS) == (5000, 900)
 
 
-def grades(b: MoodleBuilder, ids: dict) -> None:
-    c5, u = ids["course"], ids["user"]
-    cat = b.insert("grade_categories", courseid=c5, fullname="Assessments")
-    total = b.insert("grade_items", courseid=c5, itemtype="course", iteminstance=cat,
-                     grademax=Decimal("100"), sortorder=1)
-    quiz = b.insert("grade_items", courseid=c5, itemtype="mod", itemmodule="quiz",
-                    itemname="Quiz one", idnumber="Q1", grademax=Decimal("10"), sortorder=2)
-    b.insert("grade_items", courseid=c5, itemtype="category", iteminstance=cat, sortorder=4)
-    b.insert("grade_items", courseid=c5, itemtype="manual", itemname="Oral", sortorder=3)
-    b.insert("grade_items", courseid=c5, itemtype="manual", itemname="Notes", gradetype=3,
-             sortorder=5)
-    b.insert("grade_grades", itemid=total, userid=u, finalgrade=Decimal("72.5"))
-    b.insert("grade_grades", itemid=quiz, userid=u, finalgrade=Decimal("7.25"))
-
-
 def test_scores_course_total_and_items(example):
     site, b, ids = example
     grades(b, ids)
@@ -302,7 +268,7 @@ def test_unreachable_database_is_reported(backend):
         "postgresql": "postgresql+psycopg://postgres@127.0.0.1:1/moodle",
         "mariadb": "mysql+pymysql://root@127.0.0.1:1/moodle",
     }
-    site = MoodleSite(connect(urls[backend]), MoodleTables())
+    site = ShapedSite(connect(urls[backend]), MoodleTables())
     with pytest.raises(DatabaseUnavailable) as raised:
         site.get_stats("alice", now=NOW, caller=OPERATOR)
     assert "127.0.0.1" not in str(raised.value) and "nonexistent" not in str(raised.value)

@@ -1,24 +1,28 @@
-"""Tests of the use_stats time model (spec/time-model.md)."""
+"""Tests of the use_stats time model's reference engine (docs/time-model.md)."""
 
 from __future__ import annotations
 
+from datetime import date
 from itertools import count
+from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from soap_usestats.timemodel import (
+from soap_usestats.timemodel.engine import (
     CourseTally,
     LogEvent,
     ModuleTally,
     Session,
     Tally,
-    TimeSettings,
     Usage,
     estimate,
     label,
     laps,
 )
+from soap_usestats.timemodel.settings import TimeSettings
 
 FAR = 10**9  # a window end far after every row
 DEFAULTS = TimeSettings()
@@ -105,6 +109,50 @@ def test_worked_example_usage():
     elapsed = [usage.total.seconds // 60, usage.courses[5].seconds // 60,
                usage.modules[31].seconds // 60]
     assert elapsed == [46, 45, 25]
+
+
+def test_worked_example_days():
+    """The doc's days: local midnight in Etc/GMT+1 falls at 3600 s after the epoch."""
+    usage = estimate(EXAMPLE, 100000, zone=ZoneInfo("Etc/GMT+1"))
+    assert usage.total.days == {date(1969, 12, 31): 1900, date(1970, 1, 1): 900}
+    assert usage.courses[5].days == {date(1969, 12, 31): 1840, date(1970, 1, 1): 900}
+    assert usage.modules[31].days == {}
+    utc = estimate(EXAMPLE, 100000, zone=ZoneInfo("UTC"))
+    assert (utc.total.days, utc.courses[5].days) == ({date(1970, 1, 1): 2800},
+                                                    {date(1970, 1, 1): 2740})
+    assert estimate(EXAMPLE, 100000).total.days == {}
+
+
+# --- days -----------------------------------------------------------------------
+
+PARIS = ZoneInfo("Europe/Paris")
+#: 2024-03-31 01:00 UTC: Paris goes from UTC+1 to UTC+2, at local 02:00 (then 03:00).
+SPRING = 1711846800
+
+
+def test_a_lap_is_booked_to_its_row_s_day_even_past_midnight():
+    midnight = 86400  # 1970-01-02 in UTC
+    usage = estimate([row(midnight - 100), row(midnight + 200)], FAR, zone=ZoneInfo("UTC"))
+    assert usage.total.days == {date(1970, 1, 1): 300, date(1970, 1, 2): 900}
+
+
+def test_days_follow_the_offset_in_force_at_each_row():
+    # 22:30 UTC on the eve is 23:30 in Paris in winter; the night after, 22:30 UTC is 00:30.
+    eve = SPRING - 2 * 3600 - 30 * 60
+    usage = estimate([row(eve), row(eve + 86400)], SPRING + 86400, zone=PARIS)
+    assert usage.total.days == {date(2024, 3, 30): 900, date(2024, 4, 1): 900}
+
+
+def test_a_day_booked_with_no_seconds_is_reported():
+    usage = estimate([row(1000)], to=1000, zone=ZoneInfo("UTC"))
+    assert usage.total.days == {date(1970, 1, 1): 0}
+
+
+def test_within_courses_keeps_their_days():
+    events = [row(0, course=5), row(100, course=7), login(86400)]
+    usage = estimate(events, FAR, zone=ZoneInfo("UTC")).within({5, 7})
+    assert usage.total.days == {date(1970, 1, 1): 1000}
+    assert usage.total.seconds == 1000
 
 
 # --- labels -------------------------------------------------------------------

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
 from lxml import etree
 
-from soap_usestats.app import create_app
 from soap_usestats.config import DEFAULT_PUBLIC_URL, Settings
+from soap_usestats.web.app import create_app
+from tests.support.examples import WSDL_FILE
+from tests.support.wsgi import WsgiClient
 
-WSDL_FILE = Path(__file__).parent.parent / "wsdl" / "use_stats.wsdl"
 WSDL = "{http://schemas.xmlsoap.org/wsdl/}"
 SOAP = "{http://schemas.xmlsoap.org/wsdl/soap/}"
 
 
 def served_wsdl(public_url: str, host: str = "127.0.0.1:8000") -> bytes:
     app = create_app(Settings(database_url="sqlite://", public_url=public_url))
-    seen = {}
-    body = b"".join(app({"REQUEST_METHOD": "GET", "PATH_INFO": "/soap", "QUERY_STRING": "wsdl",
-                         "HTTP_HOST": host, "wsgi.input": io.BytesIO()},
-                        lambda status, headers: seen.update(status=status)))
-    assert seen["status"] == "200 OK"
-    return body
+    response = WsgiClient(app).get("/soap", "wsdl", HTTP_HOST=host)
+    assert response.status == 200
+    return response.body
 
 
 def test_repository_wsdl_is_what_the_service_serves():

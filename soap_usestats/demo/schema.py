@@ -1,6 +1,6 @@
 """Moodle's schema, as far as a realistic demo site needs it.
 
-The service's own tables (``soap_usestats.tables``) declare only the columns it
+The service's own tables (``soap_usestats.moodle.tables``) declare only the columns it
 reads; here they get the rest of the columns a real site has, with Moodle's
 indexes, plus the tables the service does not read (roles, categories, sections).
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Column, Index, String, Table, Text
 from sqlalchemy.engine import Engine
 
-from ..tables import GRADE, INT10, INT_SMALL, MoodleTables, id_column
+from ..moodle.tables import GRADE, INT10, INT_SMALL, MoodleTables, id_column
 
 #: The activity types the demo site installs, in Moodle's install order.
 ACTIVITY_TYPES = (
@@ -83,11 +83,12 @@ class DemoTables(MoodleTables):
         _extend(t.mnet_host, _char("ip_address", 45), _char("name", 80),
                 Column("public_key", Text, nullable=False, default=""),
                 _int("applicationid", 1))
-        _extend(t.enrol, _int("sortorder"), _int("roleid", 0, nullable=True),
+        _extend(t.enrol, _char("enrol", 20), _int("sortorder"), _int("roleid", 0, nullable=True),
                 _int("enrolperiod", 0, nullable=True), _int("timecreated"), _int("timemodified"))
         _extend(t.user_enrolments, _int("modifierid"), _int("timecreated"),
                 _int("timemodified"))
-        _extend(t.grade_categories, _int("parent", None, nullable=True),
+        _extend(t.grade_categories, Column("courseid", INT10, nullable=False),
+                _int("parent", None, nullable=True),
                 _int("depth"), _char("path", 255, nullable=True),
                 _int("aggregation"), _int("timecreated"), _int("timemodified"))
         _extend(t.grade_items, _int("categoryid", None, nullable=True),

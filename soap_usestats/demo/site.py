@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
 from random import Random
@@ -54,12 +54,22 @@ ERP_IP = "10.20.0.15"
 SYSTEM, USER, COURSECAT, COURSE, MODULE = 10, 30, 40, 50, 70
 ROLES = ("manager", "coursecreator", "editingteacher", "teacher", "student", "guest", "user",
          "frontpage")
+#: The roles allowed each capability in the system context. The demo also gives the own
+#: capability to the authenticated user role (``user``, the default role of every user),
+#: so that anyone's token opens their own figures.
 CAPABILITIES = {
     "block/use_stats:seesitedetails": ("manager",),
     "block/use_stats:seecoursedetails": ("manager", "editingteacher", "teacher"),
     "block/use_stats:seeowndetails": ("student", "user"),
     "moodle/site:viewreports": ("manager", "editingteacher", "teacher"),
     "webservice/soap:use": ("manager",),
+}
+#: As a stock site defines them: block_use_stats (``db/access.php``) gives the own
+#: capability to the student, teacher, editingteacher and manager archetypes only, and a
+#: learner's student role is assigned in course contexts, so that is where they hold it.
+STOCK_CAPABILITIES = {
+    **CAPABILITIES,
+    "block/use_stats:seeowndetails": ("student", "teacher", "editingteacher", "manager"),
 }
 
 #: Categories: name, idnumber, index of the parent (None = top level).
@@ -199,6 +209,15 @@ class ReferenceLearner:
 
 
 @dataclass(frozen=True)
+class TokenLearner:
+    """A learner with a web service token of their own, whose only roles are student roles
+    assigned in course contexts (as on a stock site); not the reference learner."""
+
+    username: str
+    token: str
+
+
+@dataclass(frozen=True)
 class DemoSite:
     """What a test or a demo needs to know about the site just built."""
 
@@ -208,16 +227,20 @@ class DemoSite:
     reference: ReferenceLearner
     learners: int              # active local learners, the reference learner included
     log_rows: int
+    student: TokenLearner      # another learner, with a token
 
 
 def build_demo_site(url: str, prefix: str = "mdl_", learners: int = 40,
-                    seed: int = 2026) -> DemoSite:
+                    seed: int = 2026, *, stock_roles: bool = False) -> DemoSite:
     """Build a realistic Moodle site into the database at `url` (an SQLAlchemy URL).
 
     Works on SQLite, PostgreSQL (postgresql+psycopg) and MariaDB/MySQL
     (mysql+pymysql). Refuses with RuntimeError if ``{prefix}config`` already
     exists there: a real site is never clobbered. Besides the `learners` active
     learners, the site has a deleted, a suspended and a remote MNET learner.
+    With ``stock_roles`` the roles hold the capabilities a stock site gives them
+    (``STOCK_CAPABILITIES``: the own capability is no longer everyone's, learners
+    hold it in their courses); every other row is the same.
     """
     if learners < 2:
         raise ValueError("the demo site needs at least 2 learners")
@@ -228,7 +251,8 @@ def build_demo_site(url: str, prefix: str = "mdl_", learners: int = 40,
                 f"{prefix}config already exists in {engine.url.render_as_string()}: "
                 "refusing to build a demo site over an existing Moodle site")
         tables = DemoTables(prefix)
-        site = _Site(tables, learners, Random(seed), seed)
+        site = _Site(tables, learners, Random(seed), seed,
+                     STOCK_CAPABILITIES if stock_roles else CAPABILITIES)
         site.build()
         with engine.begin() as conn:
             tables.metadata.create_all(conn)
@@ -389,8 +413,10 @@ class _Session:
 class _Site:
     """Builds every row of the demo site in memory, deterministically."""
 
-    def __init__(self, tables: DemoTables, learners: int, rng: Random, seed: int):
+    def __init__(self, tables: DemoTables, learners: int, rng: Random, seed: int,
+                 capabilities: dict[str, tuple[str, ...]] = CAPABILITIES):
         self.t, self.rng, self.seed, self.nlearners = tables, rng, seed, learners
+        self.capabilities = capabilities
         self.rows: dict[Table, list[dict[str, Any]]] = {}
         self.ids: dict[str, int] = {}
         self.logs: list[dict[str, Any]] = []
@@ -467,6 +493,7 @@ class _Site:
         return DemoSite(
             wwwroot=WWWROOT, token=self.tokens["manager"], tokens=self.tokens,
             learners=self.nlearners, log_rows=len(self.logs),
+            student=TokenLearner(self.student.username, self.student_token),
             reference=ReferenceLearner(
                 username=self.ref.username, timefrom=BASE, timeto=BASE + 100000,
                 course_shortname=course.shortname, courseid=course.id,
@@ -524,7 +551,7 @@ class _Site:
     def structure(self) -> None:
         t = self.t
         self.sysctx = self.context(SYSTEM, 0, None)
-        for capability, roles in CAPABILITIES.items():
+        for capability, roles in self.capabilities.items():
             for role in roles:
                 self.add(t.role_capabilities, contextid=self.sysctx.id, roleid=self.roles[role],
                          capability=capability, permission=1, timemodified=INSTALLED,
@@ -761,6 +788,16 @@ class _Site:
                      contextid=self.sysctx.id, creatorid=self.admin.id, iprestriction=None,
                      validuntil=0, timecreated=_utc(2026, 1, 20, 9), lastaccess=None,
                      name=f"Use stats for {user.username}")
+        # The last learner's own token: a student in their courses and nothing else. It is
+        # kept apart from ``tokens``, whose holders all may see the reference learner.
+        self.student = self.learners[-1]
+        self.student_token = self.hexdigest("token", "student")
+        private = self.hexdigest("private", "student") + self.hexdigest("private", "student", 2)
+        self.add(t.external_tokens, token=self.student_token, privatetoken=private, tokentype=0,
+                 userid=self.student.id, externalserviceid=service["id"], sid=None,
+                 contextid=self.sysctx.id, creatorid=self.admin.id, iprestriction=None,
+                 validuntil=0, timecreated=_utc(2026, 1, 21, 9), lastaccess=None,
+                 name=f"Use stats for {self.student.username}")
 
     # -- logs: before the term ----------------------------------------------
 

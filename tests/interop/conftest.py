@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from soap_usestats.caller import OPERATOR
-from soap_usestats.database import connect
+from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.demo.schema import DemoTables
 from soap_usestats.demo.site import TERM_END, TERM_START, DemoSite, build_demo_site
-from soap_usestats.site import MoodleSite
-from soap_usestats.tables import MoodleTables
+from soap_usestats.domain.site import MoodleSite
+from soap_usestats.moodle.database import connect
+from soap_usestats.moodle.tables import MoodleTables
 from tests.interop import figures
-from tests.servers import gunicorn
+from tests.support.examples import ShapedSite
+from tests.support.servers import gunicorn
 
 #: The course whose grades the tests ask for (id 5, the reference learner's).
 COURSE = "PM110"
@@ -132,7 +133,7 @@ def _active_students():
 def demo(tmp_path_factory) -> Demo:
     url = f"sqlite:///{tmp_path_factory.mktemp('interop') / 'moodle.sqlite'}"
     site = build_demo_site(url)
-    moodle = MoodleSite(connect(url), MoodleTables("mdl_"))
+    moodle = ShapedSite(connect(url), MoodleTables("mdl_"))
     yield Demo(url, site, moodle, _learners(moodle, site))
     moodle.engine.dispose()
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from lxml import etree
 
-from soap_usestats.messages import TNS, UserScores, UseStats
+from soap_usestats.namespaces import TNS
+from soap_usestats.soap.messages import UserScores, UseStats
 
 USER = ("USERNAME", "FROM", "ELAPSED", "SECONDS", "EVENTS", "FIRSTACCESS", "LASTACCESS")
 COURSE = ("SHORTNAME", "ELAPSED", "SECONDS", "EVENTS")

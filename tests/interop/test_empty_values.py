@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 from lxml import etree
 
-from soap_usestats.messages import TNS
+from soap_usestats.namespaces import TNS
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,7 @@ SOAP12 = "http://schemas.xmlsoap.org/wsdl/soap12/"
 SOAP_HTTP = "http://schemas.xmlsoap.org/soap/http"
 SOAP_ENCODING = "http://schemas.xmlsoap.org/soap/encoding/"
 #: The XSD built-in types an SAP proxy generator maps (contract: service-contract.md).
-SAP_TYPES = {"int", "long", "decimal", "string", "boolean", "dateTime"}
+SAP_TYPES = {"int", "long", "decimal", "string", "boolean", "date", "dateTime"}
 SECTIONS = ["types", "message", "portType", "binding", "service"]
 
 

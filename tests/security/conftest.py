@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from soap_usestats.app import create_app
 from soap_usestats.config import Settings
-from tests.moodle import MoodleBuilder
-from tests.security.soap import WsgiClient
-from tests.test_site import grades, worked_example
+from soap_usestats.web.app import create_app
+from tests.support.examples import grades, worked_example
+from tests.support.moodle import MoodleBuilder
+from tests.support.wsgi import WsgiClient
 
 #: The web service token of the example site's administrator.
 TOKEN = "a" * 32

@@ -8,64 +8,33 @@ what the operator's unrestricted view says of the same courses.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from sqlalchemy import event
 
-from soap_usestats.caller import OPERATOR, Caller
+from soap_usestats import contexts
+from soap_usestats.access.capabilities import CAP_PREVENT as PREVENT
+from soap_usestats.access.capabilities import CAP_PROHIBIT as PROHIBIT
+from soap_usestats.auth.caller import OPERATOR, Caller
 from soap_usestats.config import Capabilities
-from soap_usestats.database import connect
 from soap_usestats.exceptions import Forbidden, UnknownCourse, UnknownUser
-from soap_usestats.site import MoodleSite
-from soap_usestats.tables import MoodleTables
-from tests.moodle import MoodleBuilder
-from tests.test_site import NOW, WINDOW, grades, worked_example
-
-SITE, COURSE, OWN = (Capabilities().site, Capabilities().course, Capabilities().own)
-CONTEXT_SYSTEM, CONTEXT_COURSECAT, CONTEXT_COURSE = 10, 40, 50
-PROHIBIT, PREVENT = -1000, -1
-
-
-class School(SimpleNamespace):
-    def caller(self, name: str, **values) -> Caller:
-        return Caller(label=name, userid=self.users[name], **values)
-
-
-def build_school(b: MoodleBuilder) -> School:
-    """The school's rows; what the tests need to know of them."""
-    ids = worked_example(b)
-    grades(b, ids)
-    c5, alice = ids["course"], ids["user"]
-    c6 = b.course("C6")
-    b.module(c6, "page", "Reading", cmid=61)
-    b.log(alice, 30000, "viewed", "course", 50, c6)
-    b.log(alice, 30300, "viewed", "course_module", 70, c6, 61, "mod_page")
-    b.log(alice, 30600, "viewed", "course", 50, c6)
-    users = {"alice": alice}
-    for name in ("bob", "admin", "manager", "teacher", "catteacher", "stranger"):
-        users[name] = b.user(name)
-    system = b.context(CONTEXT_SYSTEM)
-    category = b.context(CONTEXT_COURSECAT, 1, system)
-    contexts = {"system": system, "category": category,
-                "C5": b.context(CONTEXT_COURSE, c5, category),
-                "C6": b.context(CONTEXT_COURSE, c6, category)}
-    roles = {name: b.role(name) for name in ("manager", "editingteacher", "user")}
-    b.allow(roles["manager"], SITE, system)
-    b.allow(roles["editingteacher"], COURSE, system)
-    b.allow(roles["user"], OWN, system)
-    b.config("siteadmins", str(users["admin"]))
-    b.config("defaultuserroleid", str(roles["user"]))
-    b.assign(users["manager"], roles["manager"], system)
-    b.assign(users["teacher"], roles["editingteacher"], contexts["C5"])
-    b.assign(users["catteacher"], roles["editingteacher"], category)
-    return School(b=b, users=users, roles=roles, contexts=contexts, courses={"C5": c5, "C6": c6})
+from soap_usestats.moodle.database import connect
+from soap_usestats.moodle.tables import MoodleTables
+from tests.support.examples import (
+    COURSE,
+    NOW,
+    OWN,
+    WINDOW,
+    ShapedSite,
+    build_school,
+    calling,
+    token_caller,
+)
 
 
 @pytest.fixture
 def school(builder, database_url):
     school = build_school(builder)
-    school.site = MoodleSite(connect(database_url), MoodleTables())
+    school.site = ShapedSite(connect(database_url), MoodleTables())
     yield school
     school.site.engine.dispose()
 
@@ -191,10 +160,6 @@ def test_unknown_course_is_forbidden_unless_the_viewer_sees_everyone(school):
         scores(school, school.caller("manager"), course="NOPE")
 
 
-def calling(username: str, host: str | None = None) -> SimpleNamespace:
-    return SimpleNamespace(username=username, remoteuserhostroot=host, remotehostroot=None)
-
-
 def test_callinguser_from_a_token_must_name_its_owner(school):
     teacher = school.caller("teacher")
     assert course_seconds(stats(school, teacher, callinguser=calling("teacher"))) == {"C5": 2740}
@@ -240,13 +205,13 @@ def test_capability_names_are_configurable(school, everything):
     viewer = b.role("viewer")
     b.allow(viewer, "moodle/site:viewreports", contexts["system"])
     b.assign(reporter, viewer, contexts["system"])
-    site = MoodleSite(school.site.engine, MoodleTables(),
+    site = ShapedSite(school.site.engine, MoodleTables(),
                       capabilities=Capabilities(site="moodle/site:viewreports"))
     answer = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW,
-                            caller=Caller(label="reporter", userid=reporter))
+                            caller=token_caller(b, reporter))
     assert course_seconds(answer) == course_seconds(everything)
     with pytest.raises(Forbidden):
-        stats(school, Caller(label="reporter", userid=reporter))
+        stats(school, token_caller(b, reporter))
 
 
 def test_permissions_cost_the_same_queries_for_many_courses(school):
@@ -265,7 +230,7 @@ def test_permissions_cost_the_same_queries_for_many_courses(school):
     b, alice = school.b, school.users["alice"]
     for number in range(10):
         course = b.course(f"X{number}")
-        b.context(CONTEXT_COURSE, course, school.contexts["category"])
+        b.context(contexts.COURSE, course, school.contexts["category"])
         b.log(alice, 40000 + 100 * number, "viewed", "course", 50, course)
     assert len(stats(school, school.caller("catteacher")).COURSES) == 12
     assert statements() == before

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.moodle import MoodleBuilder
-from tests.security.soap import GET_STATS, Response, envelope
-from tests.servers import gunicorn
+from tests.support.moodle import MoodleBuilder
+from tests.support.servers import gunicorn
+from tests.support.wsgi import GET_STATS, Response, envelope
 
 pytestmark = pytest.mark.e2e
 LIMIT = 4096
@@ -31,7 +31,8 @@ def post_chunked(service, body: bytes) -> Response:
                            headers={"Content-Type": "text/xml; charset=utf-8",
                                     "Transfer-Encoding": "chunked"})
         answer = connection.getresponse()
-        return Response(answer.status, dict(answer.getheaders()), answer.read(), {})
+        return Response(answer.status, f"{answer.status} {answer.reason}", dict(answer.getheaders()),
+                        answer.read(), {})
     finally:
         connection.close()
 

@@ -6,9 +6,8 @@ import hmac
 
 import pytest
 
-from soap_usestats import credentials
-from soap_usestats.config import ClientCredential, ConfigError, Settings
-from soap_usestats.credentials import (
+from soap_usestats.auth import clients as credentials
+from soap_usestats.auth.clients import (
     WRONG_CREDENTIALS,
     ClientRegistry,
     basic_auth,
@@ -17,7 +16,8 @@ from soap_usestats.credentials import (
     new_client,
     new_secret_key,
 )
-from soap_usestats.exceptions import AuthenticationFailed
+from soap_usestats.config import ClientCredential, Settings
+from soap_usestats.exceptions import AuthenticationFailed, ConfigError
 
 KEY = "Jb3kX0v6Yl2S9qWc4TnE8uRf1aHd5gPz7mKo0iVyQxs"
 CREATED = "2023-11-14T22:13:20Z"

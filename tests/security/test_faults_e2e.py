@@ -17,10 +17,10 @@ import zeep
 from zeep.plugins import HistoryPlugin
 from zeep.wsse.username import UsernameToken
 
-from soap_usestats.credentials import new_client, new_secret_key
-from tests.moodle import MoodleBuilder
-from tests.security.test_authorisation import build_school
-from tests.servers import gunicorn
+from soap_usestats.auth.clients import new_client, new_secret_key
+from tests.support.examples import build_school
+from tests.support.moodle import MoodleBuilder
+from tests.support.servers import gunicorn
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from tests.security.soap import GET_SCORES, GET_STATS, SOAP_ENV, TNS
+from tests.support import HANG_SECONDS
+from tests.support.wsgi import GET_SCORES, GET_STATS, SOAP_ENV, TNS
 
 SNIPPETS = [
     # DTDs, entities, processing instructions, declarations
@@ -162,7 +163,7 @@ def test_mutated_envelopes_always_get_a_soap_answer(soap):
     def fuzz(body: bytes) -> None:
         started = time.perf_counter()
         response = soap.post(body)
-        assert time.perf_counter() - started < 5
+        assert time.perf_counter() - started < HANG_SECONDS
         assert response.headers["Content-Type"].startswith("text/xml")
         assert_soap_answer(response.status, response.body)
         if b"<!DOCTYPE" in body or b"<!ENTITY" in body:

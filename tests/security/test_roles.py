@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import event
 
-from soap_usestats.access import (
+from soap_usestats.access.capabilities import (
     CAP_ALLOW,
     CAP_INHERIT,
     CAP_PREVENT,
@@ -20,10 +20,11 @@ from soap_usestats.access import (
     context_paths,
     has_capability_in,
 )
-from soap_usestats.database import connect, read_only
-from soap_usestats.queries import Queries
-from soap_usestats.tables import MoodleTables
-from tests.moodle import MoodleBuilder
+from soap_usestats.moodle.database import connect, read_only
+from soap_usestats.moodle.queries import Queries
+from soap_usestats.moodle.siteconfig import SiteConfig
+from soap_usestats.moodle.tables import MoodleTables
+from tests.support.moodle import MoodleBuilder
 
 CAP = "block/use_stats:seecoursedetails"
 OTHER = "block/use_stats:seesitedetails"
@@ -57,7 +58,9 @@ def load(b: MoodleBuilder, userid: int, courseids=(), capabilities=(CAP,)) -> Pe
     engine = connect(b.url)
     try:
         with read_only(engine) as conn:
-            return Permissions.load(conn, Queries(MoodleTables()), userid, capabilities, courseids)
+            queries = Queries(MoodleTables())
+            config = SiteConfig.read(conn, queries)
+            return Permissions.load(conn, queries, config, userid, capabilities, courseids)
     finally:
         engine.dispose()
 
@@ -243,8 +246,9 @@ def test_statements_do_not_grow_with_courses_or_roles(b, site):
         for chosen in (courses[:1], courses):
             statements.clear()
             with read_only(engine) as conn:
-                permissions = Permissions.load(conn, Queries(MoodleTables()), site.alice, [CAP],
-                                               chosen)
+                queries = Queries(MoodleTables())
+                permissions = Permissions.load(conn, queries, SiteConfig.read(conn, queries),
+                                               site.alice, [CAP], chosen)
             counts.append(sum("mdl_" in statement for statement in statements))
     finally:
         engine.dispose()

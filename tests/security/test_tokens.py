@@ -12,14 +12,16 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import event, select
 
-from soap_usestats.access import CAP_ALLOW, Permissions
-from soap_usestats.database import connect, read_only
+from soap_usestats.access.capabilities import CAP_ALLOW, Permissions
+from soap_usestats.auth.addresses import address_in_subnet
+from soap_usestats.auth.tokens import check_token, fingerprint
 from soap_usestats.demo.site import build_demo_site
 from soap_usestats.exceptions import AuthenticationFailed
-from soap_usestats.queries import Queries
-from soap_usestats.tables import MoodleTables
-from soap_usestats.tokens import address_in_subnet, check_token, fingerprint
-from tests.moodle import MoodleBuilder
+from soap_usestats.moodle.database import connect, read_only
+from soap_usestats.moodle.queries import Queries
+from soap_usestats.moodle.siteconfig import SiteConfig
+from soap_usestats.moodle.tables import MoodleTables
+from tests.support.moodle import MoodleBuilder
 
 NOW = 1_780_000_000
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -50,7 +52,8 @@ def check(b: MoodleBuilder, token: str = TOKEN, ip: str = IP, now: int = NOW) ->
     engine = connect(b.url)
     try:
         with read_only(engine) as conn:
-            return check_token(conn, Queries(MoodleTables()), token, ip, now)
+            queries = Queries(MoodleTables())
+            return check_token(conn, queries, SiteConfig.read(conn, queries), token, ip, now)
     finally:
         engine.dispose()
 
@@ -58,12 +61,12 @@ def check(b: MoodleBuilder, token: str = TOKEN, ip: str = IP, now: int = NOW) ->
 def refused(b: MoodleBuilder, caplog, reason: str, token: str = TOKEN, **kwargs) -> None:
     """The token is refused with the generic fault, and the log gives ``reason``."""
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="soap_usestats.tokens"), \
+    with caplog.at_level(logging.INFO, logger="soap_usestats.auth.tokens"), \
             pytest.raises(AuthenticationFailed) as failure:
         check(b, token, **kwargs)
     assert failure.value.args == ("invalid token",)
     assert (failure.value.faultcode, failure.value.status) == ("Client.AuthenticationFailed", 501)
-    [record] = [r for r in caplog.records if r.name == "soap_usestats.tokens"]
+    [record] = [r for r in caplog.records if r.name == "soap_usestats.auth.tokens"]
     message = record.getMessage()
     assert record.levelno == logging.INFO and reason in message
     assert fingerprint(token) in message
@@ -267,7 +270,9 @@ def test_statements_stay_few_with_every_rule_in_play(b, site):
                  lambda conn, cursor, statement, *args: statements.append(statement))
     try:
         with read_only(engine) as conn:
-            assert check_token(conn, Queries(MoodleTables()), TOKEN, IP, NOW) == site.erp
+            queries = Queries(MoodleTables())
+            config = SiteConfig.read(conn, queries)
+            assert check_token(conn, queries, config, TOKEN, IP, NOW) == site.erp
     finally:
         engine.dispose()
     assert sum("mdl_" in statement for statement in statements) <= 4
@@ -281,11 +286,13 @@ def test_the_demo_sites_tokens(database_url):
     queries = Queries(tables)
     try:
         with read_only(engine) as conn:
-            owners = {key: check_token(conn, queries, token, IP, NOW)
+            config = SiteConfig.read(conn, queries)
+            owners = {key: check_token(conn, queries, config, token, IP, NOW)
                       for key, token in demo.tokens.items()}
             names = dict(conn.execute(select(tables.user.c.id, tables.user.c.username)
                                       .where(tables.user.c.id.in_(owners.values()))).all())
-            rights = {key: Permissions.load(conn, queries, userid, [seesite, seecourse, seeown],
+            rights = {key: Permissions.load(conn, queries, config, userid,
+                                            [seesite, seecourse, seeown],
                                             [demo.reference.courseid])
                       for key, userid in owners.items()}
     finally:

@@ -11,10 +11,8 @@ import pytest
 from lxml import etree
 from zeep.wsse.username import UsernameToken as ZeepUsernameToken
 
-from soap_usestats.config import ConfigError
-from soap_usestats.credentials import WRONG_CREDENTIALS, ClientRegistry, new_client
-from soap_usestats.exceptions import AuthenticationFailed
-from soap_usestats.wsse import (
+from soap_usestats.auth.clients import WRONG_CREDENTIALS, ClientRegistry, new_client
+from soap_usestats.auth.username import (
     MAX_CLOCK_SKEW,
     PRUNE_INTERVAL,
     NonceStore,
@@ -22,6 +20,7 @@ from soap_usestats.wsse import (
     authenticate_username_token,
     username_token,
 )
+from soap_usestats.exceptions import AuthenticationFailed, ConfigError
 
 KEY = "Jb3kX0v6Yl2S9qWc4TnE8uRf1aHd5gPz7mKo0iVyQxs"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"

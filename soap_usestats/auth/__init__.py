@@ -1,0 +1,1 @@
+"""Authentication: Moodle tokens, client credentials (HTTP Basic, UsernameToken), addresses."""

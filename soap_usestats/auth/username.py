@@ -1,0 +1,296 @@
+"""WS-Security UsernameToken (OASIS UsernameToken Profile 1.0): find it, check it, refuse replays.
+
+A PasswordDigest token must carry a Nonce and a ``wsu:Created`` no older than
+``wsse_max_age`` seconds and at most a minute ahead. Its nonce is remembered for
+as long as the token could still be accepted, so a captured token cannot be
+replayed. A PasswordText token may omit both; when it has a Created, that must
+be fresh too.
+
+``nonce_store`` says where nonces are remembered: a ``redis://`` or ``rediss://``
+URL names a Redis server that every host behind a load balancer shares
+(:class:`RedisNonceStore`); anything else is an SQLite file all workers of one
+host share (:class:`NonceStore`), by default in the system's temporary
+directory; a production host should name one in a directory only the service
+can write. While Redis cannot be reached, digest tokens are refused (never
+accepted unchecked); every other credential keeps working, and the store
+reconnects by itself once Redis answers again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import redis
+from lxml import etree
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ..config import ClientCredential, Settings
+from ..exceptions import AuthenticationFailed, ConfigError
+from ..namespaces import SOAP11_ENV, SOAP12_ENV, WSSE, WSU
+from .clients import ClientRegistry, decode_base64
+
+SOAP_ENVELOPES = (SOAP11_ENV, SOAP12_ENV)
+MAX_CLOCK_SKEW = 60  # seconds a Created may lie ahead of the service's clock
+PRUNE_INTERVAL = 60  # seconds between deletions of expired nonces, per worker
+REDIS_SCHEMES = ("redis://", "rediss://")
+REDIS_KEY_PREFIX = "soap-usestats:nonce:"
+REDIS_TIMEOUT = 2.0  # seconds to connect to Redis, and to wait for its answer
+OUTAGE_LOG_INTERVAL = 60  # seconds between two warnings of the same Redis outage, per worker
+#: What a digest token is told while the nonce store cannot be reached.
+UNAVAILABLE = ("the replay guard is unavailable, so a PasswordDigest cannot be checked now; "
+               "try again shortly, or use HTTP Basic or PasswordText over TLS")
+log = logging.getLogger(__name__)
+_DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+@dataclass(frozen=True)
+class UsernameToken:
+    """A UsernameToken as sent; ``password`` is the digest (base64) when ``digest`` is set."""
+
+    username: str
+    password: str = field(repr=False)
+    digest: bool = False
+    nonce: str | None = field(default=None, repr=False)
+    created: str | None = None
+
+
+def username_token(envelope: etree._Element) -> UsernameToken | None:
+    """The UsernameToken of the envelope's ``wsse:Security`` header, or ``None`` if it has none."""
+    tag = etree.QName(envelope)
+    if tag.namespace not in SOAP_ENVELOPES or tag.localname != "Envelope":
+        return None
+    tokens = envelope.findall(f"{{{tag.namespace}}}Header/{{{WSSE}}}Security/{{{WSSE}}}UsernameToken")
+    if not tokens:
+        return None
+    if len(tokens) > 1:
+        raise AuthenticationFailed("more than one UsernameToken presented; send exactly one")
+    return _parse(tokens[0])
+
+
+def _parse(token: etree._Element) -> UsernameToken:
+    username = _text(token, WSSE, "Username")
+    password = token.find(f"{{{WSSE}}}Password")
+    if not username or password is None:
+        raise AuthenticationFailed("the UsernameToken needs a Username and a Password")
+    kind = password.get("Type", "#PasswordText")
+    if not kind.endswith(("#PasswordText", "#PasswordDigest")):
+        raise AuthenticationFailed("the UsernameToken's Password Type must be PasswordText or PasswordDigest")
+    digest = kind.endswith("#PasswordDigest")
+    text = password.text or ""
+    return UsernameToken(username, text.strip() if digest else text, digest,
+                         _text(token, WSSE, "Nonce"), _text(token, WSU, "Created"))
+
+
+def _text(parent: etree._Element, namespace: str, name: str) -> str | None:
+    element = parent.find(f"{{{namespace}}}{name}")
+    return None if element is None else (element.text or "").strip()
+
+
+def _check_created(created: str, now: float, max_age: int) -> None:
+    """Refuse a ``wsu:Created`` older than ``max_age`` seconds or too far in the future."""
+    if not _DATETIME.fullmatch(created):
+        raise AuthenticationFailed("the UsernameToken's Created must be an xs:dateTime with a time zone")
+    age = now - datetime.fromisoformat(created).timestamp()
+    if age > max_age:
+        raise AuthenticationFailed("the UsernameToken has expired: its Created is too old")
+    if age < -MAX_CLOCK_SKEW:
+        raise AuthenticationFailed("the UsernameToken's Created is in the future")
+
+
+class Nonces(Protocol):
+    """Where the nonces of accepted digest tokens are remembered."""
+
+    #: Seconds a token's ``wsu:Created`` stays acceptable (``wsse_max_age``).
+    max_age: int
+
+    def remember(self, username: str, nonce: bytes, now: float) -> bool:
+        """Record ``nonce`` for ``username``; ``False`` if it was recorded before: a replay.
+
+        Raises :class:`AuthenticationFailed` when it cannot tell (the store is unreachable).
+        """
+
+
+def nonce_store(settings: Settings) -> Nonces:
+    """The store ``settings.nonce_store`` names: a Redis URL, else an SQLite file."""
+    if settings.nonce_store.startswith(REDIS_SCHEMES):
+        return RedisNonceStore(settings.nonce_store, settings.wsse_max_age)
+    return NonceStore(settings.nonce_store, settings.wsse_max_age)
+
+
+def _key(username: str, nonce: bytes) -> bytes:
+    """What a store keeps of a nonce: a hash of client name and nonce, never the nonce."""
+    return hashlib.sha256(username.encode() + b"\0" + nonce).digest()
+
+
+class NonceStore:
+    """The nonces of accepted digest tokens, in an SQLite file the host's workers share.
+
+    Each call opens its own connection, so a store survives gunicorn's fork and
+    serves threads alike. Rows hold a hash of client name and nonce, never the nonce.
+    """
+
+    def __init__(self, path: str, max_age: int) -> None:
+        self.path = path
+        self.max_age = max_age
+        self._pruned_at = 0.0
+        _create_private(path)
+        with closing(self._connect()) as db:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS nonces (key BLOB PRIMARY KEY, created REAL NOT NULL)")
+            db.execute("CREATE INDEX IF NOT EXISTS nonces_created ON nonces (created)")
+
+    def remember(self, username: str, nonce: bytes, now: float) -> bool:
+        """Record ``nonce`` for ``username``; ``False`` if it was recorded before: a replay."""
+        key = _key(username, nonce)
+        with closing(self._connect()) as db:
+            if now - self._pruned_at >= PRUNE_INTERVAL:
+                # A token stays acceptable until Created + max_age, and Created may be ahead.
+                db.execute("DELETE FROM nonces WHERE created < ?", (now - self.max_age - MAX_CLOCK_SKEW,))
+                self._pruned_at = now
+            try:
+                db.execute("INSERT INTO nonces (key, created) VALUES (?, ?)", (key, now))
+            except sqlite3.IntegrityError:
+                return False
+        return True
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        db.execute("PRAGMA synchronous = NORMAL")
+        return db
+
+
+class RedisNonceStore:
+    """The nonces of accepted digest tokens, in a Redis server that several hosts share.
+
+    ``SET key 1 NX EX ttl`` records a nonce and tells whether it was new in one
+    atomic step, whichever host asks; Redis forgets it once no token carrying it
+    could be accepted any more: ``max_age`` plus the clock skew a Created may
+    have. Keys are ``prefix`` and the hex SHA-256 of client name and nonce.
+
+    Nothing connects before the first digest token, so the service starts
+    without Redis. Each command takes a pooled connection (redis-py reconnects a
+    closed one, and drops one that failed), waits at most ``timeout`` seconds to
+    connect and as long for an answer, and retries once, at once, only a
+    connection error (a socket Redis closed when it restarted). When Redis cannot
+    answer, :meth:`remember` raises :class:`AuthenticationFailed`: a digest
+    token is refused, never accepted unchecked, and the outage is logged.
+    """
+
+    def __init__(self, url: str, max_age: int, *, prefix: str = REDIS_KEY_PREFIX,
+                 timeout: float = REDIS_TIMEOUT) -> None:
+        self.max_age = max_age
+        self.prefix = prefix.encode()
+        #: Seconds a nonce is remembered: as long as a token carrying it can be accepted.
+        self.ttl = max_age + MAX_CLOCK_SKEW
+        try:
+            path = urlsplit(url).path
+            if path.strip("/") and not path.strip("/").isdigit():  # redis-py would take database 0
+                raise ValueError(f"the path must be a database number, not {path!r}")
+            self._redis = redis.Redis.from_url(
+                url, socket_connect_timeout=timeout, socket_timeout=timeout,
+                retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
+        except ValueError as error:  # the URL's parts, never its password
+            raise ConfigError(f"nonce_store is not a usable Redis URL: {error}") from None
+        options = self._redis.connection_pool.connection_kwargs
+        #: Where Redis is, for the operator's log: no user name, no password.
+        self.address = (f"{url.split(':', 1)[0]}://{options.get('host')}:{options.get('port')}"
+                        f"/{options.get('db', 0)}")
+        self._lock = threading.Lock()
+        self._down_since: float | None = None
+        self._warned_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"RedisNonceStore({self.address!r}, max_age={self.max_age})"
+
+    def remember(self, username: str, nonce: bytes, now: float) -> bool:
+        """Record ``nonce`` for ``username``; ``False`` if it was recorded before: a replay.
+
+        ``now`` is not needed: Redis expires the key itself.
+        """
+        key = self.prefix + _key(username, nonce).hex().encode()
+        try:
+            new = self._redis.set(key, b"1", nx=True, ex=self.ttl)
+        except (redis.RedisError, OSError) as error:
+            self._unavailable(error)
+            raise AuthenticationFailed(UNAVAILABLE) from None
+        if self._down_since is not None:
+            self._available()
+        return bool(new)
+
+    def close(self) -> None:
+        """Close the pooled connections (a later call opens new ones)."""
+        self._redis.connection_pool.disconnect()
+
+    def _unavailable(self, error: BaseException) -> None:
+        at = time.monotonic()
+        with self._lock:
+            first = self._down_since is None
+            if first:
+                self._down_since = at
+            elif at - self._warned_at < OUTAGE_LOG_INTERVAL:
+                return
+            self._warned_at = at
+            down_for = at - self._down_since
+        detail = str(error).splitlines()
+        reason = f"{type(error).__name__}: {detail[0]}" if detail else type(error).__name__
+        if first:
+            log.warning("nonce store %s unavailable (%s): PasswordDigest UsernameTokens are refused "
+                        "until it answers; tokens, HTTP Basic and PasswordText still work",
+                        self.address, reason)
+        else:
+            log.warning("nonce store %s still unavailable after %.0f s (%s): PasswordDigest "
+                        "UsernameTokens are refused", self.address, down_for, reason)
+
+    def _available(self) -> None:
+        with self._lock:
+            if self._down_since is None:
+                return
+            down_for, self._down_since = time.monotonic() - self._down_since, None
+        log.warning("nonce store %s answers again after %.0f s: PasswordDigest UsernameTokens "
+                    "are checked again", self.address, down_for)
+
+
+def _create_private(path: str) -> None:
+    """Create the store's file for its owner only; refuse a symlink or another user's file."""
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        raise ConfigError(f"cannot open nonce_store {path}: {error.strerror}") from None
+    try:
+        owner = os.fstat(descriptor).st_uid
+    finally:
+        os.close(descriptor)
+    if owner != os.getuid():
+        raise ConfigError(f"nonce_store {path} belongs to another user; name one in a private directory")
+
+
+def authenticate_username_token(token: UsernameToken, registry: ClientRegistry, nonces: Nonces,
+                                now: float) -> ClientCredential:
+    """The client ``token`` proves, once its Created is fresh and, for a digest, its nonce new.
+
+    A digest is refused when ``nonces`` cannot tell whether its nonce is new.
+    """
+    if token.digest and token.created is None:
+        raise AuthenticationFailed("a PasswordDigest UsernameToken needs a wsu:Created")
+    if token.digest and not token.nonce:
+        raise AuthenticationFailed("a PasswordDigest UsernameToken needs a Nonce")
+    if token.created is not None:
+        _check_created(token.created, now, nonces.max_age)
+    if not token.digest:
+        return registry.check_password(token.username, token.password)
+    client = registry.check_digest(token.username, token.password, token.nonce, token.created)
+    if not nonces.remember(client.name, decode_base64(token.nonce), now):
+        raise AuthenticationFailed("the UsernameToken was used before: its Nonce is spent")
+    return client

@@ -1,0 +1,115 @@
+"""What the site answers, as plain data: the figures of one user, and their grades.
+
+The SOAP, JSON and (later) federated answers are all shaped from these; they
+know nothing of any protocol. Times are in seconds, Unix times are integers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ..timemodel.engine import CourseTally, ModuleTally, Session, Tally
+from ..timemodel.settings import EffectiveModel
+
+
+@dataclass(frozen=True)
+class Person:
+    """A Moodle user as the answers name them."""
+
+    id: int
+    username: str
+    firstname: str
+    lastname: str
+    idnumber: str
+
+
+@dataclass(frozen=True)
+class CourseFigures:
+    """Time in one course; the names are empty once the course is deleted."""
+
+    id: int
+    fullname: str
+    shortname: str
+    idnumber: str
+    tally: CourseTally
+
+
+@dataclass(frozen=True)
+class ModuleFigures:
+    """Time in one course module; the names are empty once it is deleted."""
+
+    id: int
+    name: str
+    type: str
+    idnumber: str
+    courseid: int
+    courseshortname: str
+    tally: ModuleTally
+
+
+@dataclass(frozen=True)
+class Stats:
+    """GetStats: one user's time in the window ``[start, end]``, at the asked scope.
+
+    ``courses`` (course scope) leaves the site course out: it is ``site_course``.
+    Courses come by shortname, modules by course shortname then name. With days,
+    ``zone`` names their time zone and the tallies hold them. ``model`` is the time
+    model the figures were computed with.
+    """
+
+    user: Person
+    start: int
+    end: int
+    scope: str
+    total: Tally
+    sessions: list[Session]
+    courses: list[CourseFigures] = field(default_factory=list)
+    site_course: CourseFigures | None = None
+    modules: list[ModuleFigures] = field(default_factory=list)
+    model: EffectiveModel | None = None
+    zone: str | None = None
+
+
+@dataclass(frozen=True)
+class Grade:
+    """A final grade and the bounds of its item; ``score`` None when not graded."""
+
+    score: Decimal | None
+    grademin: Decimal | None
+    grademax: Decimal | None
+
+    @property
+    def graded(self) -> bool:
+        return self.score is not None
+
+
+@dataclass(frozen=True)
+class GradeItem:
+    """One scored grade item of a course, with the user's grade in it."""
+
+    id: int
+    name: str
+    type: str
+    idnumber: str
+    grade: Grade
+
+
+@dataclass(frozen=True)
+class CourseName:
+    """A course as GetScores names it."""
+
+    id: int
+    fullname: str
+    shortname: str
+    idnumber: str
+
+
+@dataclass(frozen=True)
+class Scores:
+    """GetScores: one user's course total in one course, and its items when asked."""
+
+    user: Person
+    course: CourseName
+    total: Grade
+    items: list[GradeItem] | None = None

@@ -1,0 +1,244 @@
+"""The service's queries of a Moodle site's tables, built with SQLAlchemy Core.
+
+Each method takes a connection (see ``database.read_only``) and returns plain
+rows or values. (The probes of ``web.health`` and ``checks`` and the read-only
+switch of ``database`` are the only other statements.) Statements are parameterised; lists of ids are sent in chunks,
+so a request costs a bounded number of queries whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator
+from itertools import islice
+
+from sqlalchemy import Row, and_, func, select
+from sqlalchemy.engine import Connection
+
+from .. import contexts
+from ..timemodel.engine import LogEvent
+from ..timemodel.sql import log_rows
+from .tables import MoodleTables
+
+#: Ids sent in one ``IN (...)`` list.
+CHUNK = 1000
+#: Log rows fetched from the server per round trip while streaming.
+STREAM_BATCH = 2000
+#: The user fields a caller may identify a user by.
+USER_FIELDS = ("username", "idnumber", "email", "id")
+#: The course fields a caller may identify a course by.
+COURSE_FIELDS = ("id", "shortname", "idnumber")
+
+
+def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    it = iter(sorted(set(ids)))
+    while chunk := list(islice(it, CHUNK)):
+        yield chunk
+
+
+class Queries:
+    """The queries of one Moodle site, named with its table prefix."""
+
+    def __init__(self, tables: MoodleTables) -> None:
+        self.t = tables
+
+    # Site settings
+
+    def config(self, conn: Connection, names: Collection[str]) -> dict[str, str]:
+        """Values of ``config`` rows (``$CFG``) by name."""
+        c = self.t.config.c
+        rows = conn.execute(select(c.name, c.value).where(c.name.in_(names)))
+        return dict(rows.all())
+
+    def plugin_config(self, conn: Connection, plugin: str) -> dict[str, str]:
+        """All ``config_plugins`` values of one plugin, by name."""
+        c = self.t.config_plugins.c
+        rows = conn.execute(select(c.name, c.value).where(c.plugin == plugin))
+        return dict(rows.all())
+
+    def wwwroot(self, conn: Connection, mnethostid: int) -> str | None:
+        """The wwwroot of an MNET host row (the site's own for ``mnet_localhost_id``)."""
+        c = self.t.mnet_host.c
+        return conn.scalar(select(c.wwwroot).where(c.id == mnethostid))
+
+    def mnet_host_ids(self, conn: Connection, wwwroot: str) -> list[int]:
+        """The ids of the live MNET host rows with this wwwroot."""
+        c = self.t.mnet_host.c
+        return list(conn.scalars(select(c.id).where(c.wwwroot == wwwroot, c.deleted == 0)))
+
+    # Users and courses
+
+    def find_users(self, conn: Connection, field: str, value: str | int,
+                   mnethostid: int) -> list[Row]:
+        """Non-deleted users whose ``field`` equals ``value`` (at most two, to detect ambiguity).
+
+        Usernames, idnumbers and emails are matched among the site's own users
+        (``mnethostid``): the same username may exist for another MNET host.
+        Emails are compared without regard to case, as Moodle does.
+        """
+        u = self.t.user.c
+        query = select(u.id, u.username, u.firstname, u.lastname, u.idnumber, u.email)
+        query = query.where(u.deleted == 0).order_by(u.id).limit(2)
+        if field == "id":
+            query = query.where(u.id == value)
+        elif field == "email":
+            query = query.where(func.lower(u.email) == str(value).lower(), u.mnethostid == mnethostid)
+        else:
+            query = query.where(u[field] == value, u.mnethostid == mnethostid)
+        return list(conn.execute(query))
+
+    def find_courses(self, conn: Connection, field: str, value: str | int) -> list[Row]:
+        """Courses whose ``field`` equals ``value`` (at most two, to detect ambiguity)."""
+        c = self.t.course.c
+        query = select(c.id, c.category, c.fullname, c.shortname, c.idnumber)
+        return list(conn.execute(query.where(c[field] == value).order_by(c.id).limit(2)))
+
+    def courses(self, conn: Connection, ids: Iterable[int]) -> dict[int, Row]:
+        """Courses by id; ``category`` 0 marks the site course."""
+        c = self.t.course.c
+        query = select(c.id, c.category, c.fullname, c.shortname, c.idnumber)
+        return {row.id: row for chunk in _chunks(ids)
+                for row in conn.execute(query.where(c.id.in_(chunk)))}
+
+    def latest_enrolment_start(self, conn: Connection, userid: int, before: int) -> int | None:
+        """Start of the user's latest active enrolment that starts no later than ``before``."""
+        ue, e = self.t.user_enrolments.c, self.t.enrol.c
+        query = (
+            select(func.max(ue.timestart))
+            .select_from(self.t.user_enrolments.join(self.t.enrol, e.id == ue.enrolid))
+            .where(ue.userid == userid, ue.status == 0, e.status == 0, ue.timestart <= before)
+        )
+        return conn.scalar(query)
+
+    # The log
+
+    def log_events(self, conn: Connection, userid: int, timefrom: int,
+                   timeto: int) -> Iterator[LogEvent]:
+        """Stream the user's log rows that take part in the time model, in order.
+
+        The rows the model leaves out (CLI, failed actions, "logged in as",
+        site-level rows other than login and logout) are filtered by
+        ``timemodel.sql.log_rows``, as for the SQL engine; each row carries the
+        module type of its course module.
+        """
+        rows = log_rows(self.t, [userid], timefrom, timeto).subquery("taking_part").c
+        query = (
+            select(rows.id, rows.timecreated, rows.action, rows.target, rows.contextlevel,
+                   rows.contextinstanceid, rows.courseid, rows.component, rows.modname)
+            .order_by(rows.timecreated, rows.id)
+        )
+        result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
+        for row in result:
+            yield LogEvent(*row)
+
+    # Activities
+
+    def course_modules(self, conn: Connection, cmids: Iterable[int]) -> dict[int, Row]:
+        """Course modules by id, with their module type as ``modname``."""
+        cm, m = self.t.course_modules.c, self.t.modules.c
+        query = select(cm.id, cm.course, cm.instance, cm.idnumber, m.name.label("modname")).join_from(
+            self.t.course_modules, self.t.modules, m.id == cm.module
+        )
+        return {row.id: row for chunk in _chunks(cmids)
+                for row in conn.execute(query.where(cm.id.in_(chunk)))}
+
+    def activity_names(self, conn: Connection, modname: str,
+                       instances: Iterable[int]) -> dict[int, str]:
+        """Names of activities of one type (``quiz``...) by instance id."""
+        a = self.t.activity(modname).c
+        return {id_: name for chunk in _chunks(instances)
+                for id_, name in conn.execute(select(a.id, a.name).where(a.id.in_(chunk)))}
+
+    # Grades
+
+    def grades(self, conn: Connection, courseid: int, userid: int) -> list[Row]:
+        """The course's grade items in gradebook order, with the user's final grade.
+
+        ``categoryname`` names category totals, whose ``itemname`` is empty.
+        """
+        gi, gg, gc = self.t.grade_items.c, self.t.grade_grades.c, self.t.grade_categories.c
+        joined = (
+            self.t.grade_items
+            .outerjoin(self.t.grade_grades, and_(gg.itemid == gi.id, gg.userid == userid))
+            .outerjoin(self.t.grade_categories,
+                       and_(gi.itemtype == "category", gc.id == gi.iteminstance))
+        )
+        query = (
+            select(gi.id, gi.itemname, gi.itemtype, gi.itemmodule, gi.idnumber, gi.gradetype,
+                   gi.grademin, gi.grademax, gg.finalgrade, gc.fullname.label("categoryname"))
+            .select_from(joined)
+            .where(gi.courseid == courseid)
+            .order_by(gi.sortorder, gi.id)
+        )
+        return list(conn.execute(query))
+
+    # Web service tokens and roles
+
+    def tokens(self, conn: Connection, token: str, tokentype: int) -> list[Row]:
+        """The tokens of that type the database finds equal to ``token``, lowest id first.
+
+        Each row carries what checking it needs: its service, its owner, the
+        session named by its ``sid`` and the owner's authorisations for the
+        service (one row per authorisation). The database may compare loosely
+        (MariaDB's collations ignore case and trailing spaces): callers compare
+        ``token`` and ``session_sid`` exactly themselves.
+        """
+        t = self.t
+        tok, svc, u = t.external_tokens.c, t.external_services.c, t.user.c
+        sess, esu = t.sessions.c, t.external_services_users.c
+        joined = (
+            t.external_tokens
+            .outerjoin(t.external_services, svc.id == tok.externalserviceid)
+            .outerjoin(t.user, u.id == tok.userid)
+            .outerjoin(t.sessions, sess.sid == tok.sid)
+            .outerjoin(t.external_services_users,
+                       and_(esu.externalserviceid == tok.externalserviceid,
+                            esu.userid == tok.userid))
+        )
+        query = (
+            select(tok.id, tok.token, tok.userid, tok.sid, tok.iprestriction, tok.validuntil,
+                   svc.id.label("serviceid"), svc.enabled, svc.requiredcapability,
+                   svc.restrictedusers, u.id.label("ownerid"), u.deleted, u.confirmed,
+                   u.suspended, u.auth, sess.sid.label("session_sid"),
+                   sess.userid.label("session_userid"),
+                   sess.timemodified.label("session_timemodified"),
+                   esu.id.label("authorisationid"),
+                   esu.validuntil.label("authorisation_validuntil"),
+                   esu.iprestriction.label("authorisation_iprestriction"))
+            .select_from(joined)
+            .where(tok.token == token, tok.tokentype == tokentype)
+            .order_by(tok.id, esu.id)
+        )
+        return list(conn.execute(query))
+
+    def course_contexts(self, conn: Connection, courseids: Iterable[int]) -> list[Row]:
+        """The courses' contexts: ``courseid``, ``category`` (0: the site course), ``path``."""
+        c, ctx = self.t.course.c, self.t.context.c
+        query = select(c.id.label("courseid"), c.category, ctx.path).join_from(
+            self.t.course, self.t.context,
+            and_(ctx.contextlevel == contexts.COURSE, ctx.instanceid == c.id))
+        return [row for chunk in _chunks(courseids)
+                for row in conn.execute(query.where(c.id.in_(chunk)))]
+
+    def role_assignments(self, conn: Connection, userid: int) -> list[Row]:
+        """Every role the user is assigned, anywhere: ``roleid``, the context's ``path``
+        and its ``contextlevel``."""
+        ra, ctx = self.t.role_assignments.c, self.t.context.c
+        query = select(ra.roleid, ctx.path, ctx.contextlevel).join_from(
+            self.t.role_assignments, self.t.context, ctx.id == ra.contextid)
+        return list(conn.execute(query.where(ra.userid == userid)))
+
+    def role_definitions(self, conn: Connection, roleids: Iterable[int],
+                         capabilities: Collection[str]) -> list[Row]:
+        """``role_capabilities`` rows of those roles and capabilities in every context.
+
+        Each row: ``roleid``, ``capability``, ``permission``, and the context's
+        ``path`` and ``contextlevel``.
+        """
+        rc, ctx = self.t.role_capabilities.c, self.t.context.c
+        query = (
+            select(rc.roleid, rc.capability, rc.permission, ctx.path, ctx.contextlevel)
+            .join_from(self.t.role_capabilities, self.t.context, ctx.id == rc.contextid)
+            .where(rc.capability.in_(sorted(set(capabilities))))
+        )
+        return [row for chunk in _chunks(roleids)
+                for row in conn.execute(query.where(rc.roleid.in_(chunk)))]

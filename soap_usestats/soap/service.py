@@ -1,0 +1,137 @@
+"""The operations: typed by Spyne, thin, and delegating to the site.
+
+One service class, served by each protocol's Spyne application (one port per
+WSDL). An operation passes its parameters and the authenticated caller to the
+site, then shapes the plain answer into the contract's message.
+
+What each operation and parameter means is said here, in the model (docstrings
+and ``doc=``): the WSDL carries it as documentation, and the page for people at
+``GET /soap`` (``web.help``) shows the same text.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from spyne import Application, Boolean, Integer32, Service, Unicode, rpc
+from spyne.model.fault import Fault
+from spyne.protocol import ProtocolBase
+
+from ..auth.caller import Caller, CallingUser
+from ..domain.site import MoodleSite
+from ..namespaces import SOAP_HTTP, TNS
+from . import shaping
+from .messages import CallingUser as CallingUserMessage
+from .messages import UserScores, UseStats, UseStatsFault
+from .protocols import ContractSoap11
+
+
+def _text(doc: str, required: bool = False):
+    """A string parameter documented with ``doc``; required ones are not nillable."""
+    return Unicode(min_occurs=1, nillable=False, doc=doc) if required else Unicode(doc=doc)
+
+
+#: The type's own documentation is the parameter's (a complex type customised with
+#: ``doc`` would give its documentation to the type itself in the WSDL).
+_CALLINGUSER = CallingUserMessage
+_TARGETUSER = _text("The user whose figures are asked for: a username, unless "
+                    "targetuserfield names another field.", required=True)
+_TARGETUSERFIELD = _text("The user field targetuser matches: username (the default), "
+                         "idnumber, email (in any case) or id.")
+_WHEREROOT = _text("The Moodle site (its wwwroot) to answer for: empty, or this site's own "
+                   "wwwroot; any other is Client.UnknownHost.")
+_DAILY = Boolean(doc="When true, the user and each course (statsscope course) also carry "
+                      "DAYS: the time booked to each local date.")
+_TIMEZONE = _text("The IANA time zone of the days (Europe/Paris...); default the site's "
+                  "forcetimezone, else its timezone, else UTC.")
+_JSON_RESPONSE = Boolean(doc="When true, the answer also carries JSON: the same figures as "
+                             "one JSON document, for middleware that forwards strings.")
+
+
+@dataclass(frozen=True)
+class Call:
+    """What an operation needs of its request (Spyne's ``ctx.udc``): the site, and who calls."""
+
+    site: MoodleSite
+    caller: Caller
+
+
+class OperationError(Fault):
+    """An error of an operation, carried unchanged through Spyne to the edge (``error``)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(faultcode=getattr(error, "faultcode", "Server"), faultstring=str(error))
+        self.error = error
+
+
+class UseStatsApplication(Application):
+    """The service's Spyne application: an operation's errors reach the edge as they were raised."""
+
+    def call_wrapper(self, ctx):
+        try:
+            return super().call_wrapper(ctx)
+        except Exception as error:
+            raise OperationError(error) from error
+
+
+def _calling_user(message: CallingUserMessage | None) -> CallingUser | None:
+    if message is None:
+        return None
+    return CallingUser(message.username, message.remoteuserhostroot, message.remotehostroot)
+
+
+class UseStatsService(Service):
+    """Time spent on a Moodle site and grades, per user, course and activity."""
+
+    @rpc(_CALLINGUSER, _TARGETUSER, _TARGETUSERFIELD, _WHEREROOT,
+         _text("The level of detail: site (the default) for the whole site, course for each "
+               "course, module for each activity; the MNET values 1, 2 and 3 mean the same."),
+         Integer32(doc="The window's start, a Unix time (seconds since 1970-01-01 UTC); "
+                       "default 0."),
+         Integer32(doc="The window's end, a Unix time; default now. timefrom must not be "
+                       "after timeto."),
+         _JSON_RESPONSE, _DAILY, _TIMEZONE,
+         _returns=UseStats, _out_variable_name="USE_STATS", _throws=UseStatsFault)
+    def GetStats(ctx, callinguser, targetuser, targetuserfield, whereroot, statsscope,
+                 timefrom, timeto, json_response, daily, timezone):
+        """Time one user spent on the site, in each course (statsscope course) or
+        in each activity (statsscope module), within [timefrom, timeto]."""
+        call: Call = ctx.udc
+        stats = call.site.get_stats(targetuser, targetuserfield, whereroot, statsscope,
+                                    timefrom, timeto, now=int(time.time()), caller=call.caller,
+                                    callinguser=_calling_user(callinguser), daily=bool(daily),
+                                    timezone=timezone)
+        answer = shaping.use_stats(stats)
+        return shaping.with_json(answer) if json_response else answer
+
+    @rpc(_CALLINGUSER, _TARGETUSER, _TARGETUSERFIELD, _WHEREROOT,
+         _text("notes/global (the default): the course total only; notes/items: every "
+               "scored grade item of the course too."),
+         _text("The course field courseidentifier matches: id, shortname or idnumber.",
+               required=True),
+         _text("The course's value of that field.", required=True),
+         _JSON_RESPONSE,
+         _returns=UserScores, _out_variable_name="USER_SCORES", _throws=UseStatsFault)
+    def GetScores(ctx, callinguser, targetuser, targetuserfield, whereroot, scorescope,
+                  courseidfield, courseidentifier, json_response):
+        """Grades of one user in one course: the course total (scorescope notes/global)
+        and every grade item (notes/items)."""
+        call: Call = ctx.udc
+        scores = call.site.get_scores(targetuser, targetuserfield, whereroot, scorescope,
+                                      courseidfield, courseidentifier, now=int(time.time()),
+                                      caller=call.caller, callinguser=_calling_user(callinguser))
+        answer = shaping.user_scores(scores)
+        return shaping.with_json(answer) if json_response else answer
+
+
+def soap_application(in_protocol: ProtocolBase | None = None,
+                     out_protocol: ProtocolBase | None = None) -> Application:
+    """A Spyne application of the service; SOAP 1.1 document/literal unless told otherwise."""
+    app = UseStatsApplication(
+        [UseStatsService], tns=TNS, name="UseStats",
+        in_protocol=in_protocol or ContractSoap11(validator="soft"),
+        out_protocol=out_protocol or ContractSoap11(),
+    )
+    app.transport = SOAP_HTTP
+    return app

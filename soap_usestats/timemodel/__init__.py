@@ -1,0 +1,1 @@
+"""The use_stats time model: its settings and its engines."""

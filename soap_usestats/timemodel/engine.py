@@ -1,0 +1,244 @@
+"""The use_stats time model in pure Python: the reference engine.
+
+A row-by-row implementation of ``docs/time-model.md``: rows go in, in
+(timecreated, id) order, and seconds come out, per user, course, course module
+and session, and per local day when a time zone is given. Every figure can be
+checked by hand against the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from itertools import chain, pairwise
+from zoneinfo import ZoneInfo
+
+from .. import contexts
+from .settings import TimeSettings
+
+#: The model's settings where none are given.
+DEFAULT_SETTINGS = TimeSettings()
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """One row of logstore_standard_log that takes part.
+
+    The caller has already left out cli rows, failed actions, rows with a
+    realuserid, courseid-0 rows other than loggedin/loggedout, and rows outside
+    the window.
+    """
+
+    id: int
+    time: int
+    action: str
+    target: str
+    contextlevel: int
+    contextinstanceid: int
+    courseid: int
+    component: str
+    module: str | None
+
+
+def label(event: LogEvent) -> str:
+    """The row's label: its module type, ``user``, ``system`` or ``course``."""
+    if event.contextlevel == contexts.MODULE:
+        if event.module is not None:
+            return event.module
+        if event.component.startswith("mod_"):
+            return event.component.removeprefix("mod_")
+        return "unknown"
+    if event.contextlevel == contexts.SYSTEM:
+        return "user" if event.action == "loggedin" else "system"
+    if event.contextlevel == contexts.USER:
+        return "user"
+    return "course"
+
+
+@dataclass(frozen=True, slots=True)
+class Lap:
+    """A processed row with its lap and, when counted, the seconds ``L`` it adds."""
+
+    event: LogEvent
+    lap: int
+    counted: int | None
+    label: str
+    session_start: bool
+
+
+def laps(events: Iterable[LogEvent], to: int, settings: TimeSettings) -> Iterator[Lap]:
+    """Processed rows (absorbed rows skipped) in order, each with its lap and counted L.
+
+    Streams: constant memory, one row of look-ahead.
+    """
+    carry = 0
+    session_start = True
+    for event, following in pairwise(chain(_processed(events), [None])):
+        gap = None if following is None else following.time - event.time
+        ends_session = gap is None or gap > settings.threshold * 60
+        lap = min(settings.lastpingcredit * 60, to - event.time) if ends_session else gap
+        name = label(event)
+        counted, carry = _count(event, name, lap, carry, settings)
+        yield Lap(event, lap, counted, name, session_start or event.action == "loggedin")
+        session_start = ends_session or event.action == "loggedout"
+
+
+def _processed(events: Iterable[LogEvent]) -> Iterator[LogEvent]:
+    """The rows that are not absorbed: gradings of the user, unless first."""
+    return (
+        event
+        for index, event in enumerate(events)
+        if index == 0 or not (event.action == "graded" and event.target == "user")
+    )
+
+
+def _count(
+    event: LogEvent, name: str, lap: int, carry: int, settings: TimeSettings
+) -> tuple[int | None, int]:
+    """Rules 1 to 5 of "Counting": the counted L (None if not counted) and the new carry."""
+    if event.action == "loggedout":
+        return None, 0
+    if name in settings.ignoremodules:
+        return None, carry
+    if name in settings.capturemodules:
+        return None, carry + lap
+    if event.action == "loggedin":
+        return lap, 0
+    return lap + carry, 0
+
+
+@dataclass
+class Tally:
+    """Seconds and events counted for one key, with the first and last counted times.
+
+    ``days``: the seconds booked to each local date, kept for the user's total
+    and each course when a time zone is given.
+    """
+
+    seconds: int = 0
+    events: int = 0
+    first: int | None = None
+    last: int | None = None
+    days: dict[date, int] = field(default_factory=dict)
+
+
+@dataclass
+class CourseTally(Tally):
+    """A course's tally, its seconds split into activities, course pages and other."""
+
+    activities: int = 0
+    course: int = 0
+    other: int = 0
+
+
+@dataclass
+class ModuleTally(Tally):
+    """A course module's tally, with its course and module type."""
+
+    courseid: int = 0
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A run of rows without a break: from its first row to its last row's lap end."""
+
+    start: int
+    end: int
+    seconds: int
+
+
+@dataclass
+class Usage:
+    """Everything counted for one user in one window."""
+
+    total: Tally
+    courses: dict[int, CourseTally]
+    modules: dict[int, ModuleTally]
+    sessions: list[Session]
+
+    def within(self, courseids: Collection[int]) -> Usage:
+        """Only what was spent in ``courseids``: the total is theirs, and no sessions."""
+        courses = {c: tally for c, tally in self.courses.items() if c in courseids}
+        firsts = [t.first for t in courses.values() if t.first is not None]
+        lasts = [t.last for t in courses.values() if t.last is not None]
+        days: dict[date, int] = {}
+        for tally in courses.values():
+            for day, seconds in tally.days.items():
+                _book(days, day, seconds)
+        total = Tally(seconds=sum(t.seconds for t in courses.values()),
+                      events=sum(t.events for t in courses.values()),
+                      first=min(firsts, default=None), last=max(lasts, default=None), days=days)
+        modules = {m: tally for m, tally in self.modules.items() if tally.courseid in courseids}
+        return Usage(total, courses, modules, sessions=[])
+
+
+@dataclass
+class _OpenSession(Tally):
+    """The session being walked; reported once done, if it counted a row."""
+
+    start: int = 0
+    end: int = 0
+
+
+def estimate(
+    events: Iterable[LogEvent], to: int, settings: TimeSettings = DEFAULT_SETTINGS,
+    zone: ZoneInfo | None = None,
+) -> Usage:
+    """Apply the model to events already in (timecreated, id) order; `to` is the window end.
+
+    With a ``zone``, each counted L is also booked to the local date of its row.
+    """
+    usage = Usage(total=Tally(), courses={}, modules={}, sessions=[])
+    session = _OpenSession()
+    for lap in laps(events, to, settings):
+        if lap.session_start:
+            _report(session, usage)
+            session = _OpenSession(start=lap.event.time)
+        session.end = lap.event.time + lap.lap
+        if lap.counted is not None:
+            day = None if zone is None else datetime.fromtimestamp(lap.event.time, zone).date()
+            _credit(lap, usage, session, day)
+    _report(session, usage)
+    return usage
+
+
+def _report(session: _OpenSession, usage: Usage) -> None:
+    """Report a finished session, unless it counted no row."""
+    if session.events:
+        usage.sessions.append(Session(session.start, session.end, session.seconds))
+
+
+def _credit(lap: Lap, usage: Usage, session: _OpenSession, day: date | None) -> None:
+    """Add a counted lap to the total, the session, its course and its module, and to its day."""
+    event, seconds = lap.event, lap.counted
+    tallies: list[Tally] = [usage.total, session]
+    daily: list[Tally] = [usage.total]
+    if event.courseid:
+        course = usage.courses.setdefault(event.courseid, CourseTally())
+        if event.contextlevel == contexts.MODULE:
+            course.activities += seconds
+        elif lap.label == "course":
+            course.course += seconds
+        else:
+            course.other += seconds
+        tallies.append(course)
+        daily.append(course)
+    if event.contextlevel == contexts.MODULE:
+        module = usage.modules.setdefault(event.contextinstanceid, ModuleTally())
+        module.courseid, module.label = event.courseid, lap.label
+        tallies.append(module)
+    for tally in tallies:
+        tally.seconds += seconds
+        tally.events += 1
+        tally.first = event.time if tally.first is None else tally.first
+        tally.last = event.time
+    if day is not None:
+        for tally in daily:
+            _book(tally.days, day, seconds)
+
+
+def _book(days: dict[date, int], day: date, seconds: int) -> None:
+    """Book seconds to a day; a day is reported once booked, even with 0 seconds."""
+    days[day] = days.get(day, 0) + seconds

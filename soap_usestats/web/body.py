@@ -1,0 +1,142 @@
+"""The request body, read and parsed before Spyne sees it: hostile input ends here.
+
+A request is refused with :class:`~soap_usestats.exceptions.InvalidXML` when it
+is over the size limit, not UTF-8, not well-formed, holds a DTD (WS-I Basic
+Profile R1008, and so no entities), a processing instruction, elements nested
+deeper than :data:`MAX_DEPTH`, or is not one SOAP Envelope with one Body
+entry. The body is parsed without network, DTD loading or entity resolution,
+and the DTD scan runs on the bytes before any parser runs.
+"""
+
+from __future__ import annotations
+
+import re
+from io import BytesIO
+
+from lxml import etree
+
+from ..exceptions import InvalidXML
+from ..namespaces import SOAP11_ENV, SOAP12_ENV
+
+#: Element nesting allowed; this service's requests need fewer than 10 levels.
+MAX_DEPTH = 32
+_VERSIONS = {SOAP11_ENV: "1.1", SOAP12_ENV: "1.2"}
+_PATHS = {"1.1": "/soap", "1.2": "/soap12"}
+
+_CHUNK = 64 * 1024
+_DTD_MARKUP = (b"<!DOCTYPE", b"<!ENTITY")
+_DECLARED_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?<\?xml[^>]*?\sencoding\s*=\s*[\"']([^\"']*)[\"']")
+_ENCODING_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,39}")
+_PARSER_OPTIONS = dict(
+    encoding="utf-8", resolve_entities=False, no_network=True, load_dtd=False,
+    dtd_validation=False, huge_tree=False, remove_pis=False,
+)
+
+
+def read_body(environ: dict, limit: int) -> bytes:
+    """The request body, refused when over ``limit`` bytes.
+
+    ``CONTENT_LENGTH`` is honoured but never trusted: at most ``limit + 1``
+    bytes are read. A body without a length (chunked) is read to its end only
+    where the server marks the input as terminated (``wsgi.input_terminated``);
+    elsewhere reading it could wait forever, so it counts as empty.
+    """
+    length = _content_length(environ)
+    if length is not None and length > limit:
+        raise InvalidXML(f"the request is over the size limit of {limit} bytes")
+    if length is None:
+        length = limit + 1 if environ.get("wsgi.input_terminated") else 0
+    stream, chunks, size = environ["wsgi.input"], [], 0
+    while size < length:
+        chunk = stream.read(min(_CHUNK, length - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise InvalidXML(f"the request is over the size limit of {limit} bytes")
+    return b"".join(chunks)
+
+
+def _content_length(environ: dict) -> int | None:
+    text = (environ.get("CONTENT_LENGTH") or "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise InvalidXML("the request's Content-Length is not a number of bytes")
+    return int(text)
+
+
+def parse_envelope(body: bytes, content_type: str | None = None,
+                   namespace: str = SOAP11_ENV) -> etree._Element:
+    """The SOAP Envelope of ``body`` (SOAP 1.1, or 1.2 by ``namespace``), parsed safely;
+    :class:`InvalidXML` if hostile or malformed."""
+    version = _VERSIONS[namespace]
+    if not body.strip():
+        raise InvalidXML(f"the request is empty; POST a SOAP {version} envelope")
+    _check_utf8(body, content_type)
+    if any(markup in body for markup in _DTD_MARKUP):
+        raise InvalidXML("the request holds a DTD; SOAP messages must not (WS-I BP R1008)")
+    envelope = _parse(body)
+    _check_structure(envelope, namespace)
+    return envelope
+
+
+def _check_utf8(body: bytes, content_type: str | None) -> None:
+    declared = _DECLARED_ENCODING.match(body)
+    for encoding in (_charset(content_type or ""), declared and declared.group(1).decode("latin-1")):
+        if encoding and encoding.lower() not in ("utf-8", "utf8"):
+            named = encoding if _ENCODING_NAME.fullmatch(encoding) else "another encoding"
+            raise InvalidXML(f"the request is declared as {named}; this service accepts UTF-8 only")
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidXML(f"the request is not valid UTF-8 (byte {error.start})") from None
+
+
+def _charset(content_type: str) -> str | None:
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip("\"'")
+    return None
+
+
+def _parse(body: bytes) -> etree._Element:
+    """Parse, refusing processing instructions and deep nesting as they are met.
+
+    Events come in document order, and those before a syntax error come
+    before it: a document nested past libxml2's own limit (256) is told it is
+    too deep, not that it is malformed.
+    """
+    events = etree.iterparse(BytesIO(body), events=("start", "end", "pi"), **_PARSER_OPTIONS)
+    depth = 0
+    try:
+        for event, _ in events:
+            if event == "pi":
+                raise InvalidXML("the request holds a processing instruction; SOAP messages must not")
+            depth += 1 if event == "start" else -1
+            if depth > MAX_DEPTH:
+                raise InvalidXML(f"the request nests elements deeper than {MAX_DEPTH} levels")
+    except etree.XMLSyntaxError as error:
+        line, column = error.position
+        where = f" (line {line}, column {column})" if line else ""
+        raise InvalidXML(f"the request is not well-formed XML{where}") from None
+    return events.root
+
+
+def _check_structure(envelope: etree._Element, namespace: str) -> None:
+    """One Envelope: an optional Header, then a Body with one entry, nothing after."""
+    version = _VERSIONS[namespace]
+    if envelope.tag != f"{{{namespace}}}Envelope":
+        other = next((v for ns, v in _VERSIONS.items() if envelope.tag == f"{{{ns}}}Envelope"), None)
+        where = f"; SOAP {other} is served at {_PATHS[other]}" if other else ""
+        raise InvalidXML(f"the request is not a SOAP {version} envelope{where}")
+    parts = [child.tag for child in envelope.iterchildren("*")]
+    if parts not in ([f"{{{namespace}}}Body"], [f"{{{namespace}}}Header", f"{{{namespace}}}Body"]):
+        raise InvalidXML("the envelope must hold an optional Header and then a Body, nothing else")
+    entries = list(envelope.find(f"{{{namespace}}}Body").iterchildren("*"))
+    if len(entries) != 1:
+        raise InvalidXML("the SOAP Body must hold exactly one operation element")
+    if entries[0].tag == f"{{{namespace}}}Fault":
+        raise InvalidXML("a request cannot be a SOAP Fault")

@@ -1,0 +1,92 @@
+"""Per-day figures (daily, timezone) and the model echoed (MODEL), through the site on the
+three databases: the worked example of docs/time-model.md, "Days"."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from soap_usestats.auth.caller import OPERATOR
+from soap_usestats.exceptions import InvalidParameter
+from soap_usestats.moodle.database import connect
+from soap_usestats.moodle.tables import MoodleTables
+from soap_usestats.timemodel.settings import TimeModelOverrides
+from tests.support.examples import NOW, WINDOW, ShapedSite, worked_example
+
+
+@pytest.fixture
+def example(builder, database_url):
+    ids = worked_example(builder)
+    site = ShapedSite(connect(database_url), MoodleTables())
+    yield site, builder, ids
+    site.engine.dispose()
+
+
+def days(element) -> list[tuple[date, int, int]]:
+    return [(d.DATE, d.SECONDS, d.ELAPSED) for d in element.DAYS or []]
+
+
+def test_the_worked_example_in_etc_gmt_plus_1(example):
+    site, _, _ = example
+    stats = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW, caller=OPERATOR,
+                           daily=True, timezone="Etc/GMT+1")
+    assert days(stats.USER) == [(date(1969, 12, 31), 1900, 31), (date(1970, 1, 1), 900, 15)]
+    (course,) = stats.COURSES
+    assert days(course) == [(date(1969, 12, 31), 1840, 30), (date(1970, 1, 1), 900, 15)]
+    assert stats.MODEL.TIMEZONE == "Etc/GMT+1"
+
+
+def test_in_utc_one_day(example):
+    site, _, _ = example
+    stats = site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR, daily=True, timezone="UTC")
+    assert days(stats.USER) == [(date(1970, 1, 1), 2800, 46)]
+
+
+def test_no_days_unless_asked(example):
+    site, _, _ = example
+    stats = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW, caller=OPERATOR)
+    assert stats.USER.DAYS is None and stats.COURSES[0].DAYS is None
+    assert stats.MODEL.TIMEZONE is None
+
+
+@pytest.mark.parametrize("settings, zone", [
+    ({"timezone": "Etc/GMT+1"}, "Etc/GMT+1"),
+    ({"forcetimezone": "Etc/GMT+1", "timezone": "Asia/Tokyo"}, "Etc/GMT+1"),
+    ({"forcetimezone": "99", "timezone": "Etc/GMT+1"}, "Etc/GMT+1"),
+    ({"forcetimezone": "", "timezone": "99"}, "UTC"),
+    ({}, "UTC"),
+    ({"timezone": "Not/AZone"}, "UTC"),
+])
+def test_the_default_zone_is_the_sites(example, settings, zone):
+    site, b, _ = example
+    for name, value in settings.items():
+        b.config(name, value)
+    stats = site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR, daily=True)
+    assert stats.MODEL.TIMEZONE == zone
+
+
+def test_an_unknown_zone_is_named(example):
+    site, _, _ = example
+    with pytest.raises(InvalidParameter, match="'Mars/Olympus' is not an IANA time zone"):
+        site.get_stats("alice", now=NOW, caller=OPERATOR, daily=True, timezone="Mars/Olympus")
+
+
+def test_days_over_more_than_ten_years_are_refused(example):
+    site, _, _ = example
+    ten_years = 3653 * 86400
+    site.get_stats("alice", timefrom=0, timeto=ten_years, now=NOW, caller=OPERATOR, daily=True)
+    with pytest.raises(InvalidParameter, match="at most 10 years"):
+        site.get_stats("alice", timefrom=0, timeto=ten_years + 1, now=NOW, caller=OPERATOR,
+                       daily=True)
+    site.get_stats("alice", timefrom=0, timeto=ten_years + 1, now=NOW, caller=OPERATOR)
+
+
+def test_the_model_is_echoed_with_the_values_used(example):
+    site, b, _ = example
+    b.config_plugin("block_use_stats", "threshold", "30")
+    b.config_plugin("block_use_stats", "ignoremodules", "forum,chat")
+    site.overrides = TimeModelOverrides(lastpingcredit=5)
+    model = site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR).MODEL
+    assert (model.THRESHOLD, model.LASTPINGCREDIT, model.IGNOREMODULES, model.CAPTUREMODULES,
+            model.ENROLMENTFILTER) == (30, 5, "chat,forum", "learningtimecheck", False)
