@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import argparse
 
+import common
 from sqlalchemy import create_engine, select
 
-import common
 from soap_usestats.moodle.tables import MoodleTables
 
 

@@ -16,6 +16,7 @@ import time
 import tracemalloc
 
 import common
+
 from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.domain.site import MoodleSite
 from soap_usestats.moodle.database import connect

@@ -25,8 +25,8 @@ from ..auth import tokens
 from ..auth.caller import Caller, CallingUser
 from ..config import Capabilities, Settings
 from ..exceptions import ConfigError, InvalidParameter, UnknownCourse, UnknownHost, UnknownUser
-from ..moodle.database import connect, read_only
 from ..moodle.cache import CachingQueries, TtlCache
+from ..moodle.database import connect, read_only
 from ..moodle.siteconfig import SiteConfig, same_wwwroot
 from ..moodle.tables import MoodleTables
 from ..moodle.versions import require_window_functions

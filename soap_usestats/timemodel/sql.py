@@ -23,9 +23,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    CompoundSelect,
+    Integer,
     Row,
     Select,
+    String,
     Table,
     and_,
     case,
@@ -34,10 +35,8 @@ from sqlalchemy import (
     func,
     literal,
     not_,
-    null,
     or_,
     select,
-    union_all,
     values,
 )
 from sqlalchemy.engine import Connection
@@ -153,7 +152,7 @@ def _credited(tables: LogTables, userids: Users, start: Start, end: int,
     day = [days.key(laps.timecreated).label("day")] if days else []
     return select(laps.userid, laps.id, laps.timecreated, laps.courseid, laps.contextlevel,
                   laps.cmid, laps.label, laps.lap, laps.session, seconds.label("seconds"),
-                  *day).cte("credited")
+                  *day).cte("credited").prefix_with("MATERIALIZED", dialect="postgresql")
 
 
 def _processed(tables: LogTables, userids: Users, start: Start, end: int) -> CTE:
@@ -236,97 +235,62 @@ class _Kind(IntEnum):
     COURSE_DAY = 6
 
 
-#: The columns of a row of the figures, after ``kind``: numbers, and a label.
-_NUMBERS = ("userid", "item", "courseid", "seconds", "events", "first", "last",
-            "activities", "course", "other")
+#: Offsets that write a time and an id as digits of a fixed width, so that the largest
+#: text is the latest row (times and ids are never negative).
+_TIME_DIGITS, _ID_DIGITS = 10**11, 10**18
 
 
-def _figures(credited: CTE, days: _LocalDays | None) -> CompoundSelect:
-    """The union of every aggregation, ordered by kind, user and item."""
-    branches = [_totals(credited), _courses(credited), _modules(credited), _sessions(credited)]
-    if days:
-        branches += _days(credited)
-    figures = union_all(*branches)
-    ordering = figures.selected_columns
-    return figures.order_by(ordering.kind, ordering.userid, ordering.item)
+def _figures(credited: CTE, days: _LocalDays | None) -> Select:
+    """Every aggregation in one pass over the credited rows, ordered by kind, user and item.
 
-
-def _branch(kind: _Kind, label: ColumnElement[str] | None = None,
-            **numbers: ColumnElement[int]) -> list[ColumnElement]:
-    """The columns of one aggregation; NULL where they mean nothing.
-
-    Numbers are cast to BIGINT, for the databases to unite them (a sum is a
-    NUMERIC on PostgreSQL, a DECIMAL on MariaDB); the label is left as it
-    comes, for MariaDB to unite its collations.
+    Each row joins the kinds it counts for (its user's total, its course, its
+    course module, its session, its days), so the chain of windows is computed
+    once, whichever database evaluates it.
     """
-    return [literal(kind.value).label("kind"),
-            *(cast(numbers.get(name, null()), BigInteger).label(name) for name in _NUMBERS),
-            (null() if label is None else label).label("label")]
-
-
-def _tally(rows: Columns) -> dict[str, ColumnElement]:
-    """Seconds, events and first and last times of counted rows."""
-    return {"seconds": func.sum(rows.seconds), "events": func.count(rows.seconds),
-            "first": func.min(rows.timecreated), "last": func.max(rows.timecreated)}
-
-
-def _totals(credited: CTE) -> Select:
     rows = credited.c
-    return (select(*_branch(_Kind.TOTAL, userid=rows.userid, **_tally(rows)))
-            .where(rows.seconds.is_not(None)).group_by(rows.userid))
-
-
-def _courses(credited: CTE) -> Select:
-    rows = credited.c
+    wanted = [_Kind.TOTAL, _Kind.COURSE, _Kind.MODULE, _Kind.SESSION]
+    if days:
+        wanted += [_Kind.DAY, _Kind.COURSE_DAY]
+    kinds = values(column("kind", Integer), name="kinds").data([(k.value,) for k in wanted]).cte("kinds")
+    kind, counted = kinds.c.kind, rows.seconds.is_not(None)
+    in_course = and_(counted, rows.courseid != 0)
+    applies = or_(
+        kind == _Kind.SESSION.value,
+        and_(kind == _Kind.TOTAL.value, counted),
+        and_(kind.in_((_Kind.COURSE.value, _Kind.COURSE_DAY.value)), in_course),
+        and_(kind == _Kind.MODULE.value, counted, rows.contextlevel == contexts.MODULE),
+        *([and_(kind == _Kind.DAY.value, counted)] if days else []),
+    )
+    item = case(
+        (kind == _Kind.COURSE.value, rows.courseid), (kind == _Kind.MODULE.value, rows.cmid),
+        (kind == _Kind.SESSION.value, rows.session),
+        *([(kind.in_((_Kind.DAY.value, _Kind.COURSE_DAY.value)), rows.day)] if days else []),
+    )
+    courseid = case((kind == _Kind.COURSE_DAY.value, rows.courseid))
     activity = rows.contextlevel == contexts.MODULE
-    parts = {
-        "activities": case((activity, rows.seconds), else_=0),
-        "course": case((and_(not_(activity), rows.label == "course"), rows.seconds), else_=0),
-        "other": case((and_(not_(activity), rows.label != "course"), rows.seconds), else_=0),
-    }
-    return (select(*_branch(_Kind.COURSE, userid=rows.userid, item=rows.courseid, **_tally(rows),
-                            **{part: func.sum(value) for part, value in parts.items()}))
-            .where(rows.seconds.is_not(None), rows.courseid != 0)
-            .group_by(rows.userid, rows.courseid))
-
-
-def _modules(credited: CTE) -> Select:
-    """Course modules, with the course and label of their last counted row."""
-    rows = credited.c
-    latest = {"partition_by": (rows.userid, rows.cmid),
-              "order_by": (rows.timecreated.desc(), rows.id.desc())}
-    counted = select(
-        rows.userid, rows.cmid, rows.timecreated, rows.seconds,
-        func.first_value(rows.courseid).over(**latest).label("courseid"),
-        func.first_value(rows.label).over(**latest).label("label"),
-    ).where(rows.seconds.is_not(None), rows.contextlevel == contexts.MODULE).subquery("counted")
-    c = counted.c
-    return (select(*_branch(_Kind.MODULE, userid=c.userid, item=c.cmid, courseid=c.courseid,
-                            label=c.label, **_tally(c)))
-            .group_by(c.userid, c.cmid, c.courseid, c.label))
-
-
-def _sessions(credited: CTE) -> Select:
-    """Sessions with a counted row: first row's time, last row's lap end, seconds."""
-    rows = credited.c
-    return (select(*_branch(_Kind.SESSION, userid=rows.userid, item=rows.session,
-                            seconds=func.sum(rows.seconds), first=func.min(rows.timecreated),
-                            last=func.max(rows.timecreated + rows.lap)))
-            .group_by(rows.userid, rows.session).having(func.count(rows.seconds) > 0))
-
-
-def _days(credited: CTE) -> list[Select]:
-    """Seconds booked to each local day, of the user and of each course."""
-    rows = credited.c
-    counted = rows.seconds.is_not(None)
-    seconds = func.sum(rows.seconds)
-    return [
-        select(*_branch(_Kind.DAY, userid=rows.userid, item=rows.day, seconds=seconds))
-        .where(counted).group_by(rows.userid, rows.day),
-        select(*_branch(_Kind.COURSE_DAY, userid=rows.userid, item=rows.day,
-                        courseid=rows.courseid, seconds=seconds))
-        .where(counted, rows.courseid != 0).group_by(rows.userid, rows.courseid, rows.day),
-    ]
+    text = lambda number: cast(number, String)  # noqa: E731
+    latest = (text(rows.timecreated + _TIME_DIGITS) + text(rows.id + _ID_DIGITS)
+              + text(rows.courseid) + text(literal("|")) + text(rows.label))
+    whole = lambda number, name: cast(number, BigInteger).label(name)  # noqa: E731
+    return (
+        select(
+            kind, rows.userid, whole(item, "item"), whole(courseid, "courseid"),
+            whole(func.sum(rows.seconds), "seconds"), whole(func.count(rows.seconds), "events"),
+            whole(func.min(rows.timecreated), "first"),
+            whole(func.max(case((kind == _Kind.SESSION.value, rows.timecreated + rows.lap),
+                                else_=rows.timecreated)), "last"),
+            whole(func.sum(case((activity, rows.seconds), else_=0)), "activities"),
+            whole(func.sum(case((and_(not_(activity), rows.label == "course"), rows.seconds),
+                                else_=0)), "course"),
+            whole(func.sum(case((and_(not_(activity), rows.label != "course"), rows.seconds),
+                                else_=0)), "other"),
+            func.max(case((kind == _Kind.MODULE.value, latest))).label("latest"),
+        )
+        .select_from(credited.join(kinds, applies))
+        .group_by(kind, rows.userid, item, courseid)
+        .having(func.count(rows.seconds) > 0)
+        .order_by(kind, rows.userid, item)
+    )
 
 
 def _usages(rows: Iterable[Row], days: _LocalDays | None) -> dict[int, Usage]:
@@ -343,8 +307,9 @@ def _usages(rows: Iterable[Row], days: _LocalDays | None) -> dict[int, Usage]:
                 usage.courses[row.item] = _counts(CourseTally, row, activities=row.activities,
                                                   course=row.course, other=row.other)
             case _Kind.MODULE:
-                usage.modules[row.item] = _counts(ModuleTally, row, courseid=row.courseid,
-                                                  label=row.label)
+                courseid, label = row.latest[_LATEST_DIGITS:].split("|", 1)
+                usage.modules[row.item] = _counts(ModuleTally, row, courseid=int(courseid),
+                                                  label=label)
             case _Kind.SESSION:
                 usage.sessions.append(Session(row.first, row.last, row.seconds))
             case _Kind.DAY:
@@ -352,6 +317,10 @@ def _usages(rows: Iterable[Row], days: _LocalDays | None) -> dict[int, Usage]:
             case _Kind.COURSE_DAY:
                 usage.courses[row.courseid].days[days.date(row.item)] = row.seconds
     return usages
+
+
+#: The digits of the time and id that open a module's ``latest`` text.
+_LATEST_DIGITS = len(str(_TIME_DIGITS)) + len(str(_ID_DIGITS))
 
 
 def _counts(tally: type[Tally], row: Row, **more) -> Tally:
