@@ -5,6 +5,7 @@ statements a page costs."""
 from __future__ import annotations
 
 import base64
+from contextlib import contextmanager
 
 import pytest
 from spyne.util.dictdoc import get_object_as_dict
@@ -337,24 +338,42 @@ def test_the_enrolment_filter_starts_each_users_window_at_their_enrolment(builde
         assert _dict(shaping.use_stats(stats)) == _dict(alone)
 
 
+@contextmanager
+def counting(engine):
+    """The statements on Moodle's tables run in the block, as a list filled as they run."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _moodle(statements: list[str]) -> int:
+    return sum("mdl_" in statement for statement in statements)
+
+
 def _statements_per_page(builder, site, users: int, **asked) -> int:
+    builder.config("siteidentifier", "0123456789abcdefmoodle.test")   # as every Moodle has
     names = []
     for n in range(users):
         course = builder.course(f"C{users}-{n}")
-        builder.module(course, "quiz", f"Quiz {n}")
+        quiz = builder.module(course, "quiz", f"Quiz {n}")
+        page = builder.module(course, "page", f"Page {n}")
         name = f"p{users}-{n}"
         user = _busy(builder, name)
         builder.log(user, 1050, "viewed", "course", 50, course)
+        builder.log(user, 1060, "viewed", "course_module", 70, course, quiz, "mod_quiz")
+        builder.log(user, 1070, "viewed", "course_module", 70, course, page, "mod_page")
         names.append(name)
-    statements: list[str] = []
-    listener = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
-    event.listen(site.engine, "before_cursor_execute", listener)
-    try:
+    with counting(site.engine) as statements:
         page = site.users_stats(targetusers=names, pagesize=users, timeto=5000, **asked)
-    finally:
-        event.remove(site.engine, "before_cursor_execute", listener)
     assert len(page.stats) == users
-    return sum("mdl_" in statement for statement in statements)
+    return _moodle(statements)
 
 
 @pytest.mark.parametrize("scope", ["site", "course", "module"])
@@ -362,6 +381,9 @@ def test_statements_per_page_do_not_grow_with_users(builder, site, scope):
     few = _statements_per_page(builder, site, 10, statsscope=scope)
     many = _statements_per_page(builder, site, 50, statsscope=scope)
     assert few == many <= 10
+    # settings, block settings, the list, the users, the engine, then the names:
+    # courses (course scope); courses, course modules, and each activity type (module)
+    assert few == {"site": 5, "course": 6, "module": 9}[scope]
 
 
 def test_site_wide_statements_do_not_grow_with_users(builder, site):
@@ -369,14 +391,9 @@ def test_site_wide_statements_do_not_grow_with_users(builder, site):
     for users in (10, 50):
         for n in range(users):
             _busy(builder, f"s{users}-{n}", at=10000 * users)
-        statements: list[str] = []
-        listener = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
-        event.listen(site.engine, "before_cursor_execute", listener)
-        try:
+        with counting(site.engine) as statements:
             page = site.users_stats(timefrom=10000 * users, timeto=10000 * users + 5000,
                                     pagesize=users, statsscope="module")
-        finally:
-            event.remove(site.engine, "before_cursor_execute", listener)
         assert len(page.stats) == users
-        counts.append(sum("mdl_" in statement for statement in statements))
+        counts.append(_moodle(statements))
     assert counts[0] == counts[1]

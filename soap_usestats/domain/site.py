@@ -13,8 +13,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, replace
-from functools import partial
 from decimal import Decimal
+from functools import partial
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -26,8 +26,8 @@ from ..auth import tokens
 from ..auth.caller import Caller, CallingUser
 from ..config import Capabilities, Settings
 from ..exceptions import ConfigError, InvalidParameter, UnknownCourse, UnknownHost, UnknownUser
-from ..moodle.database import connect, read_only
 from ..moodle.cache import CachingQueries, TtlCache
+from ..moodle.database import connect, read_only
 from ..moodle.siteconfig import SiteConfig, normalise_wwwroot, same_wwwroot
 from ..moodle.tables import MoodleTables
 from ..moodle.versions import require_window_functions
@@ -290,12 +290,12 @@ class MoodleSite:
         key = (lambda v: str(v).lower()) if field == "email" else (lambda v: v)
         unknown = [t for t in targets if not found.get(key(t))]
         ambiguous = [t for t in targets if len(found.get(key(t), ())) > 1]
-        if unknown or ambiguous:
-            named = ", ".join(repr(t) for t in unknown)
-            raise UnknownUser("; ".join(
-                ([f"no user has {field} {named}"] if unknown else [])
-                + ([f"more than one user has {field} {', '.join(repr(t) for t in ambiguous)}; "
-                    "ask by another field"] if ambiguous else [])))
+        problems = [f"no user has {field} {_listing(unknown)}"] if unknown else []
+        if ambiguous:
+            problems.append(f"more than one user has {field} {_listing(ambiguous)}; "
+                            "ask by another field")
+        if problems:
+            raise UnknownUser("; ".join(problems))
         return sorted({i for ids in found.values() for i in ids})
 
     def _page(self, call: _Call, viewer: Viewer, candidates: Candidates, asked: params.Figures,
@@ -408,6 +408,10 @@ def _with_modules(stats: Stats, usage: Usage, named: _ModuleNames) -> Stats:
             tally.courseid, course.shortname if course else "", tally))
     modules.sort(key=lambda m: (m.courseshortname, m.name, m.id))
     return replace(stats, modules=modules)
+
+
+def _listing(values: list[str | int]) -> str:
+    return ", ".join(repr(value) for value in values)
 
 
 def _person(user: Row) -> Person:

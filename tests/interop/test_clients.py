@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from soap_usestats.demo.site import TERM_END, TERM_START
 from tests.interop import figures
 from tests.interop.conftest import COURSE, Learner
-from soap_usestats.demo.site import TERM_END, TERM_START
 from tests.interop.runners import ALL, run
 
 pytestmark = pytest.mark.e2e
