@@ -397,3 +397,13 @@ def test_site_wide_statements_do_not_grow_with_users(builder, site):
         assert len(page.stats) == users
         counts.append(_moodle(statements))
     assert counts[0] == counts[1]
+
+
+def test_a_cursor_of_a_list_takes_the_list_in_any_order(builder, site):
+    ids = [_busy(builder, name) for name in ("a", "b", "c")]
+    first = site.users_stats(targetusers=["a", "b", "c"], pagesize=2)
+    rest = site.users_stats(targetusers=["c", "a", "b", "a"], pagesize=2,
+                            cursor=first.next_cursor)
+    assert [s.user.id for s in first.stats + rest.stats] == ids
+    with pytest.raises(InvalidParameter, match="cursor"):
+        site.users_stats(targetusers=["a", "b"], pagesize=2, cursor=first.next_cursor)

@@ -139,10 +139,11 @@ class MoodleSite:
             self._answer_for_this_site(call, whereroot)
             viewer = self._viewer(call, callinguser)
             query = paging.digest({
-                "callinguser": callinguser and astuple(callinguser), "whereroot":
-                normalise_wwwroot(whereroot), "targetuserfield": field, "targetusers": targets,
-                "course": course, "statsscope": asked.scope, "timefrom": asked.start,
-                "timeto": timeto, "daily": asked.daily, "timezone": (timezone or "").strip()})
+                "callinguser": callinguser and astuple(callinguser),
+                "whereroot": normalise_wwwroot(whereroot), "targetuserfield": field,
+                "targetusers": targets and sorted(map(str, targets)), "course": course,
+                "statsscope": asked.scope, "timefrom": asked.start, "timeto": timeto,
+                "daily": asked.daily, "timezone": (timezone or "").strip()})
             key = paging.key_of(self.secret_key, self._siteidentifier(call))
             position = (paging.decode(key, query, cursor) if (cursor or "").strip()
                         else paging.Position(0, asked.end))
