@@ -47,4 +47,4 @@ def test_document_literal_without_soap_encoding():
     assert all(part.get("element") and not part.get("type") for part in root.iter(f"{WSDL}part"))
     assert b"soap/encoding" not in WSDL_FILE.read_bytes()
     operations = [op.get("name") for op in root.find(f"{WSDL}portType")]
-    assert operations == ["GetStats", "GetScores"]
+    assert operations == ["GetStats", "GetScores", "GetUsersStats"]

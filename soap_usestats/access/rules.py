@@ -89,6 +89,22 @@ class Viewer:
         if not self.sees_all_of(target) and courseid not in self.courses_seen(conn, queries, [courseid]):
             raise self._forbidden("this user's figures in this course")
 
+    def require_everyone(self) -> None:
+        """Refuse a population beyond one course (listed users, everyone) unless the viewer
+        sees everyone."""
+        if not self.sees_everyone:
+            raise self._forbidden("the figures of many users")
+
+    def require_course_population(self, conn: Connection, queries: Queries, courseid: int,
+                                  scope: str) -> None:
+        """Refuse a course's users unless the viewer sees everyone, or holds the course
+        capability in that course and asks for figures per course or activity."""
+        if self.sees_everyone:
+            return
+        if courseid not in self.courses_seen(conn, queries, [courseid]):
+            raise self._forbidden("the figures of this course's users")
+        self.require_course_reader(scope)
+
     def _forbidden(self, what: str) -> Forbidden:
         c = self.capabilities
         return Forbidden(f"not allowed to see {what}: it needs {c.site} in the system context, "

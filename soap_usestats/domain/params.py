@@ -59,6 +59,39 @@ def identifier(name: str, value: str | None, field: str) -> str | int:
     return text.lower() if field == "username" else text
 
 
+#: GetUsersStats: the most users a page or a list holds, and a page's default size.
+MAX_USERS = 1000
+DEFAULT_PAGE_SIZE = 100
+
+
+def page_size(value: int | None) -> int:
+    """Users per page: 1 to 1000, 100 by default."""
+    if value is None:
+        return DEFAULT_PAGE_SIZE
+    if not 1 <= value <= MAX_USERS:
+        raise InvalidParameter(f"pagesize must be from 1 to {MAX_USERS}")
+    return value
+
+
+def target_users(values: list[str | None] | None, field: str) -> list[str | int] | None:
+    """The users listed, each checked as a ``targetuser``, without repeats; ``None`` when none
+    are listed."""
+    if not values:
+        return None
+    if len(values) > MAX_USERS:
+        raise InvalidParameter(f"targetusers holds at most {MAX_USERS} targetuser, not {len(values)}")
+    return list(dict.fromkeys(identifier("targetuser", value, field) for value in values))
+
+
+def course(field: str | None, value: str | None) -> tuple[str, str | int] | None:
+    """The course whose users are asked for, as ``(field, value)``; ``None`` when neither
+    courseidfield nor courseidentifier is given."""
+    if not (field or "").strip() and not (value or "").strip():
+        return None
+    checked = course_field(field)
+    return checked, identifier("courseidentifier", value, checked)
+
+
 def window(timefrom: int | None, timeto: int | None, now: int) -> tuple[int, int]:
     """The window ``[from, to]`` in Unix time: from 0 and up to now by default."""
     start = 0 if timefrom is None else timefrom

@@ -72,6 +72,15 @@ class Stats:
 
 
 @dataclass(frozen=True)
+class UsersStats:
+    """GetUsersStats: a page of users' Stats in id order, and the cursor of the next page
+    (``None`` on the last)."""
+
+    stats: list[Stats]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
 class Grade:
     """A final grade and the bounds of its item; ``score`` None when not graded."""
 

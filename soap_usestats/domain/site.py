@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from decimal import Decimal
+from functools import partial
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -27,13 +28,14 @@ from ..config import Capabilities, Settings
 from ..exceptions import ConfigError, InvalidParameter, UnknownCourse, UnknownHost, UnknownUser
 from ..moodle.cache import CachingQueries, TtlCache
 from ..moodle.database import connect, read_only
-from ..moodle.siteconfig import SiteConfig, same_wwwroot
+from ..moodle.siteconfig import SiteConfig, normalise_wwwroot, same_wwwroot
 from ..moodle.tables import MoodleTables
 from ..moodle.versions import require_window_functions
 from ..timemodel import settings as time_model
 from ..timemodel import sql
-from ..timemodel.engine import Usage
+from ..timemodel.engine import Tally, Usage
 from ..timemodel.settings import BlockSettings, EffectiveModel, TimeModelOverrides
+from . import cursor as paging
 from . import params
 from .identity import acting_user
 from .results import (
@@ -45,6 +47,7 @@ from .results import (
     Person,
     Scores,
     Stats,
+    UsersStats,
 )
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,10 @@ GRADE_PLACES = Decimal("0.00001")
 SCORED_GRADE_TYPES = (1, 2)
 
 T = TypeVar("T")
+#: The next user ids of a population: ``(after, limit)`` to at most ``limit`` ids above ``after``.
+Candidates = Callable[[int, int], list[int]]
+#: Each user's window start and usage, by user id.
+UserFigures = dict[int, tuple[int, Usage]]
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,10 @@ class MoodleSite:
 
     def __init__(self, engine: Engine, tables: MoodleTables,
                  overrides: TimeModelOverrides | None = None,
-                 capabilities: Capabilities | None = None, cache_seconds: int = 0) -> None:
+                 capabilities: Capabilities | None = None, cache_seconds: int = 0,
+                 secret_key: str | None = None) -> None:
         self.engine = engine
+        self.secret_key = secret_key  # signs GetUsersStats cursors, when configured
         self.queries = CachingQueries(tables, TtlCache(cache_seconds))
         self.overrides = overrides or TimeModelOverrides()
         self.capabilities = capabilities or Capabilities()
@@ -83,7 +92,7 @@ class MoodleSite:
         engine = connect(settings.database_url)
         require_window_functions(engine)
         return cls(engine, MoodleTables(settings.table_prefix), settings.use_stats,
-                   settings.capabilities, settings.cache_seconds)
+                   settings.capabilities, settings.cache_seconds, settings.secret_key)
 
     def get_stats(self, targetuser: str | None, targetuserfield: str | None = None,
                   whereroot: str | None = None, statsscope: str | None = None,
@@ -98,30 +107,56 @@ class MoodleSite:
                     params.figures(statsscope, timefrom, timeto, now, daily, timezone))
 
         with self._call(caller, now, check) as (call, (field, value, asked)):
-            conn = call.conn
             self._answer_for_this_site(call, whereroot)
             viewer = self._viewer(call, callinguser)
             user = self._target(call, viewer, field, value)
-            limited = not viewer.sees_all_of(user.id)
-            if limited:
+            if not viewer.sees_all_of(user.id):
                 viewer.require_course_reader(asked.scope)
-            model = self.time_model(conn)
-            start = asked.start
-            if model.enrolmentfilter:
-                enrolled = self.queries.latest_enrolment_start(conn, user.id, asked.end)
-                start = max(start, enrolled or start)
-            zone = self._zone(call, asked)
-            usage = sql.usage(conn, self.queries.t, user.id, start, asked.end,
-                              model.time_settings, zone)
-            if limited:
-                usage = usage.within(viewer.courses_seen(conn, self.queries, usage.courses))
-            stats = Stats(_person(user), start, asked.end, asked.scope, usage.total,
-                          usage.sessions, model=model, zone=zone and zone.key)
-            if asked.scope == "course":
-                return self._with_courses(conn, stats, usage)
-            if asked.scope == "module":
-                return self._with_modules(conn, stats, usage)
-            return stats
+            model, zone = self.time_model(call.conn), self._zone(call, asked)
+            figures = self._figures(call, viewer, [user.id], asked, model, zone)
+            return self._stats(call.conn, {user.id: user}, figures, asked, model, zone)[0]
+
+    def get_users_stats(self, targetusers: Sequence[str] | None = None,
+                        targetuserfield: str | None = None, whereroot: str | None = None,
+                        courseidfield: str | None = None, courseidentifier: str | None = None,
+                        statsscope: str | None = None, timefrom: int | None = None,
+                        timeto: int | None = None, *, now: int, caller: Caller,
+                        callinguser: CallingUser | None = None, daily: bool = False,
+                        timezone: str | None = None, pagesize: int | None = None,
+                        cursor: str | None = None) -> UsersStats:
+        """A page of users' figures, each as :meth:`get_stats` gives it, in Moodle id order:
+        the users listed, a course's enrolled users, or everyone with time in the window."""
+        def check():
+            field = params.user_field(targetuserfield)
+            targets, course = params.target_users(targetusers, field), params.course(
+                courseidfield, courseidentifier)
+            if targets is not None and course is not None:
+                raise InvalidParameter("ask for targetusers or for a course's users, not both")
+            return (field, targets, course, params.page_size(pagesize),
+                    params.figures(statsscope, timefrom, timeto, now, daily, timezone))
+
+        with self._call(caller, now, check) as (call, (field, targets, course, size, asked)):
+            self._answer_for_this_site(call, whereroot)
+            viewer = self._viewer(call, callinguser)
+            query = paging.digest({
+                "callinguser": callinguser and astuple(callinguser),
+                "whereroot": normalise_wwwroot(whereroot), "targetuserfield": field,
+                "targetusers": targets and sorted(map(str, targets)), "course": course,
+                "statsscope": asked.scope, "timefrom": asked.start, "timeto": timeto,
+                "daily": asked.daily, "timezone": (timezone or "").strip()})
+            key = paging.key_of(self.secret_key, self._siteidentifier(call))
+            position = (paging.decode(key, query, cursor) if (cursor or "").strip()
+                        else paging.Position(0, asked.end))
+            asked = replace(asked, end=position.end)
+            candidates = self._population(call, viewer, field, targets, course, asked)
+            model, zone = self.time_model(call.conn), self._zone(call, asked)
+            users, figures, more = self._page(
+                call, viewer, candidates, asked, model, zone, position.after, size,
+                keep_idle=targets is not None or course is not None)
+            stats = self._stats(call.conn, users, figures, asked, model, zone)
+        last = stats[-1].user.id if stats else position.after
+        return UsersStats(stats, paging.encode(key, query, paging.Position(last, asked.end))
+                          if more else None)
 
     def get_scores(self, targetuser: str | None, targetuserfield: str | None = None,
                    whereroot: str | None = None, scorescope: str | None = None,
@@ -223,40 +258,161 @@ class MoodleSite:
             raise UnknownCourse(f"more than one course has {field} {value!r}; ask by another field")
         return courses[0]
 
-    def _with_courses(self, conn: Connection, stats: Stats, usage: Usage) -> Stats:
-        """``stats`` with every course's figures; the site course apart."""
-        rows = self.queries.courses(conn, usage.courses)
-        courses, site_course = [], None
-        for courseid, tally in usage.courses.items():
-            row = rows.get(courseid)
-            figures = CourseFigures(courseid, row.fullname if row else "",
-                                    row.shortname if row else "",
-                                    (row.idnumber if row else None) or "", tally)
-            if row is not None and row.category == 0:
-                site_course = figures
-            else:
-                courses.append(figures)
-        courses.sort(key=lambda c: (c.shortname, c.id))
-        return replace(stats, courses=courses, site_course=site_course)
+    def _siteidentifier(self, call: _Call) -> str:
+        """The site's ``siteidentifier`` (its wwwroot on a site without one)."""
+        return (call.config.get("siteidentifier")
+                or self.queries.wwwroot(call.conn, call.config.localhost) or "")
 
-    def _with_modules(self, conn: Connection, stats: Stats, usage: Usage) -> Stats:
-        """``stats`` with every course module's figures, named by its activity."""
-        courses = self.queries.courses(conn, {m.courseid for m in usage.modules.values()})
-        cms = self.queries.course_modules(conn, usage.modules)
+    def _population(self, call: _Call, viewer: Viewer, field: str,
+                    targets: list[str | int] | None, course: tuple[str, str | int] | None,
+                    asked: params.Figures) -> Candidates:
+        """Who a GetUsersStats is about, once the viewer may see them: ``(after, limit)`` to
+        the next user ids in id order."""
+        conn = call.conn
+        if course is not None:
+            try:
+                courseid = self._course(conn, *course).id
+            except UnknownCourse as error:
+                raise viewer.refuse_unknown(error) from None
+            viewer.require_course_population(conn, self.queries, courseid, asked.scope)
+            return partial(self.queries.enrolled_users, conn, courseid, asked.start, asked.end)
+        viewer.require_everyone()
+        if targets is None:
+            return partial(self.queries.log_users, conn, asked.start, asked.end)
+        ids = self._listed(call, field, targets)
+        return lambda after, limit: [i for i in ids if i > after][:limit]
+
+    def _listed(self, call: _Call, field: str, targets: list[str | int]) -> list[int]:
+        """The ids of the users listed, in order; every unknown or ambiguous one refused at once."""
+        rows = self.queries.users_matching(call.conn, field, targets, call.config.localhost)
+        found: dict[str | int, list[int]] = defaultdict(list)
+        for row in rows:
+            found[row.matched].append(row.id)
+        key = (lambda v: str(v).lower()) if field == "email" else (lambda v: v)
+        unknown = [t for t in targets if not found.get(key(t))]
+        ambiguous = [t for t in targets if len(found.get(key(t), ())) > 1]
+        problems = [f"no user has {field} {_listing(unknown)}"] if unknown else []
+        if ambiguous:
+            problems.append(f"more than one user has {field} {_listing(ambiguous)}; "
+                            "ask by another field")
+        if problems:
+            raise UnknownUser("; ".join(problems))
+        return sorted({i for ids in found.values() for i in ids})
+
+    def _page(self, call: _Call, viewer: Viewer, candidates: Candidates, asked: params.Figures,
+              model: EffectiveModel, zone: ZoneInfo | None, after: int, size: int,
+              keep_idle: bool) -> tuple[dict[int, Row], UserFigures, bool]:
+        """The users of one page, their figures, and whether another page follows.
+
+        One more user than the page holds is looked at, to know; without
+        ``keep_idle`` (everyone with time) candidates with no counted event are
+        passed over, and more are fetched while the page is short.
+        """
+        users: dict[int, Row] = {}
+        figures: UserFigures = {}
+        while True:
+            wanted = size + 1 - len(users)
+            ids = candidates(after, wanted)
+            rows = self.queries.users(call.conn, ids)
+            found = self._figures(call, viewer, list(rows), asked, model, zone)
+            for userid in ids:
+                if userid in rows and (keep_idle or found[userid][1].total.events):
+                    users[userid], figures[userid] = rows[userid], found[userid]
+            if len(ids) < wanted or len(users) > size:
+                break
+            after = ids[-1]
+        more = len(users) > size
+        page = sorted(users)[:size]
+        return {i: users[i] for i in page}, {i: figures[i] for i in page}, more
+
+    def _figures(self, call: _Call, viewer: Viewer, userids: list[int], asked: params.Figures,
+                 model: EffectiveModel, zone: ZoneInfo | None) -> UserFigures:
+        """Each user's window start and usage, as far as the viewer may see it: one engine
+        statement for them all."""
+        conn = call.conn
+        start: int | dict[int, int] = asked.start
+        if model.enrolmentfilter:
+            enrolled = self.queries.latest_enrolment_starts(conn, userids, asked.end)
+            start = {i: max(asked.start, enrolled.get(i) or asked.start) for i in userids}
+        found = sql.usage_by_user(conn, self.queries.t, userids, start, asked.end,
+                                  model.time_settings, zone)
+        usages = {i: found.get(i) or Usage(Tally(), {}, {}, []) for i in userids}
+        limited = [i for i in userids if not viewer.sees_all_of(i)]
+        if limited:
+            seen = viewer.courses_seen(conn, self.queries,
+                                       {c for i in limited for c in usages[i].courses})
+            usages |= {i: usages[i].within(seen) for i in limited}
+        return {i: (start[i] if isinstance(start, dict) else start, usages[i]) for i in userids}
+
+    def _stats(self, conn: Connection, users: Mapping[int, Row], figures: UserFigures,
+               asked: params.Figures, model: EffectiveModel, zone: ZoneInfo | None) -> list[Stats]:
+        """The users' Stats in id order, their courses or modules named with a bounded number
+        of statements, whatever the number of users."""
+        stats = [(Stats(_person(users[i]), start, asked.end, asked.scope, usage.total,
+                        usage.sessions, model=model, zone=zone and zone.key), usage)
+                 for i, (start, usage) in sorted(figures.items())]
+        usages = [usage for _, usage in stats]
+        if asked.scope == "course":
+            rows = self.queries.courses(conn, {c for u in usages for c in u.courses})
+            return [_with_courses(one, usage, rows) for one, usage in stats]
+        if asked.scope == "module":
+            names = self._module_names(conn, usages)
+            return [_with_modules(one, usage, names) for one, usage in stats]
+        return [one for one, _ in stats]
+
+    def _module_names(self, conn: Connection, usages: list[Usage]) -> _ModuleNames:
+        """The courses, course modules and activity names the usages' modules need."""
+        modules = [tally for usage in usages for tally in usage.modules.values()]
+        courses = self.queries.courses(conn, {m.courseid for m in modules})
+        cms = self.queries.course_modules(conn, {c for u in usages for c in u.modules})
         by_type: dict[str, list[int]] = defaultdict(list)
         for cm in cms.values():
             by_type[cm.modname].append(cm.instance)
         names = {modname: self.queries.activity_names(conn, modname, instances)
                  for modname, instances in by_type.items()}
-        modules = []
-        for cmid, tally in usage.modules.items():
-            cm, course = cms.get(cmid), courses.get(tally.courseid)
-            modules.append(ModuleFigures(
-                cmid, names[cm.modname].get(cm.instance, "") if cm else "",
-                cm.modname if cm else tally.label, (cm.idnumber if cm else None) or "",
-                tally.courseid, course.shortname if course else "", tally))
-        modules.sort(key=lambda m: (m.courseshortname, m.name, m.id))
-        return replace(stats, modules=modules)
+        return _ModuleNames(courses, cms, names)
+
+
+@dataclass(frozen=True)
+class _ModuleNames:
+    """What names a page's modules: courses and course modules by id, activity names by type."""
+
+    courses: dict[int, Row]
+    cms: dict[int, Row]
+    names: dict[str, dict[int, str]]
+
+
+def _with_courses(stats: Stats, usage: Usage, rows: Mapping[int, Row]) -> Stats:
+    """``stats`` with every course's figures; the site course apart."""
+    courses, site_course = [], None
+    for courseid, tally in usage.courses.items():
+        row = rows.get(courseid)
+        figures = CourseFigures(courseid, row.fullname if row else "",
+                                row.shortname if row else "",
+                                (row.idnumber if row else None) or "", tally)
+        if row is not None and row.category == 0:
+            site_course = figures
+        else:
+            courses.append(figures)
+    courses.sort(key=lambda c: (c.shortname, c.id))
+    return replace(stats, courses=courses, site_course=site_course)
+
+
+def _with_modules(stats: Stats, usage: Usage, named: _ModuleNames) -> Stats:
+    """``stats`` with every course module's figures, named by its activity."""
+    modules = []
+    for cmid, tally in usage.modules.items():
+        cm, course = named.cms.get(cmid), named.courses.get(tally.courseid)
+        modules.append(ModuleFigures(
+            cmid, named.names[cm.modname].get(cm.instance, "") if cm else "",
+            cm.modname if cm else tally.label, (cm.idnumber if cm else None) or "",
+            tally.courseid, course.shortname if course else "", tally))
+    modules.sort(key=lambda m: (m.courseshortname, m.name, m.id))
+    return replace(stats, modules=modules)
+
+
+def _listing(values: list[str | int]) -> str:
+    return ", ".join(repr(value) for value in values)
 
 
 def _person(user: Row) -> Person:

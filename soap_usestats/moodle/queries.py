@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 from itertools import islice
 
-from sqlalchemy import Row, and_, func, select
+from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from .. import contexts
@@ -30,7 +30,11 @@ COURSE_FIELDS = ("id", "shortname", "idnumber")
 
 
 def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
-    it = iter(sorted(set(ids)))
+    return _value_chunks(sorted(set(ids)))
+
+
+def _value_chunks(values: Iterable) -> Iterator[list]:
+    it = iter(values)
     while chunk := list(islice(it, CHUNK)):
         yield chunk
 
@@ -99,15 +103,73 @@ class Queries:
         return {row.id: row for chunk in _chunks(ids)
                 for row in conn.execute(query.where(c.id.in_(chunk)))}
 
-    def latest_enrolment_start(self, conn: Connection, userid: int, before: int) -> int | None:
-        """Start of the user's latest active enrolment that starts no later than ``before``."""
+    def latest_enrolment_starts(self, conn: Connection, userids: Collection[int],
+                                before: int) -> dict[int, int]:
+        """Each user's latest active enrolment start no later than ``before`` (users with
+        none are absent)."""
         ue, e = self.t.user_enrolments.c, self.t.enrol.c
         query = (
-            select(func.max(ue.timestart))
+            select(ue.userid, func.max(ue.timestart))
             .select_from(self.t.user_enrolments.join(self.t.enrol, e.id == ue.enrolid))
-            .where(ue.userid == userid, ue.status == 0, e.status == 0, ue.timestart <= before)
+            .where(ue.status == 0, e.status == 0, ue.timestart <= before)
+            .group_by(ue.userid)
         )
-        return conn.scalar(query)
+        return {userid: start for chunk in _chunks(userids)
+                for userid, start in conn.execute(query.where(ue.userid.in_(chunk)))
+                if start is not None}
+
+    # Populations of GetUsersStats, in id order, after a user id
+
+    def users_matching(self, conn: Connection, field: str, values: Collection[str | int],
+                       mnethostid: int) -> list[Row]:
+        """Non-deleted users whose ``field`` is one of ``values`` (as :meth:`find_users`
+        matches one), each with the value it matched as ``matched``."""
+        u = self.t.user.c
+        if field == "email":
+            matched, values = func.lower(u.email), sorted({str(v).lower() for v in values})
+        else:
+            matched, values = u[field], sorted(set(values))
+        query = select(u.id, u.username, u.firstname, u.lastname, u.idnumber,
+                       matched.label("matched")).where(u.deleted == 0)
+        if field != "id":
+            query = query.where(u.mnethostid == mnethostid)
+        return [row for chunk in _value_chunks(values)
+                for row in conn.execute(query.where(matched.in_(chunk)).order_by(u.id))]
+
+    def users(self, conn: Connection, ids: Iterable[int]) -> dict[int, Row]:
+        """Non-deleted users by id."""
+        u = self.t.user.c
+        query = select(u.id, u.username, u.firstname, u.lastname, u.idnumber).where(u.deleted == 0)
+        return {row.id: row for chunk in _chunks(ids)
+                for row in conn.execute(query.where(u.id.in_(chunk)))}
+
+    def enrolled_users(self, conn: Connection, courseid: int, start: int, end: int,
+                       after: int, limit: int) -> list[int]:
+        """Ids of the non-deleted users with an enrolment in the course (any method and
+        status) overlapping ``[start, end]``, after ``after``, at most ``limit``."""
+        ue, e, u = self.t.user_enrolments.c, self.t.enrol.c, self.t.user.c
+        query = (
+            select(ue.userid).distinct()
+            .select_from(self.t.user_enrolments.join(self.t.enrol, e.id == ue.enrolid)
+                         .join(self.t.user, u.id == ue.userid))
+            .where(e.courseid == courseid, ue.timestart <= end,
+                   or_(ue.timeend == 0, ue.timeend >= start), u.deleted == 0, ue.userid > after)
+            .order_by(ue.userid).limit(limit)
+        )
+        return list(conn.scalars(query))
+
+    def log_users(self, conn: Connection, start: int, end: int, after: int,
+                  limit: int) -> list[int]:
+        """Ids of the non-deleted users (local or MNET) with a log row in ``[start, end]``,
+        after ``after``, at most ``limit``: the candidates of a site-wide population."""
+        log, u = self.t.log.c, self.t.user.c
+        query = (
+            select(log.userid).distinct()
+            .select_from(self.t.log.join(self.t.user, u.id == log.userid))
+            .where(log.timecreated.between(start, end), u.deleted == 0, log.userid > after)
+            .order_by(log.userid).limit(limit)
+        )
+        return list(conn.scalars(query))
 
     # The log
 

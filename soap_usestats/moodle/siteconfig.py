@@ -17,6 +17,8 @@ from .queries import Queries
 #: Every ``config`` setting the service reads.
 NAMES = (
     "mnet_localhost_id",
+    # the key of GetUsersStats cursors, where no secret key is configured
+    "siteidentifier",
     # the default time zone of days
     "forcetimezone", "timezone",
     # web service tokens

@@ -215,6 +215,31 @@ class UseStats(_Model):
 
 
 @_documented
+class TargetUsers(_Model):
+    """The users GetUsersStats is asked for (at most 1000), each matched by targetuserfield;
+    a user named twice is answered once."""
+
+    _type_info = [
+        ("targetuser", Unicode(max_occurs="unbounded",
+                               doc="A user: a username, unless targetuserfield names another "
+                                   "field.")),
+    ]
+
+
+@_documented
+class UsersStats(_Model):
+    """The answer of GetUsersStats: one page of users, in order of their Moodle id."""
+
+    _type_info = [
+        ("USERS", Array(UseStats, member_name="USE_STATS",
+                        doc="Each user of the page, in order of Moodle id: what GetStats "
+                            "answers for that user with the same parameters.")),
+        ("NEXTCURSOR", Text("The cursor of the next page: pass it as cursor, with the same "
+                            "parameters; absent on the last page.")),
+    ]
+
+
+@_documented
 class ScoresUser(_Model):
     """The user whose grades are reported."""
 

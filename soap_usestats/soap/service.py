@@ -23,7 +23,7 @@ from ..domain.site import MoodleSite
 from ..namespaces import SOAP_HTTP, TNS
 from . import shaping
 from .messages import CallingUser as CallingUserMessage
-from .messages import UserScores, UseStats, UseStatsFault
+from .messages import TargetUsers, UserScores, UsersStats, UseStats, UseStatsFault
 from .protocols import ContractSoap11
 
 
@@ -45,6 +45,15 @@ _DAILY = Boolean(doc="When true, the user and each course (statsscope course) al
                       "DAYS: the time booked to each local date.")
 _TIMEZONE = _text("The IANA time zone of the days (Europe/Paris...); default the site's "
                   "forcetimezone, else its timezone, else UTC.")
+_STATSSCOPE = _text("The level of detail: site (the default) for the whole site, course for "
+                    "each course, module for each activity; the MNET values 1, 2 and 3 mean "
+                    "the same.")
+_TIMEFROM = Integer32(doc="The window's start, a Unix time (seconds since 1970-01-01 UTC); "
+                          "default 0.")
+_TIMETO = Integer32(doc="The window's end, a Unix time; default now. timefrom must not be "
+                        "after timeto.")
+_COURSEIDFIELD = "The course field courseidentifier matches: id, shortname or idnumber."
+_COURSEIDENTIFIER = "The course's value of that field."
 _JSON_RESPONSE = Boolean(doc="When true, the answer also carries JSON: the same figures as "
                              "one JSON document, for middleware that forwards strings.")
 
@@ -84,14 +93,8 @@ def _calling_user(message: CallingUserMessage | None) -> CallingUser | None:
 class UseStatsService(Service):
     """Time spent on a Moodle site and grades, per user, course and activity."""
 
-    @rpc(_CALLINGUSER, _TARGETUSER, _TARGETUSERFIELD, _WHEREROOT,
-         _text("The level of detail: site (the default) for the whole site, course for each "
-               "course, module for each activity; the MNET values 1, 2 and 3 mean the same."),
-         Integer32(doc="The window's start, a Unix time (seconds since 1970-01-01 UTC); "
-                       "default 0."),
-         Integer32(doc="The window's end, a Unix time; default now. timefrom must not be "
-                       "after timeto."),
-         _JSON_RESPONSE, _DAILY, _TIMEZONE,
+    @rpc(_CALLINGUSER, _TARGETUSER, _TARGETUSERFIELD, _WHEREROOT, _STATSSCOPE, _TIMEFROM,
+         _TIMETO, _JSON_RESPONSE, _DAILY, _TIMEZONE,
          _returns=UseStats, _out_variable_name="USE_STATS", _throws=UseStatsFault)
     def GetStats(ctx, callinguser, targetuser, targetuserfield, whereroot, statsscope,
                  timefrom, timeto, json_response, daily, timezone):
@@ -108,9 +111,7 @@ class UseStatsService(Service):
     @rpc(_CALLINGUSER, _TARGETUSER, _TARGETUSERFIELD, _WHEREROOT,
          _text("notes/global (the default): the course total only; notes/items: every "
                "scored grade item of the course too."),
-         _text("The course field courseidentifier matches: id, shortname or idnumber.",
-               required=True),
-         _text("The course's value of that field.", required=True),
+         _text(_COURSEIDFIELD, required=True), _text(_COURSEIDENTIFIER, required=True),
          _JSON_RESPONSE,
          _returns=UserScores, _out_variable_name="USER_SCORES", _throws=UseStatsFault)
     def GetScores(ctx, callinguser, targetuser, targetuserfield, whereroot, scorescope,
@@ -123,6 +124,30 @@ class UseStatsService(Service):
                                       caller=call.caller, callinguser=_calling_user(callinguser))
         answer = shaping.user_scores(scores)
         return shaping.with_json(answer) if json_response else answer
+
+    @rpc(_CALLINGUSER, TargetUsers, _TARGETUSERFIELD, _WHEREROOT,
+         _text(f"{_COURSEIDFIELD} With courseidentifier, the users enrolled in that course "
+               "(any enrolment overlapping the window); not with targetusers."),
+         _text(_COURSEIDENTIFIER),
+         _STATSSCOPE, _TIMEFROM, _TIMETO, _DAILY, _TIMEZONE,
+         Integer32(doc="Users per page, 1 to 1000; default 100. It may change from page to "
+                       "page."),
+         _text("The NEXTCURSOR of the previous page, with the same other parameters; absent "
+               "for the first page."),
+         _returns=UsersStats, _out_variable_name="USERS_STATS", _throws=UseStatsFault)
+    def GetUsersStats(ctx, callinguser, targetusers, targetuserfield, whereroot, courseidfield,
+                      courseidentifier, statsscope, timefrom, timeto, daily, timezone, pagesize,
+                      cursor):
+        """Time many users spent, one USE_STATS each as GetStats gives it, a page at a time in
+        order of Moodle id: the users of targetusers, the users enrolled in a course, or
+        (with neither) every user with time counted in the window."""
+        call: Call = ctx.udc
+        page = call.site.get_users_stats(
+            targetusers.targetuser if targetusers else None, targetuserfield, whereroot,
+            courseidfield, courseidentifier, statsscope, timefrom, timeto, now=int(time.time()),
+            caller=call.caller, callinguser=_calling_user(callinguser), daily=bool(daily),
+            timezone=timezone, pagesize=pagesize, cursor=cursor)
+        return shaping.users_stats(page)
 
 
 def soap_application(in_protocol: ProtocolBase | None = None,

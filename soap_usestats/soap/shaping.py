@@ -1,5 +1,5 @@
 """The site's plain answers shaped into the contract's messages (``USE_STATS``,
-``USER_SCORES``), and into the JSON of ``json_response``.
+``USERS_STATS``, ``USER_SCORES``), and into the JSON of ``json_response``.
 
 Times are kept in seconds and reported as ``ELAPSED`` in whole minutes rounded
 down, each figure on its own, as the block's MNET service does.
@@ -90,6 +90,12 @@ def use_stats(stats: results.Stats) -> messages.UseStats:
     elif stats.scope == "module":
         answer.MODULES = [_module(module) for module in stats.modules]
     return answer
+
+
+def users_stats(page: results.UsersStats) -> messages.UsersStats:
+    """``USERS_STATS``: each user's ``USE_STATS``, and the cursor of the next page."""
+    return messages.UsersStats(USERS=[use_stats(stats) for stats in page.stats],
+                               NEXTCURSOR=page.next_cursor)
 
 
 def _grade(grade: results.Grade) -> dict:

@@ -20,6 +20,7 @@ from soap_usestats.demo.site import TERM_END, TERM_START, DemoSite, build_demo_s
 from soap_usestats.domain.site import MoodleSite
 from soap_usestats.moodle.database import connect
 from soap_usestats.moodle.tables import MoodleTables
+from soap_usestats.soap import shaping
 from tests.interop import figures
 from tests.support.examples import ShapedSite
 from tests.support.servers import gunicorn
@@ -44,6 +45,8 @@ class Demo:
 
     def expected(self, operation: str, params: dict[str, str]) -> dict:
         """The figures the engine computes in-process for one call, seeing everything."""
+        if operation == "GetUsersStats":
+            return figures.of_pages(self.pages(params))
         if operation == "GetStats":
             stats = self.moodle.get_stats(params["targetuser"], statsscope=params["statsscope"],
                                           timefrom=int(params["timefrom"]), timeto=int(params["timeto"]),
@@ -53,6 +56,18 @@ class Demo:
             params["targetuser"], scorescope=params["scorescope"],
             courseidfield=params["courseidfield"], courseidentifier=params["courseidentifier"],
             caller=OPERATOR))
+
+
+    def pages(self, params: dict[str, str]) -> list:
+        """Every page of a GetUsersStats in-process, following the cursor, seeing everything."""
+        asked = dict(statsscope=params["statsscope"], timefrom=int(params["timefrom"]),
+                     timeto=int(params["timeto"]), pagesize=int(params["pagesize"]))
+        pages = []
+        while not pages or pages[-1].NEXTCURSOR:
+            cursor = pages[-1].NEXTCURSOR if pages else None
+            pages.append(shaping.users_stats(self.moodle.get_users_stats(
+                **asked, cursor=cursor, now=int(time.time()), caller=OPERATOR)))
+        return pages
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 Every client prints one JSON object per call, in the shape built here:
 
 * GetStats: ``{"USER": {USER fields}, "COURSES": [{COURSE fields}], "MODULES": [{MODULE fields}]}``
+* GetUsersStats, every page: ``{"PAGES": n, "USERS": [GetStats figures of each user]}``
 * GetScores: ``{"USERNAME", "COURSE" (shortname), "SCORE", "GRADEMIN", "GRADEMAX", "ITEMS": [{ITEM fields}]}``
 
 xs:dateTime values as Unix time; an absent value as null; an absent list as ``[]``.
@@ -19,7 +20,7 @@ from typing import Any
 from lxml import etree
 
 from soap_usestats.namespaces import TNS
-from soap_usestats.soap.messages import UserScores, UseStats
+from soap_usestats.soap.messages import UserScores, UsersStats, UseStats
 
 USER = ("USERNAME", "FROM", "ELAPSED", "SECONDS", "EVENTS", "FIRSTACCESS", "LASTACCESS")
 COURSE = ("SHORTNAME", "ELAPSED", "SECONDS", "EVENTS")
@@ -40,6 +41,12 @@ def of_stats(stats: UseStats) -> dict:
     return {"USER": _pick(stats.USER, USER),
             "COURSES": [_pick(c, COURSE) for c in stats.COURSES or []],
             "MODULES": [_pick(m, MODULE) for m in stats.MODULES or []]}
+
+
+def of_pages(pages: list[UsersStats]) -> dict:
+    """The figures of every page of a GetUsersStats: how many pages, and each user's."""
+    return {"PAGES": len(pages),
+            "USERS": [of_stats(stats) for page in pages for stats in page.USERS or []]}
 
 
 def of_scores(scores: UserScores) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from soap_usestats.demo.site import TERM_END, TERM_START
 from tests.interop import figures
 from tests.interop.conftest import COURSE, Learner
 from tests.interop.runners import ALL, run
@@ -65,3 +66,16 @@ def test_the_cases_carry_real_figures(demo):
     ungraded = demo.expected(*request("notes/items", demo.learners["ungraded"]))
     assert ungraded["SCORE"] is None and ungraded["ITEMS"]
     assert all(item["SCORE"] is None for item in ungraded["ITEMS"])
+
+
+@pytest.mark.parametrize("client", [c for c in ALL if c.name != "curl"], ids=lambda client: client.name)
+def test_client_follows_the_cursor_over_three_pages(client, demo, service):
+    params = {"statsscope": "course", "timefrom": str(TERM_START), "timeto": str(TERM_END),
+              "pagesize": "1000"}
+    everyone = len(demo.pages(params)[0].USERS)
+    params["pagesize"] = str(-(-everyone // 3))
+    expected = demo.expected("GetUsersStats", params)
+    assert expected["PAGES"] == 3 and len(expected["USERS"]) == everyone > 3
+    got = run(client, service.wsdl, service.endpoint, "GetUsersStats",
+              [f"{name}={value}" for name, value in params.items()])
+    assert figures.comparable(got) == figures.comparable(expected)

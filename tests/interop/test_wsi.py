@@ -127,7 +127,7 @@ def test_operations_unique_in_name_and_wire_signature(wsdl):
     (port_type,) = wsdl.children("portType")
     operations = port_type.findall(f"{{{WSDL}}}operation")
     names = [op.get("name") for op in operations]
-    assert names == ["GetStats", "GetScores"] and len(set(names)) == len(names)
+    assert names == ["GetStats", "GetScores", "GetUsersStats"] and len(set(names)) == len(names)
     messages = wsdl.messages()
     wrappers = [messages[wsdl.qname(op.find(f"{{{WSDL}}}input"), "message").localname]
                 .find(f"{{{WSDL}}}part").get("element") for op in operations]

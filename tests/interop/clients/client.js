@@ -1,4 +1,5 @@
-// Call GetStats or GetScores with node-soap and print the figures read, as JSON.
+// Call GetStats, GetScores or GetUsersStats (every page, following NEXTCURSOR) with node-soap
+// and print the figures read, as JSON.
 //
 // usage: node client.js WSDL_URL ENDPOINT_URL OPERATION [name=value ...]
 // With NO_SOAPACTION=1 in the environment the request goes without a SOAPAction header.
@@ -31,14 +32,23 @@ function members(answer, name, member) {
   return [answer[name]?.[member] ?? []].flat();
 }
 
+function stats(one) {
+  return {
+    USER: pick(one.USER, USER),
+    COURSES: members(one, 'COURSES', 'COURSE').map((c) => pick(c, COURSE)),
+    MODULES: members(one, 'MODULES', 'MODULE').map((m) => pick(m, MODULE)),
+  };
+}
+
 function figures(operation, answer) {
-  if (operation === 'GetStats') {
-    const stats = answer.USE_STATS;
+  if (operation === 'GetUsersStats') {
     return {
-      USER: pick(stats.USER, USER),
-      COURSES: members(stats, 'COURSES', 'COURSE').map((c) => pick(c, COURSE)),
-      MODULES: members(stats, 'MODULES', 'MODULE').map((m) => pick(m, MODULE)),
+      PAGES: answer.length,
+      USERS: answer.flatMap((page) => members(page.USERS_STATS, 'USERS', 'USE_STATS').map(stats)),
     };
+  }
+  if (operation === 'GetStats') {
+    return stats(answer.USE_STATS);
   }
   const scores = answer.USER_SCORES;
   return {
@@ -48,6 +58,18 @@ function figures(operation, answer) {
   };
 }
 
+// The answer; for GetUsersStats the list of every page.
+async function call(client, operation, args) {
+  if (operation !== 'GetUsersStats') {
+    return (await client[`${operation}Async`](args))[0];
+  }
+  const pages = [(await client.GetUsersStatsAsync(args))[0]];
+  while (pages.at(-1).USERS_STATS?.NEXTCURSOR) {
+    pages.push((await client.GetUsersStatsAsync({ ...args, cursor: pages.at(-1).USERS_STATS.NEXTCURSOR }))[0]);
+  }
+  return pages;
+}
+
 async function main([wsdl, endpoint, operation, ...params]) {
   const options = { endpoint };
   if (process.env.NO_SOAPACTION) {
@@ -55,7 +77,7 @@ async function main([wsdl, endpoint, operation, ...params]) {
   }
   const client = await soap.createClientAsync(wsdl, options);
   const args = Object.fromEntries(params.map((param) => param.split(/=(.*)/s, 2)));
-  const [answer] = await client[`${operation}Async`](args);
+  const answer = await call(client, operation, args);
   console.log(JSON.stringify(figures(operation, answer)));
 }
 

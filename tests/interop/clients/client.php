@@ -1,5 +1,6 @@
 <?php
-// Call GetStats or GetScores with PHP's SoapClient and print the figures read, as JSON.
+// Call GetStats, GetScores or GetUsersStats (every page, following NEXTCURSOR) with PHP's
+// SoapClient and print the figures read, as JSON.
 //
 // usage: php client.php WSDL_URL ENDPOINT_URL OPERATION [name=value ...]
 // With NO_SOAPACTION=1 in the environment the request carries an empty SOAPAction
@@ -36,15 +37,28 @@ function members(object $answer, string $name, string $member): array
     return $answer->$name->$member ?? [];
 }
 
-function figures(string $operation, object $answer): array
+function stats(object $stats): array
 {
+    return [
+        'USER' => pick($stats->USER, USER),
+        'COURSES' => array_map(fn ($c) => pick($c, COURSE), members($stats, 'COURSES', 'COURSE')),
+        'MODULES' => array_map(fn ($m) => pick($m, MODULE), members($stats, 'MODULES', 'MODULE')),
+    ];
+}
+
+function figures(string $operation, object|array $answer): array
+{
+    if ($operation === 'GetUsersStats') {
+        $users = [];
+        foreach ($answer as $page) {
+            foreach (members($page->USERS_STATS, 'USERS', 'USE_STATS') as $one) {
+                $users[] = stats($one);
+            }
+        }
+        return ['PAGES' => count($answer), 'USERS' => $users];
+    }
     if ($operation === 'GetStats') {
-        $stats = $answer->USE_STATS;
-        return [
-            'USER' => pick($stats->USER, USER),
-            'COURSES' => array_map(fn ($c) => pick($c, COURSE), members($stats, 'COURSES', 'COURSE')),
-            'MODULES' => array_map(fn ($m) => pick($m, MODULE), members($stats, 'MODULES', 'MODULE')),
-        ];
+        return stats($answer->USE_STATS);
     }
     $scores = $answer->USER_SCORES;
     return [
@@ -67,5 +81,18 @@ $client = new $class($wsdl, [
     'cache_wsdl' => WSDL_CACHE_NONE,
     'features' => SOAP_SINGLE_ELEMENT_ARRAYS,
 ]);
-$answer = $client->$operation($params);
+// The answer; for GetUsersStats the list of every page.
+function call(SoapClient $client, string $operation, array $params): object|array
+{
+    if ($operation !== 'GetUsersStats') {
+        return $client->$operation($params);
+    }
+    $pages = [$client->GetUsersStats($params)];
+    while (isset(end($pages)->USERS_STATS->NEXTCURSOR)) {
+        $pages[] = $client->GetUsersStats($params + ['cursor' => end($pages)->USERS_STATS->NEXTCURSOR]);
+    }
+    return $pages;
+}
+
+$answer = call($client, $operation, $params);
 echo json_encode(figures($operation, $answer)), "\n";

@@ -1,4 +1,5 @@
-"""Call GetStats or GetScores with suds (suds-community) and print the figures read, as JSON.
+"""Call GetStats, GetScores or GetUsersStats (every page, following NEXTCURSOR) with suds
+(suds-community) and print the figures read, as JSON.
 
 usage: suds_client.py WSDL_URL ENDPOINT_URL OPERATION [name=value ...]
 With NO_SOAPACTION=1 in the environment the request goes without a SOAPAction header.
@@ -38,6 +39,10 @@ def members(answer, name, member):
 
 
 def figures(operation, answer):
+    if operation == "GetUsersStats":
+        return {"PAGES": len(answer),
+                "USERS": [figures("GetStats", stats) for page in answer
+                          for stats in members(page, "USERS", "USE_STATS")]}
     if operation == "GetStats":
         return {"USER": pick(answer.USER, USER),
                 "COURSES": [pick(c, COURSE) for c in members(answer, "COURSES", "COURSE")],
@@ -47,10 +52,20 @@ def figures(operation, answer):
             "GRADEMAX": answer.GRADEMAX, "ITEMS": [pick(i, ITEM) for i in members(answer, "ITEMS", "ITEM")]}
 
 
+def call(service, operation, params):
+    """The answer; for GetUsersStats the list of every page."""
+    if operation != "GetUsersStats":
+        return getattr(service, operation)(**params)
+    pages = [service.GetUsersStats(**params)]
+    while getattr(pages[-1], "NEXTCURSOR", None):
+        pages.append(service.GetUsersStats(**params, cursor=pages[-1].NEXTCURSOR))
+    return pages
+
+
 def main(wsdl, endpoint, operation, *params):
     transport = NoSoapAction() if os.environ.get("NO_SOAPACTION") else HttpTransport()
     client = Client(wsdl, location=endpoint, transport=transport, cache=None)
-    answer = getattr(client.service, operation)(**dict(param.split("=", 1) for param in params))
+    answer = call(client.service, operation, dict(param.split("=", 1) for param in params))
     print(json.dumps(figures(operation, answer), default=str))
 
 

@@ -1,4 +1,5 @@
-"""Call GetStats or GetScores with zeep and print the figures read, as JSON.
+"""Call GetStats, GetScores or GetUsersStats (every page, following NEXTCURSOR) with zeep
+and print the figures read, as JSON.
 
 usage: zeep_client.py WSDL_URL ENDPOINT_URL OPERATION [name=value ...]
 With NO_SOAPACTION=1 in the environment the request goes without a SOAPAction header.
@@ -32,6 +33,10 @@ def pick(value, names):
 
 
 def figures(operation, answer):
+    if operation == "GetUsersStats":
+        return {"PAGES": len(answer),
+                "USERS": [figures("GetStats", stats) for page in answer
+                          for stats in (page.USERS.USE_STATS if page.USERS else [])]}
     if operation == "GetStats":
         return {"USER": pick(answer.USER, USER),
                 "COURSES": [pick(c, COURSE) for c in answer.COURSES.COURSE] if answer.COURSES else [],
@@ -41,11 +46,21 @@ def figures(operation, answer):
             "ITEMS": [pick(i, ITEM) for i in answer.ITEMS.ITEM] if answer.ITEMS else []}
 
 
+def call(service, operation, params):
+    """The answer; for GetUsersStats the list of every page."""
+    if operation != "GetUsersStats":
+        return service[operation](**params)
+    pages = [service.GetUsersStats(**params)]
+    while pages[-1].NEXTCURSOR:
+        pages.append(service.GetUsersStats(**params, cursor=pages[-1].NEXTCURSOR))
+    return pages
+
+
 def main(wsdl, endpoint, operation, *params):
     plugins = [NoSoapAction()] if os.environ.get("NO_SOAPACTION") else []
     client = zeep.Client(wsdl, plugins=plugins)
     service = client.create_service("{urn:soap-usestats:1}UseStats", endpoint)
-    answer = service[operation](**dict(param.split("=", 1) for param in params))
+    answer = call(service, operation, dict(param.split("=", 1) for param in params))
     print(json.dumps(figures(operation, answer), default=str))
 
 
