@@ -11,7 +11,7 @@ DEMO_TOKEN := 3ca43ca80e31ab727f8f7c3fbd057e98
 NODE_DIR := tests/interop/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
-.PHONY: run test wsdl demo benchmark clean interop php-soap chromium
+.PHONY: run test wsdl demo benchmark benchmark-users clean interop php-soap chromium wrk
 
 $(STAMP): pyproject.toml setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -60,9 +60,25 @@ chromium:
 wsdl: $(STAMP)
 	$(BIN)/soap-usestats wsdl --public-url http://127.0.0.1:8000/soap --output wsdl/use_stats.wsdl
 
-benchmark: $(STAMP)
+# Benchmarks measure speed and memory (tests never do); each prints its figures side by side.
+benchmark: $(STAMP) wrk
+	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_light.py
 	$(BIN)/python benchmarks/bench_get_stats.py
 	$(BIN)/python benchmarks/bench_calls.py
+
+# GetUsersStats over a 10M-row log of 10,000 users in PostgreSQL (about 5 minutes).
+benchmark-users: $(STAMP)
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_users.py
+
+# The HTTP load generator of bench_light.py.
+wrk:
+	@if command -v wrk >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y --no-install-recommends wrk \
+		|| { apt-get update && apt-get install -y --no-install-recommends wrk; }; \
+	else echo "wrk not found (apt-get install wrk as root): bench_light.py needs it"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis *.egg-info
