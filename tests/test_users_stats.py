@@ -40,7 +40,7 @@ def pages(site: ShapedSite, **asked) -> list:
 
 
 def users_of(found: list) -> list:
-    return [stats for page in found for stats in page.USERS]
+    return [stats for page in found for stats in page.USE_STATS]
 
 
 class Site(ShapedSite):
@@ -151,7 +151,7 @@ def test_paging_gives_each_user_once_in_id_order(builder, site):
     builder.log(only_ignored, 1000, "viewed", "course", 50, builder.site_course, origin="cli")
     gone = _busy(builder, "gone", deleted=1)
     found = pages(site, pagesize=4, timeto=5000)
-    assert [len(page.USERS) for page in found] == [4, 4, 3]
+    assert [len(page.USE_STATS) for page in found] == [4, 4, 3]
     assert [s.USER.ID for s in users_of(found)] == sorted(busy)
     assert gone not in {s.USER.ID for s in users_of(found)}
     assert found[-1].NEXTCURSOR is None

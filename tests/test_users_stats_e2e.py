@@ -56,9 +56,9 @@ def test_the_manager_sees_everyone_page_by_page(served):
     service = client_of(served, "manager").service
     found = every_page(service, statsscope="course", pagesize=3, **WINDOW)
     assert len(found) >= 3
-    ids = [s.USER.ID for page in found for s in page.USERS.USE_STATS]
+    ids = [s.USER.ID for page in found for s in page.USE_STATS]
     assert ids == sorted(set(ids))
-    one = found[1].USERS.USE_STATS[0]
+    one = found[1].USE_STATS[0]
     alone = service.GetStats(targetuser=str(one.USER.ID), targetuserfield="id",
                              statsscope="course", **WINDOW)
     assert serialize_object(one, dict) == serialize_object(alone, dict)
@@ -67,11 +67,11 @@ def test_the_manager_sees_everyone_page_by_page(served):
 def test_the_manager_lists_users_and_asks_for_any_course(served):
     service = client_of(served, "manager").service
     listed = service.GetUsersStats(targetusers={"targetuser": ["admin", "ref.learner"]}, **WINDOW)
-    assert [s.USER.USERNAME for s in listed.USERS.USE_STATS] == ["admin", "ref.learner"]
+    assert [s.USER.USERNAME for s in listed.USE_STATS] == ["admin", "ref.learner"]
     assert listed.NEXTCURSOR is None
     course = service.GetUsersStats(courseidfield="shortname", courseidentifier=OTHER_COURSE,
                                    **WINDOW)
-    assert course.USERS.USE_STATS
+    assert course.USE_STATS
 
 
 def test_the_manager_learns_of_unknown_users_and_courses(served):
@@ -88,8 +88,8 @@ def test_the_teacher_sees_their_course_per_course(served):
     service = client_of(served, "teacher").service
     page = service.GetUsersStats(courseidfield="shortname", courseidentifier=TEACHER_COURSE,
                                  statsscope="course", **WINDOW)
-    assert page.USERS.USE_STATS
-    for stats in page.USERS.USE_STATS:
+    assert page.USE_STATS
+    for stats in page.USE_STATS:
         alone = service.GetStats(targetuser=str(stats.USER.ID), targetuserfield="id",
                                  statsscope="course", **WINDOW)
         assert serialize_object(stats, dict) == serialize_object(alone, dict)
@@ -143,16 +143,16 @@ def test_soap12_and_json_give_the_same_pages(served):
     asked = dict(statsscope="module", pagesize=4, **WINDOW)
     soap11 = every_page(client_of(served, "manager").service, **asked)
     soap12 = every_page(client_of(served, "manager", served[0] + "12").service, **asked)
-    users = [serialize_object(s, dict) for page in soap11 for s in page.USERS.USE_STATS]
-    assert users == [serialize_object(s, dict) for page in soap12 for s in page.USERS.USE_STATS]
+    users = [serialize_object(s, dict) for page in soap11 for s in page.USE_STATS]
+    assert users == [serialize_object(s, dict) for page in soap12 for s in page.USE_STATS]
     documents = json_pages(served, **asked)
-    assert [u["USER"]["ID"] for d in documents for u in d["USERS"]] == [u["USER"]["ID"] for u in users]
+    assert [u["USER"]["ID"] for d in documents for u in d["USE_STATS"]] == [u["USER"]["ID"] for u in users]
 
 
 def test_json_takes_a_list_of_users_as_repeated_query_parameters(served):
     (document,) = json_pages(served, **{"targetusers.targetuser": ["ref.learner", "admin"]},
                              **WINDOW)
-    assert [u["USER"]["USERNAME"] for u in document["USERS"]] == ["admin", "ref.learner"]
+    assert [u["USER"]["USERNAME"] for u in document["USE_STATS"]] == ["admin", "ref.learner"]
     with pytest.raises(urllib.error.HTTPError) as error:
         json_pages(served, pagesize=0)
     assert error.value.code == 400

@@ -231,9 +231,10 @@ class UsersStats(_Model):
     """The answer of GetUsersStats: one page of users, in order of their Moodle id."""
 
     _type_info = [
-        ("USERS", Array(UseStats, member_name="USE_STATS",
-                        doc="Each user of the page, in order of Moodle id: what GetStats "
-                            "answers for that user with the same parameters.")),
+        ("USE_STATS", UseStats.customize(max_occurs="unbounded",
+                                         doc="Each user of the page, in order of Moodle id: what "
+                                             "GetStats answers for that user with the same "
+                                             "parameters.")),
         ("NEXTCURSOR", Text("The cursor of the next page: pass it as cursor, with the same "
                             "parameters; absent on the last page.")),
     ]

@@ -94,7 +94,7 @@ def use_stats(stats: results.Stats) -> messages.UseStats:
 
 def users_stats(page: results.UsersStats) -> messages.UsersStats:
     """``USERS_STATS``: each user's ``USE_STATS``, and the cursor of the next page."""
-    return messages.UsersStats(USERS=[use_stats(stats) for stats in page.stats],
+    return messages.UsersStats(USE_STATS=[use_stats(stats) for stats in page.stats],
                                NEXTCURSOR=page.next_cursor)
 
 

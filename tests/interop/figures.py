@@ -46,7 +46,7 @@ def of_stats(stats: UseStats) -> dict:
 def of_pages(pages: list[UsersStats]) -> dict:
     """The figures of every page of a GetUsersStats: how many pages, and each user's."""
     return {"PAGES": len(pages),
-            "USERS": [of_stats(stats) for page in pages for stats in page.USERS or []]}
+            "USERS": [of_stats(stats) for page in pages for stats in page.USE_STATS or []]}
 
 
 def of_scores(scores: UserScores) -> dict:

@@ -192,9 +192,18 @@ def test_types_are_ones_sap_maps(wsdl):
 
 
 def test_repeated_elements_are_wrapped(wsdl):
-    """A repeated element is declared on an element, alone in its wrapper type (no soapenc arrays)."""
-    repeated = wsdl.root.xpath("//xs:element[@maxOccurs='unbounded']", namespaces={"xs": XS})
+    """A repeated element is declared on an element (maxOccurs on a named, typed xs:element,
+    never on a group or an xs:any), in the sequence of a wrapper's complex type; never as
+    soapenc:Array."""
+    schema = wsdl.root.find(f"{{{WSDL}}}types/{{{XS}}}schema")
+    assert SOAP_ENCODING.encode() not in wsdl.raw and b"arrayType" not in wsdl.raw
+    assert not list(schema.iter(f"{{{XS}}}any"))
+    repeated = schema.xpath("//*[@maxOccurs and @maxOccurs != '1']")
     assert repeated
     for element in repeated:
+        name = element.get("name")
+        assert element.tag == f"{{{XS}}}element" and name and element.get("type"), element.tag
+        assert element.get("minOccurs") == "0", name
         sequence = element.getparent()
-        assert len(sequence) == 1 and element.get("minOccurs") == "0", element.get("name")
+        assert sequence.tag == f"{{{XS}}}sequence", name
+        assert sequence.getparent().tag == f"{{{XS}}}complexType", name

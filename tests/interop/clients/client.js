@@ -44,7 +44,7 @@ function figures(operation, answer) {
   if (operation === 'GetUsersStats') {
     return {
       PAGES: answer.length,
-      USERS: answer.flatMap((page) => members(page.USERS_STATS, 'USERS', 'USE_STATS').map(stats)),
+      USERS: answer.flatMap((page) => [page.USERS_STATS?.USE_STATS ?? []].flat().map(stats)),
     };
   }
   if (operation === 'GetStats') {

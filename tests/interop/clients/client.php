@@ -51,7 +51,7 @@ function figures(string $operation, object|array $answer): array
     if ($operation === 'GetUsersStats') {
         $users = [];
         foreach ($answer as $page) {
-            foreach (members($page->USERS_STATS, 'USERS', 'USE_STATS') as $one) {
+            foreach ($page->USERS_STATS->USE_STATS ?? [] as $one) {
                 $users[] = stats($one);
             }
         }

@@ -42,7 +42,7 @@ def figures(operation, answer):
     if operation == "GetUsersStats":
         return {"PAGES": len(answer),
                 "USERS": [figures("GetStats", stats) for page in answer
-                          for stats in members(page, "USERS", "USE_STATS")]}
+                          for stats in getattr(page, "USE_STATS", None) or []]}
     if operation == "GetStats":
         return {"USER": pick(answer.USER, USER),
                 "COURSES": [pick(c, COURSE) for c in members(answer, "COURSES", "COURSE")],

@@ -36,7 +36,7 @@ def figures(operation, answer):
     if operation == "GetUsersStats":
         return {"PAGES": len(answer),
                 "USERS": [figures("GetStats", stats) for page in answer
-                          for stats in (page.USERS.USE_STATS if page.USERS else [])]}
+                          for stats in page.USE_STATS or []]}
     if operation == "GetStats":
         return {"USER": pick(answer.USER, USER),
                 "COURSES": [pick(c, COURSE) for c in answer.COURSES.COURSE] if answer.COURSES else [],
