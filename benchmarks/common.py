@@ -81,8 +81,8 @@ def site_with_admin(url: str) -> DemoTables:
 
 
 def add_learner_log(url: str, rows: int, userid: int = 2, username: str = LEARNER) -> None:
-    """One learner with ``rows`` log rows: a view every 20-300 s, a break every 40 rows,
-    across 20 courses and 400 activities."""
+    """One learner with ``rows`` log rows: a view every 20-300 s, a break of 1-6 hours every
+    40 rows, across 20 courses and 400 activities; a million rows end before 2038."""
     engine = create_engine(url)
     t = DemoTables()
     rnd = random.Random(rows)
@@ -93,7 +93,7 @@ def add_learner_log(url: str, rows: int, userid: int = 2, username: str = LEARNE
                                        "confirmed": 1}])
         now, batch = 1_000_000_000, []
         for n in range(rows):
-            now += rnd.randint(20, 300) if n % 40 else rnd.randint(4000, 90000)
+            now += rnd.randint(20, 300) if n % 40 else rnd.randint(4000, 20000)
             course, cm = rnd.choice(cms)
             level = 70 if n % 3 else 50
             batch.append({"userid": userid, "timecreated": now, "action": "viewed",
