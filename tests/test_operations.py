@@ -27,6 +27,7 @@ from soap_usestats.web.app import create_app
 from soap_usestats.web.health import DatabaseHealth
 from tests.support import HANG_SECONDS
 from tests.support.databases import fresh_database
+from tests.support.metrics import sample
 from tests.support.servers import TcpProxy, free_port, gunicorn
 from tests.support.wsgi import WsgiClient
 
@@ -49,15 +50,6 @@ def fetch(url: str) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
-
-
-def sample(metrics: bytes, name: str, **labels: str) -> float:
-    """The value of one sample in a Prometheus text exposition (0 when absent)."""
-    selector = ",".join(f'{key}="{value}"' for key, value in labels.items())
-    prefix = f"{name}{{{selector}}} " if labels else f"{name} "
-    values = [float(line[len(prefix):]) for line in metrics.decode().splitlines()
-              if line.startswith(prefix)]
-    return values[0] if values else 0.0
 
 
 @pytest.fixture

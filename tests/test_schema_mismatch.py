@@ -18,18 +18,10 @@ from soap_usestats.exceptions import SchemaMismatch
 from soap_usestats.moodle.database import SCHEMA_MISMATCH, connect, read_only
 from soap_usestats.web.app import create_app
 from tests.support.examples import worked_example
+from tests.support.metrics import sample
 from tests.support.wsgi import GET_STATS, WsgiClient
 
 TOKEN = "b" * 32
-
-
-def sample(metrics: bytes, name: str, **labels: str) -> float:
-    """The value of one sample in a Prometheus text exposition (0 when absent)."""
-    selector = ",".join(f'{key}="{value}"' for key, value in labels.items())
-    prefix = f"{name}{{{selector}}} " if labels else f"{name} "
-    values = [float(line[len(prefix):]) for line in metrics.decode().splitlines()
-              if line.startswith(prefix)]
-    return values[0] if values else 0.0
 
 
 @pytest.fixture
