@@ -34,6 +34,17 @@ Example file::
     ignoremodules = []
     capturemodules = ["learningtimecheck"]
     enrolmentfilter = false
+
+    # Other Moodle sites, answered for by whereroot (docs/deployment.md)
+    [sites."https://moodle-b.example.com"]      # read directly
+    database_url = "postgresql+psycopg://stats_ro@db-b.example.com/moodle"
+    table_prefix = "mdl_"
+
+    [sites."https://moodle-c.example.com"]      # asked through its own soap_usestats
+    peer_url = "https://stats-c.example.com/soap"
+    peer_username = "hub"
+    peer_password_file = "/etc/soap-usestats/peer-c.secret"   # or peer_password
+    timeout = 10                                # seconds; then Server.RemoteFailure
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ from typing import Any
 from .exceptions import ConfigError
 from .timemodel import settings as time_model
 from .timemodel.settings import TimeModelOverrides
+from .wwwroots import normalise
 
 DEMO_DATABASE_URL = "sqlite:///var/demo_moodle.sqlite"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000/soap"
@@ -58,6 +70,8 @@ DEFAULT_NONCE_STORE = os.path.join(tempfile.gettempdir(), "soap-usestats-nonces.
 MIN_SECRET_KEY_LENGTH = 32
 CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 PASSWORD_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+#: Seconds a site of ``[sites]`` has to answer, unless its ``timeout`` says otherwise.
+DEFAULT_SITE_TIMEOUT = 10
 
 _STRINGS = ("database_url", "table_prefix", "public_url", "secret_key_file", "nonce_store")
 _COUNTS = ("wsse_max_age", "max_request_bytes")
@@ -79,6 +93,28 @@ class ClientCredential:
     password_hash: str = field(repr=False)
     trusted: bool = False
     user: str | None = None
+
+
+@dataclass(frozen=True)
+class DirectSite:
+    """Another Moodle site whose database this service reads itself."""
+
+    wwwroot: str
+    database_url: str = field(repr=False)
+    table_prefix: str = "mdl_"
+    timeout: float = DEFAULT_SITE_TIMEOUT
+
+
+@dataclass(frozen=True)
+class PeerService:
+    """Another Moodle site, asked through the soap_usestats service in front of it, with
+    this service's (trusted) client credentials there."""
+
+    wwwroot: str
+    peer_url: str
+    peer_username: str
+    peer_password: str = field(repr=False)
+    timeout: float = DEFAULT_SITE_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -107,6 +143,9 @@ class Settings:
     #: Whose X-Forwarded-For is believed (IPv4Network or IPv6Network).
     trusted_proxies: tuple = ()
     capabilities: Capabilities = field(default_factory=Capabilities)
+    #: The other sites of ``[sites]``, by normalised wwwroot (``wwwroots.normalise``).
+    sites: Mapping[str, DirectSite | PeerService] = field(
+        default_factory=lambda: MappingProxyType({}))
 
 
 def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
@@ -143,8 +182,10 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     if "capabilities" in values:
         parsed["capabilities"] = _capabilities(values["capabilities"])
     clients = parse_clients(values.get("clients", {}))
+    if "sites" in values:
+        parsed["sites"] = parse_sites(values["sites"])
     secret_key = (environ.get("USESTATS_SECRET_KEY", "").strip()
-                  or _read_secret_key(parsed.get("secret_key_file")))
+                  or _read_secret("secret_key_file", parsed.get("secret_key_file")))
     if secret_key is not None and len(secret_key) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(f"the secret key must be at least {MIN_SECRET_KEY_LENGTH} characters")
     if clients and secret_key is None:
@@ -164,16 +205,17 @@ def _read_file(path: str) -> dict[str, Any]:
         raise ConfigError(f"USESTATS_CONFIG {path} is not valid TOML: {error}") from None
 
 
-def _read_secret_key(path: str | None) -> str | None:
+def _read_secret(setting: str, path: str | None) -> str | None:
+    """The secret kept in the file ``setting`` names, stripped (None when empty)."""
     if path is None:
         return None
     try:
         with open(path, encoding="utf-8") as file:
             return file.read().strip() or None
     except OSError as error:
-        raise ConfigError(f"cannot read secret_key_file {path}: {error.strerror}") from None
+        raise ConfigError(f"cannot read {setting} {path}: {error.strerror}") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"secret_key_file {path} is not UTF-8 text") from None
+        raise ConfigError(f"{setting} {path} is not UTF-8 text") from None
 
 
 def parse_clients(raw: Any) -> Mapping[str, ClientCredential]:
@@ -200,6 +242,60 @@ def parse_clients(raw: Any) -> Mapping[str, ClientCredential]:
             _string(f"{where}.user", entry["user"])
         clients[name] = ClientCredential(name=name, **entry)
     return MappingProxyType(clients)
+
+
+_DIRECT_KEYS = {"database_url", "table_prefix", "timeout"}
+_PEER_KEYS = {"peer_url", "peer_username", "peer_password", "peer_password_file", "timeout"}
+
+
+def parse_sites(raw: Any) -> Mapping[str, DirectSite | PeerService]:
+    """The ``[sites."<wwwroot>"]`` tables, validated: each a database or a peer service."""
+    sites: dict[str, DirectSite | PeerService] = {}
+    for wwwroot, table in _table("sites", raw).items():
+        where = f"sites.{wwwroot!r}"
+        key = normalise(wwwroot)
+        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", key):
+            raise ConfigError(f"{where}: a site is named by its wwwroot, an http(s) address")
+        if key in sites:
+            raise ConfigError(f"{where}: the same site as {sites[key].wwwroot!r}")
+        entry = dict(_table(where, table))
+        peer = "peer_url" in entry
+        if peer == ("database_url" in entry):
+            raise ConfigError(f"{where}: give either database_url (read directly) or peer_url "
+                              "(asked through its soap_usestats service)")
+        unknown = set(entry) - (_PEER_KEYS if peer else _DIRECT_KEYS)
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(f'{where}.{k}' for k in unknown))}")
+        timeout = entry.pop("timeout", DEFAULT_SITE_TIMEOUT)
+        if (not isinstance(timeout, int | float) or isinstance(timeout, bool)
+                or not 0 < timeout <= 3600):
+            raise ConfigError(f"{where}.timeout must be a number of seconds, above 0")
+        if peer:
+            sites[key] = _peer(where, key, entry, timeout)
+        else:
+            sites[key] = DirectSite(key, _string(f"{where}.database_url", entry["database_url"]),
+                                    _string(f"{where}.table_prefix", entry.get("table_prefix", "mdl_"),
+                                            empty=True), timeout)
+    return MappingProxyType(sites)
+
+
+def _peer(where: str, wwwroot: str, entry: dict[str, Any], timeout: float) -> PeerService:
+    url = _string(f"{where}.peer_url", entry["peer_url"])
+    if not re.fullmatch(r"https?://\S+", url):
+        raise ConfigError(f"{where}.peer_url must be the http(s) address of the peer's /soap")
+    if "peer_username" not in entry:
+        raise ConfigError(f"{where}.peer_username is missing")
+    if ("peer_password" in entry) == ("peer_password_file" in entry):
+        raise ConfigError(f"{where}: give either peer_password or peer_password_file")
+    if "peer_password" in entry:
+        password = _string(f"{where}.peer_password", entry["peer_password"])
+    else:
+        password = _read_secret(f"{where}.peer_password_file",
+                                _string(f"{where}.peer_password_file", entry["peer_password_file"]))
+        if password is None:
+            raise ConfigError(f"{where}.peer_password_file is empty")
+    return PeerService(wwwroot, url, _string(f"{where}.peer_username", entry["peer_username"]),
+                       password, timeout)
 
 
 def _capabilities(raw: Any) -> Capabilities:

@@ -41,6 +41,12 @@ class InvalidXML(UseStatsError):
     faultcode, status = "Client.InvalidXML", 503
 
 
+class RemoteFailure(UseStatsError):
+    """The site named by ``whereroot`` failed, timed out, or the call would loop."""
+
+    faultcode, status = "Server.RemoteFailure", 511
+
+
 class DatabaseUnavailable(UseStatsError):
     faultcode, status = "Server.DatabaseUnavailable", 500
 

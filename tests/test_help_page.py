@@ -38,7 +38,7 @@ def app():
     # An empty in-memory database: the page reads nothing from Moodle.
     application = create_app(Settings(database_url="sqlite://", public_url=PUBLIC))
     yield application
-    application.site.engine.dispose()
+    application.network.home.engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_no_credentials_and_nothing_about_users(tmp_path):
         with_token = WsgiClient(application).get("/soap", f"wstoken={token}",
                                                  HTTP_ACCEPT=BROWSER)
     finally:
-        application.site.engine.dispose()
+        application.network.home.engine.dispose()
     assert anonymous.status == with_token.status == 200
     assert anonymous.body == with_token.body
     for secret in (b"zz.secret", b"ZZ-4711", b"zz@example.org", token.encode()):

@@ -1,7 +1,7 @@
 """The architecture, as the imports show it: from the WSGI edge down to the engine, never up.
 
-web -> soap -> domain -> auth -> access -> moodle -> timemodel; the flat modules
-(config, exceptions, namespaces, contexts) are shared by all. Nothing below the
+web -> soap -> federation -> domain -> auth -> access -> moodle -> timemodel; the flat modules
+(config, exceptions, namespaces, contexts, wwwroots) are shared by all. Nothing below the
 SOAP layer imports Spyne.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parent.parent / "soap_usestats"
-LAYERS = ["timemodel", "moodle", "access", "auth", "domain", "soap", "web"]
-SHARED = {"config", "exceptions", "namespaces", "contexts"}
+LAYERS = ["timemodel", "moodle", "access", "auth", "domain", "federation", "soap", "web"]
+SHARED = {"config", "exceptions", "namespaces", "contexts", "wwwroots"}
 
 
 def imports(path: Path) -> set[str]:

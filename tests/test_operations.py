@@ -62,7 +62,7 @@ def app_on():
 
     yield make
     for app in apps:
-        app.site.engine.dispose()
+        app.network.home.engine.dispose()
 
 
 def unreachable_url() -> str:

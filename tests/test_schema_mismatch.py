@@ -42,7 +42,7 @@ def make_client(database_url):
 
     yield make
     for app in apps:
-        app.site.engine.dispose()
+        app.network.home.engine.dispose()
 
 
 def operator_lines(caplog) -> list[str]:

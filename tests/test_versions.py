@@ -11,7 +11,7 @@ from soap_usestats.web.app import create_app
 
 
 def test_every_database_here_has_window_functions(database_url):
-    create_app(Settings(database_url=database_url)).site.engine.dispose()
+    create_app(Settings(database_url=database_url)).network.home.engine.dispose()
 
 
 def test_an_older_server_is_refused_with_its_version(database_url, backend, monkeypatch):
@@ -25,4 +25,4 @@ def test_an_older_server_is_refused_with_its_version(database_url, backend, monk
 def test_a_database_not_reachable_yet_does_not_stop_the_start(caplog):
     app = create_app(Settings(database_url="postgresql+psycopg://postgres@127.0.0.1:1/moodle"))
     assert "cannot be reached yet" in caplog.text
-    app.site.engine.dispose()
+    app.network.home.engine.dispose()

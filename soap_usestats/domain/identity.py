@@ -13,7 +13,8 @@ from sqlalchemy.engine import Connection
 from ..auth.caller import Caller, CallingUser
 from ..exceptions import Forbidden
 from ..moodle.queries import Queries
-from ..moodle.siteconfig import SiteConfig, same_wwwroot
+from ..moodle.siteconfig import SiteConfig
+from ..wwwroots import same
 
 
 def acting_user(conn: Connection, queries: Queries, config: SiteConfig, caller: Caller,
@@ -40,7 +41,7 @@ def acting_user(conn: Connection, queries: Queries, config: SiteConfig, caller: 
 
 def _calling_host(conn: Connection, queries: Queries, config: SiteConfig, root: str | None) -> int:
     """The MNET host of ``callinguser``: this site, or a peer named by its wwwroot."""
-    if not (root or "").strip() or same_wwwroot(root, queries.wwwroot(conn, config.localhost)):
+    if not (root or "").strip() or same(root, queries.wwwroot(conn, config.localhost)):
         return config.localhost
     hosts = queries.mnet_host_ids(conn, root.strip().rstrip("/"))
     if len(hosts) != 1:

@@ -1,6 +1,6 @@
 """What the site answers, as plain data: the figures of one user, and their grades.
 
-The SOAP, JSON and (later) federated answers are all shaped from these; they
+The SOAP, JSON and federated answers are all shaped from these; they
 know nothing of any protocol. Times are in seconds, Unix times are integers.
 """
 
@@ -33,6 +33,7 @@ class CourseFigures:
     shortname: str
     idnumber: str
     tally: CourseTally
+    site: str | None = None   # whereroot *: the wwwroot of the course's site
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class ModuleFigures:
     courseid: int
     courseshortname: str
     tally: ModuleTally
+    site: str | None = None   # whereroot *: the wwwroot of the module's site
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class Stats:
     ``courses`` (course scope) leaves the site course out: it is ``site_course``.
     Courses come by shortname, modules by course shortname then name. With days,
     ``zone`` names their time zone and the tallies hold them. ``model`` is the time
-    model the figures were computed with.
+    model the figures were computed with. ``sites`` (whereroot ``*``) holds each
+    site's own answer, whose figures these sum; the site courses are theirs.
     """
 
     user: Person
@@ -69,6 +72,15 @@ class Stats:
     modules: list[ModuleFigures] = field(default_factory=list)
     model: EffectiveModel | None = None
     zone: str | None = None
+    sites: list[SiteFigures] | None = None
+
+
+@dataclass(frozen=True)
+class SiteFigures:
+    """One site's part of a whereroot ``*`` answer: its wwwroot, and its own Stats."""
+
+    wwwroot: str
+    stats: Stats
 
 
 @dataclass(frozen=True)

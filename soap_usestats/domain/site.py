@@ -24,17 +24,18 @@ from sqlalchemy.engine import Connection, Engine
 from ..access.rules import Viewer
 from ..auth import tokens
 from ..auth.caller import Caller, CallingUser
-from ..config import Capabilities, Settings
+from ..config import Capabilities, DirectSite, Settings
 from ..exceptions import ConfigError, InvalidParameter, UnknownCourse, UnknownHost, UnknownUser
 from ..moodle.cache import CachingQueries, TtlCache
 from ..moodle.database import connect, read_only
-from ..moodle.siteconfig import SiteConfig, normalise_wwwroot, same_wwwroot
+from ..moodle.siteconfig import SiteConfig
 from ..moodle.tables import MoodleTables
 from ..moodle.versions import require_window_functions
 from ..timemodel import settings as time_model
 from ..timemodel import sql
 from ..timemodel.engine import Tally, Usage
 from ..timemodel.settings import BlockSettings, EffectiveModel, TimeModelOverrides
+from ..wwwroots import normalise, same
 from . import cursor as paging
 from . import params
 from .identity import acting_user
@@ -64,6 +65,14 @@ UserFigures = dict[int, tuple[int, Usage]]
 
 
 @dataclass(frozen=True)
+class SiteIdentity:
+    """A site's wwwroot and its default time zone for days."""
+
+    wwwroot: str
+    timezone: str
+
+
+@dataclass(frozen=True)
 class _Call:
     """One operation's transaction, the site's settings, and the caller behind it."""
 
@@ -79,8 +88,9 @@ class MoodleSite:
     def __init__(self, engine: Engine, tables: MoodleTables,
                  overrides: TimeModelOverrides | None = None,
                  capabilities: Capabilities | None = None, cache_seconds: int = 0,
-                 secret_key: str | None = None) -> None:
+                 secret_key: str | None = None, wwwroot: str | None = None) -> None:
         self.engine = engine
+        self.wwwroot = wwwroot  # the name configuration gives it, besides its own wwwroot
         self.secret_key = secret_key  # signs GetUsersStats cursors, when configured
         self.queries = CachingQueries(tables, TtlCache(cache_seconds))
         self.overrides = overrides or TimeModelOverrides()
@@ -93,6 +103,43 @@ class MoodleSite:
         require_window_functions(engine)
         return cls(engine, MoodleTables(settings.table_prefix), settings.use_stats,
                    settings.capabilities, settings.cache_seconds, settings.secret_key)
+
+    @classmethod
+    def other(cls, site: DirectSite, settings: Settings) -> MoodleSite:
+        """Another site of ``[sites]``, read directly: its own block settings apply, with
+        the deployment's capabilities and cache."""
+        engine = connect(site.database_url)
+        require_window_functions(engine)
+        return cls(engine, MoodleTables(site.table_prefix), None, settings.capabilities,
+                   settings.cache_seconds, settings.secret_key, site.wwwroot)
+
+    def person(self, caller: Caller, callinguser: CallingUser | None, now: int) -> CallingUser | None:
+        """Whom a call is for, as another site knows them (MNET): a username and its home
+        wwwroot; ``None`` for the operator, who sees every site whole.
+
+        A trusted client's ``callinguser`` is taken as it is; another caller is
+        resolved here, as :meth:`get_stats` would (a token checked first).
+        """
+        if caller.unrestricted:
+            return None
+        with self._call(caller, now, lambda: None) as (call, _):
+            own = self.queries.wwwroot(call.conn, call.config.localhost) or ""
+            asserted = ((callinguser.username if callinguser else None) or "").strip()
+            if caller.trusted and asserted:
+                return CallingUser(asserted, (callinguser.remoteuserhostroot or "").strip() or own,
+                                   own)
+            userid = acting_user(call.conn, self.queries, call.config, caller, callinguser,
+                                 call.userid)
+            user = self.queries.users(call.conn, [userid])[userid]
+            return CallingUser(user.username, self.queries.wwwroot(call.conn, user.mnethostid),
+                               own)
+
+    def about(self) -> SiteIdentity:
+        """The site's wwwroot (as configuration names it, else its own) and its time zone."""
+        with read_only(self.engine) as conn:
+            config = SiteConfig.read(conn, self.queries)
+            wwwroot = self.wwwroot or self.queries.wwwroot(conn, config.localhost) or ""
+            return SiteIdentity(wwwroot, _site_zone(config).key)
 
     def get_stats(self, targetuser: str | None, targetuserfield: str | None = None,
                   whereroot: str | None = None, statsscope: str | None = None,
@@ -140,7 +187,7 @@ class MoodleSite:
             viewer = self._viewer(call, callinguser)
             query = paging.digest({
                 "callinguser": callinguser and astuple(callinguser),
-                "whereroot": normalise_wwwroot(whereroot), "targetuserfield": field,
+                "whereroot": normalise(whereroot), "targetuserfield": field,
                 "targetusers": targets and sorted(map(str, targets)), "course": course,
                 "statsscope": asked.scope, "timefrom": asked.start, "timeto": timeto,
                 "daily": asked.daily, "timezone": (timezone or "").strip()})
@@ -211,21 +258,14 @@ class MoodleSite:
 
     @staticmethod
     def _zone(call: _Call, asked: params.Figures) -> ZoneInfo | None:
-        """The zone of the days: the one asked for, else the site's (UTC if the site's is
-        not a zone this machine knows)."""
+        """The zone of the days: the one asked for, else the site's."""
         if not asked.daily:
             return None
-        if asked.zone is not None:
-            return asked.zone
-        try:
-            return params.zone(call.config.timezone, "UTC")
-        except InvalidParameter:
-            log.warning("the site's time zone %r is unknown; days are in UTC", call.config.timezone)
-            return ZoneInfo("UTC")
+        return asked.zone if asked.zone is not None else _site_zone(call.config)
 
     def _answer_for_this_site(self, call: _Call, whereroot: str | None) -> None:
         """Refuse a ``whereroot`` that names another site than this one."""
-        if (whereroot or "").strip() and not same_wwwroot(
+        if (whereroot or "").strip() and not same(whereroot, self.wwwroot) and not same(
                 whereroot, self.queries.wwwroot(call.conn, call.config.localhost)):
             raise UnknownHost(f"no Moodle site is configured for whereroot {whereroot.strip()!r}")
 
@@ -409,6 +449,15 @@ def _with_modules(stats: Stats, usage: Usage, named: _ModuleNames) -> Stats:
             tally.courseid, course.shortname if course else "", tally))
     modules.sort(key=lambda m: (m.courseshortname, m.name, m.id))
     return replace(stats, modules=modules)
+
+
+def _site_zone(config: SiteConfig) -> ZoneInfo:
+    """The site's time zone (UTC if it is not a zone this machine knows)."""
+    try:
+        return params.zone(config.timezone, "UTC")
+    except InvalidParameter:
+        log.warning("the site's time zone %r is unknown; days are in UTC", config.timezone)
+        return ZoneInfo("UTC")
 
 
 def _listing(values: list[str | int]) -> str:

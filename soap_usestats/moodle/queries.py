@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from .. import contexts
 from ..timemodel.engine import LogEvent
 from ..timemodel.sql import log_rows
+from ..wwwroots import same
 from .tables import MoodleTables
 
 #: Ids sent in one ``IN (...)`` list.
@@ -65,9 +66,11 @@ class Queries:
         return conn.scalar(select(c.wwwroot).where(c.id == mnethostid))
 
     def mnet_host_ids(self, conn: Connection, wwwroot: str) -> list[int]:
-        """The ids of the live MNET host rows with this wwwroot."""
+        """The ids of the live MNET host rows with this wwwroot (compared as
+        ``wwwroots.same`` does; the table holds one row per peer)."""
         c = self.t.mnet_host.c
-        return list(conn.scalars(select(c.id).where(c.wwwroot == wwwroot, c.deleted == 0)))
+        rows = conn.execute(select(c.id, c.wwwroot).where(c.deleted == 0))
+        return [row.id for row in rows if same(row.wwwroot, wwwroot)]
 
     # Users and courses
 
@@ -139,7 +142,8 @@ class Queries:
     def users(self, conn: Connection, ids: Iterable[int]) -> dict[int, Row]:
         """Non-deleted users by id."""
         u = self.t.user.c
-        query = select(u.id, u.username, u.firstname, u.lastname, u.idnumber).where(u.deleted == 0)
+        query = (select(u.id, u.username, u.firstname, u.lastname, u.idnumber, u.mnethostid)
+                 .where(u.deleted == 0))
         return {row.id: row for chunk in _chunks(ids)
                 for row in conn.execute(query.where(u.id.in_(chunk)))}
 

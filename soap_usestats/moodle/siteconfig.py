@@ -56,13 +56,3 @@ class SiteConfig:
     def localhost(self) -> int:
         """This site's own ``mnet_host`` id (``$CFG->mnet_localhost_id``)."""
         return int(self.values.get("mnet_localhost_id") or 1)
-
-
-def normalise_wwwroot(url: str | None) -> str:
-    """A site address as compared: trimmed, without a trailing slash, in lower case."""
-    return (url or "").strip().rstrip("/").lower()
-
-
-def same_wwwroot(one: str | None, other: str | None) -> bool:
-    """Whether two addresses name the same site."""
-    return normalise_wwwroot(one) == normalise_wwwroot(other)

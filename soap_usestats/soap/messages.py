@@ -124,6 +124,9 @@ class StatsUser(_Model):
     ]
 
 
+_SITE = ("SITE", Text("whereroot *: the wwwroot of the site it is on."))
+
+
 @_documented
 class CourseStats(_Model):
     """Time in one course; SECONDS splits into activities, course pages and other pages."""
@@ -140,6 +143,7 @@ class CourseStats(_Model):
         ("OTHERSECONDS", Int("Seconds on the course's other pages (grades, reports, "
                              "participants).")),
         *_days("in the course"),
+        _SITE,
     ]
 
 
@@ -156,6 +160,7 @@ class ModuleStats(_Model):
         ("COURSEID", Int("The id of the activity's course.")),
         ("COURSESHORTNAME", Text("The short name of the activity's course.")),
         *_activity("in the activity"),
+        _SITE,
     ]
 
 
@@ -194,6 +199,20 @@ class ModelSettings(_Model):
 
 
 @_documented
+class SiteStats(_Model):
+    """whereroot *: one site's own figures, which the user's figures sum."""
+
+    _type_info = [
+        ("WWWROOT", RequiredText("The site's wwwroot.")),
+        ("ELAPSED", RequiredInt("Whole minutes on the site in the window (rounded down).")),
+        *_activity("on the site"),
+        ("SITECOURSE", CourseStats.customize(doc="statsscope course: time on the site's front "
+                                                 "page.")),
+        ("MODEL", ModelSettings),
+    ]
+
+
+@_documented
 class UseStats(_Model):
     """The answer of GetStats."""
 
@@ -211,6 +230,9 @@ class UseStats(_Model):
                            doc="The working sessions in the window, in time order.")),
         ("JSON", _JSON),
         ("MODEL", ModelSettings),
+        ("SITES", Array(SiteStats, member_name="SITE",
+                        doc="whereroot *: each site asked, with its own figures; SITECOURSE "
+                            "and MODEL are then each site's.")),
     ]
 
 

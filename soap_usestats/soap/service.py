@@ -19,7 +19,7 @@ from spyne.model.fault import Fault
 from spyne.protocol import ProtocolBase
 
 from ..auth.caller import Caller, CallingUser
-from ..domain.site import MoodleSite
+from ..federation.network import Network
 from ..namespaces import SOAP_HTTP, TNS
 from . import shaping
 from .messages import CallingUser as CallingUserMessage
@@ -39,8 +39,12 @@ _TARGETUSER = _text("The user whose figures are asked for: a username, unless "
                     "targetuserfield names another field.", required=True)
 _TARGETUSERFIELD = _text("The user field targetuser matches: username (the default), "
                          "idnumber, email (in any case) or id.")
-_WHEREROOT = _text("The Moodle site (its wwwroot) to answer for: empty, or this site's own "
-                   "wwwroot; any other is Client.UnknownHost.")
+_WHEREROOT = _text("The Moodle site (its wwwroot) to answer for: empty or this site's own "
+                   "wwwroot, or another site the service is configured for; an unknown one is "
+                   "Client.UnknownHost.")
+_WHEREROOT_ALL = _text("As for the other operations, or * (every site): the figures summed over "
+                       "every configured site where the user exists, each course and module "
+                       "with its SITE, and SITES.")
 _DAILY = Boolean(doc="When true, the user and each course (statsscope course) also carry "
                       "DAYS: the time booked to each local date.")
 _TIMEZONE = _text("The IANA time zone of the days (Europe/Paris...); default the site's "
@@ -60,10 +64,12 @@ _JSON_RESPONSE = Boolean(doc="When true, the answer also carries JSON: the same 
 
 @dataclass(frozen=True)
 class Call:
-    """What an operation needs of its request (Spyne's ``ctx.udc``): the site, and who calls."""
+    """What an operation needs of its request (Spyne's ``ctx.udc``): the sites, who calls,
+    and the services a forwarded call came through (``federation.chain``)."""
 
-    site: MoodleSite
+    site: Network
     caller: Caller
+    via: tuple[str, ...] = ()
 
 
 class OperationError(Fault):
@@ -93,7 +99,7 @@ def _calling_user(message: CallingUserMessage | None) -> CallingUser | None:
 class UseStatsService(Service):
     """Time spent on a Moodle site and grades, per user, course and activity."""
 
-    @rpc(_CALLINGUSER, _TARGETUSER, _TARGETUSERFIELD, _WHEREROOT, _STATSSCOPE, _TIMEFROM,
+    @rpc(_CALLINGUSER, _TARGETUSER, _TARGETUSERFIELD, _WHEREROOT_ALL, _STATSSCOPE, _TIMEFROM,
          _TIMETO, _JSON_RESPONSE, _DAILY, _TIMEZONE,
          _returns=UseStats, _out_variable_name="USE_STATS", _throws=UseStatsFault)
     def GetStats(ctx, callinguser, targetuser, targetuserfield, whereroot, statsscope,
@@ -104,7 +110,7 @@ class UseStatsService(Service):
         stats = call.site.get_stats(targetuser, targetuserfield, whereroot, statsscope,
                                     timefrom, timeto, now=int(time.time()), caller=call.caller,
                                     callinguser=_calling_user(callinguser), daily=bool(daily),
-                                    timezone=timezone)
+                                    timezone=timezone, via=call.via)
         answer = shaping.use_stats(stats)
         return shaping.with_json(answer) if json_response else answer
 
@@ -121,7 +127,8 @@ class UseStatsService(Service):
         call: Call = ctx.udc
         scores = call.site.get_scores(targetuser, targetuserfield, whereroot, scorescope,
                                       courseidfield, courseidentifier, now=int(time.time()),
-                                      caller=call.caller, callinguser=_calling_user(callinguser))
+                                      caller=call.caller, callinguser=_calling_user(callinguser),
+                                      via=call.via)
         answer = shaping.user_scores(scores)
         return shaping.with_json(answer) if json_response else answer
 
@@ -146,7 +153,7 @@ class UseStatsService(Service):
             targetusers.targetuser if targetusers else None, targetuserfield, whereroot,
             courseidfield, courseidentifier, statsscope, timefrom, timeto, now=int(time.time()),
             caller=call.caller, callinguser=_calling_user(callinguser), daily=bool(daily),
-            timezone=timezone, pagesize=pagesize, cursor=cursor)
+            timezone=timezone, pagesize=pagesize, cursor=cursor, via=call.via)
         return shaping.users_stats(page)
 
 

@@ -49,7 +49,7 @@ def _course(course: results.CourseFigures, daily: bool) -> messages.CourseStats:
     return messages.CourseStats(
         NAME=course.fullname, SHORTNAME=course.shortname, IDNUMBER=course.idnumber, ID=course.id,
         ACTIVITYSECONDS=tally.activities, COURSESECONDS=tally.course, OTHERSECONDS=tally.other,
-        DAYS=_days(tally) if daily else None, **_activity(tally),
+        DAYS=_days(tally) if daily else None, SITE=course.site, **_activity(tally),
     )
 
 
@@ -67,9 +67,18 @@ def _model(stats: results.Stats) -> messages.ModelSettings | None:
 def _module(module: results.ModuleFigures) -> messages.ModuleStats:
     return messages.ModuleStats(
         NAME=module.name, TYPE=module.type, IDNUMBER=module.idnumber, ID=module.id,
-        COURSEID=module.courseid, COURSESHORTNAME=module.courseshortname,
+        COURSEID=module.courseid, COURSESHORTNAME=module.courseshortname, SITE=module.site,
         **_activity(module.tally),
     )
+
+
+def _site(site: results.SiteFigures) -> messages.SiteStats:
+    stats = site.stats
+    return messages.SiteStats(
+        WWWROOT=site.wwwroot, MODEL=_model(stats),
+        SITECOURSE=(_course(stats.site_course, stats.zone is not None)
+                    if stats.scope == "course" and stats.site_course else None),
+        **_activity(stats.total))
 
 
 def use_stats(stats: results.Stats) -> messages.UseStats:
@@ -89,6 +98,8 @@ def use_stats(stats: results.Stats) -> messages.UseStats:
         answer.SITECOURSE = _course(stats.site_course, daily) if stats.site_course else None
     elif stats.scope == "module":
         answer.MODULES = [_module(module) for module in stats.modules]
+    if stats.sites is not None:
+        answer.SITES = [_site(site) for site in stats.sites]
     return answer
 
 

@@ -26,7 +26,9 @@ from spyne.protocol.http import HttpRpc
 
 from ..auth.authenticator import Authenticator
 from ..config import Settings, load_settings
+from ..federation import chain
 from ..domain.site import MoodleSite
+from ..federation.network import Network
 from ..exceptions import DatabaseUnavailable
 from ..namespaces import SOAP11_ENV, SOAP12_ENV
 from ..soap import faults
@@ -85,8 +87,8 @@ class UseStatsApp:
     """The WSGI application: operations over SOAP 1.1, SOAP 1.2 and JSON, their WSDLs,
     and the operators' ``/healthz`` and ``/metrics``."""
 
-    def __init__(self, site: MoodleSite, settings: Settings) -> None:
-        self.site = site
+    def __init__(self, network: Network, settings: Settings) -> None:
+        self.network = network
         self.max_request_bytes = settings.max_request_bytes
         self.authenticator = Authenticator(settings)
         public_url = settings.public_url.rstrip("/")
@@ -108,7 +110,7 @@ class UseStatsApp:
             JSON_PATH: _Protocol(Endpoint(soap_application(HttpRpc(validator="soft"), ContractJson())),
                                  None, None, JSON, faults.json_body, faults.http_status),
         }
-        self.health = health.DatabaseHealth(site.engine)
+        self.health = health.DatabaseHealth(network.home.engine)
         self.metrics = Metrics()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -181,7 +183,8 @@ class UseStatsApp:
             protocol.endpoint.decode(ctx)
             caller = self.authenticator(environ, envelope)
             record.caller = caller.label
-            answer = protocol.endpoint.run(ctx, Call(self.site, caller))
+            via = chain.parse(environ.get(chain.ENVIRON_KEY))
+            answer = protocol.endpoint.run(ctx, Call(self.network, caller, via))
         except Exception as error:  # noqa: BLE001 - every error becomes the contract's fault
             fault = faults.to_contract(error)
             record.outcome = fault.faultcode
@@ -220,6 +223,7 @@ def _accepts_html(accept: str) -> bool:
 
 
 def create_app(settings: Settings | None = None, site: MoodleSite | None = None) -> UseStatsApp:
-    """The WSGI application for ``settings`` (default: the environment's configuration)."""
+    """The WSGI application for ``settings`` (default: the environment's configuration);
+    ``site``, when given, is the service's own site."""
     settings = settings or load_settings()
-    return UseStatsApp(site or MoodleSite.from_settings(settings), settings)
+    return UseStatsApp(Network.from_settings(settings, site), settings)

@@ -39,10 +39,13 @@ FAULTS: tuple[tuple[type[exceptions.UseStatsError], str], ...] = (
     (exceptions.UnknownCourse, "no such course, or more than one matches"),
     (exceptions.AuthenticationFailed, "no credential, a wrong one, or more than one"),
     (exceptions.Forbidden, "the caller's Moodle roles do not let it see these figures"),
-    (exceptions.UnknownHost, "whereroot is neither empty nor this site's wwwroot"),
+    (exceptions.UnknownHost, "whereroot names no site this service answers for"),
     (exceptions.InvalidXML,
      ("not well-formed XML, a DTD, a processing instruction, not UTF-8, not a SOAP envelope, "
       "no such operation, or over the size limit")),
+    (exceptions.RemoteFailure,
+     ("the site whereroot names failed or did not answer within its timeout, or the call "
+      "would loop between services")),
     (exceptions.DatabaseUnavailable,
      "the Moodle database cannot be reached; the next request retries"),
     (exceptions.SchemaMismatch,

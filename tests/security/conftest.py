@@ -36,7 +36,7 @@ def make_client(moodle_url):
 
     yield make
     for app in apps:
-        app.site.engine.dispose()
+        app.network.home.engine.dispose()
 
 
 @pytest.fixture(scope="module")

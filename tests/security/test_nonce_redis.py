@@ -185,7 +185,7 @@ def make_app(moodle_url):
 
     yield make
     for app in apps:
-        app.site.engine.dispose()
+        app.network.home.engine.dispose()
         getattr(app.authenticator.nonces, "close", lambda: None)()
 
 

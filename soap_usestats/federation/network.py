@@ -1,0 +1,223 @@
+"""The network of sites a service answers for: its own, and the sites of ``[sites]``.
+
+``whereroot`` routes each call: empty or the service's own site, to that site;
+a site of ``[sites]``, to its database (read here) or to the peer service in
+front of it; ``*`` (GetStats), to every site at once, whose figures are summed.
+A call answered by another site is for the caller's MNET twin there (the same
+username, from the caller's home site), and that site's roles decide.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
+from datetime import date
+from functools import partial
+from typing import Any, Protocol
+
+from ..auth.caller import OPERATOR, Caller, CallingUser
+from ..config import DirectSite, Settings
+from ..domain.results import SiteFigures, Stats, UsersStats
+from ..domain.site import MoodleSite
+from ..exceptions import InvalidParameter, RemoteFailure, UnknownUser, UseStatsError
+from ..timemodel.engine import Tally
+from ..wwwroots import normalise
+from . import chain
+from .peer import Peer
+
+#: Each operation's method on a :class:`MoodleSite`.
+METHODS = {"GetStats": "get_stats", "GetUsersStats": "get_users_stats", "GetScores": "get_scores"}
+EVERY_SITE = "*"
+
+
+class Remote(Protocol):
+    """Another site of the network: read directly (:class:`Direct`) or a :class:`Peer`."""
+
+    wwwroot: str
+    timeout: float
+
+    def call(self, operation: str, asked: Mapping[str, Any], person: CallingUser | None,
+             via: str) -> Any: ...
+
+
+class Direct:
+    """A site of ``[sites]`` whose database this service reads: the call is made there
+    for ``person``, as a trusted client asserts it."""
+
+    def __init__(self, site: MoodleSite, timeout: float) -> None:
+        self.site, self.wwwroot, self.timeout = site, site.wwwroot, timeout
+
+    def call(self, operation: str, asked: Mapping[str, Any], person: CallingUser | None,
+             via: str) -> Any:
+        """The site's answer; ``via`` is for peers only (nothing is forwarded from here)."""
+        caller = OPERATOR if person is None else Caller(label="federation", trusted=True)
+        method = getattr(self.site, METHODS[operation])
+        try:
+            return method(**asked, whereroot=self.wwwroot, now=int(time.time()), caller=caller,
+                          callinguser=person)
+        except UseStatsError as error:
+            if error.faultcode.startswith("Server"):
+                raise RemoteFailure(f"the site {self.wwwroot} failed: {error}") from error
+            raise
+
+
+class Network:
+    """The service's own site (``home``) and the other sites, by normalised wwwroot."""
+
+    def __init__(self, home: MoodleSite, sites: Mapping[str, Remote], me: str) -> None:
+        self.home = home
+        self.sites = sites
+        self.me = me  # this service in a forwarding chain: its public URL
+
+    @classmethod
+    def from_settings(cls, settings: Settings, home: MoodleSite | None = None) -> Network:
+        sites: dict[str, Remote] = {
+            key: (Direct(MoodleSite.other(site, settings), site.timeout)
+                  if isinstance(site, DirectSite) else Peer(site))
+            for key, site in settings.sites.items()}
+        return cls(home or MoodleSite.from_settings(settings), sites, settings.public_url)
+
+    def get_stats(self, targetuser: str | None, targetuserfield: str | None = None,
+                  whereroot: str | None = None, statsscope: str | None = None,
+                  timefrom: int | None = None, timeto: int | None = None, *, now: int,
+                  caller: Caller, callinguser: CallingUser | None = None, daily: bool = False,
+                  timezone: str | None = None, via: tuple[str, ...] = ()) -> Stats:
+        """:meth:`MoodleSite.get_stats` at ``whereroot``; ``*`` sums every site's."""
+        asked = dict(targetuser=targetuser, targetuserfield=targetuserfield,
+                     statsscope=statsscope, timefrom=timefrom, timeto=timeto, daily=daily,
+                     timezone=timezone)
+        chain.refuse_loop(via, self.me)
+        if (whereroot or "").strip() == EVERY_SITE:
+            return self._everywhere(asked, now, caller, callinguser, via)
+        return self._ask("GetStats", whereroot, asked, now, caller, callinguser, via)
+
+    def get_users_stats(self, targetusers: Sequence[str] | None = None,
+                        targetuserfield: str | None = None, whereroot: str | None = None,
+                        courseidfield: str | None = None, courseidentifier: str | None = None,
+                        statsscope: str | None = None, timefrom: int | None = None,
+                        timeto: int | None = None, *, now: int, caller: Caller,
+                        callinguser: CallingUser | None = None, daily: bool = False,
+                        timezone: str | None = None, pagesize: int | None = None,
+                        cursor: str | None = None, via: tuple[str, ...] = ()) -> UsersStats:
+        """:meth:`MoodleSite.get_users_stats` at ``whereroot``."""
+        asked = dict(targetusers=targetusers, targetuserfield=targetuserfield,
+                     courseidfield=courseidfield, courseidentifier=courseidentifier,
+                     statsscope=statsscope, timefrom=timefrom, timeto=timeto, daily=daily,
+                     timezone=timezone, pagesize=pagesize, cursor=cursor)
+        chain.refuse_loop(via, self.me)
+        return self._ask("GetUsersStats", whereroot, asked, now, caller, callinguser, via)
+
+    def get_scores(self, targetuser: str | None, targetuserfield: str | None = None,
+                   whereroot: str | None = None, scorescope: str | None = None,
+                   courseidfield: str | None = None, courseidentifier: str | None = None, *,
+                   now: int, caller: Caller, callinguser: CallingUser | None = None,
+                   via: tuple[str, ...] = ()) -> Any:
+        """:meth:`MoodleSite.get_scores` at ``whereroot``."""
+        asked = dict(targetuser=targetuser, targetuserfield=targetuserfield,
+                     scorescope=scorescope, courseidfield=courseidfield,
+                     courseidentifier=courseidentifier)
+        chain.refuse_loop(via, self.me)
+        return self._ask("GetScores", whereroot, asked, now, caller, callinguser, via)
+
+    def _ask(self, operation: str, whereroot: str | None, asked: dict, now: int, caller: Caller,
+             callinguser: CallingUser | None, via: tuple[str, ...]) -> Any:
+        """One site's answer: the home site's, or another's for the caller's twin there."""
+        if (whereroot or "").strip() == EVERY_SITE:
+            raise InvalidParameter("whereroot * (every site) is for GetStats only")
+        site = self.sites.get(normalise(whereroot))
+        if site is None:
+            return getattr(self.home, METHODS[operation])(
+                **asked, whereroot=whereroot, now=now, caller=caller, callinguser=callinguser)
+        person = self.home.person(caller, callinguser, now)
+        return site.call(operation, asked, person, chain.forwarded(via, self.me))
+
+    def _everywhere(self, asked: dict, now: int, caller: Caller,
+                    callinguser: CallingUser | None, via: tuple[str, ...]) -> Stats:
+        """Every site's figures at once, summed; a site without the user is passed over."""
+        about = self.home.about()
+        if asked["daily"] and not (asked["timezone"] or "").strip():
+            asked = {**asked, "timezone": about.timezone}  # one calendar for every site
+        person = self.home.person(caller, callinguser, now) if self.sites else None
+        forwarded = chain.forwarded(via, self.me)
+        asks = [(about.wwwroot, None, partial(self.home.get_stats, **asked, now=now,
+                                              caller=caller, callinguser=callinguser))]
+        asks += [(site.wwwroot, site.timeout,
+                  partial(site.call, "GetStats", asked, person, forwarded))
+                 for site in self.sites.values()]
+        outcomes = _concurrently(asks)
+        found = [(wwwroot, stats) for wwwroot, stats in outcomes if isinstance(stats, Stats)]
+        if not found:
+            raise outcomes[0][1]
+        return _summed(found)
+
+
+def _concurrently(asks: list[tuple[str, float | None, Callable[[], Stats]]]
+                  ) -> list[tuple[str, Stats | UnknownUser]]:
+    """Each site's answer (or its UnknownUser), in order, every site asked at once.
+
+    The first site to fail, or to outlast its timeout, fails the whole: its
+    error is raised at once, naming it, and the others are not waited for.
+    """
+    pool = ThreadPoolExecutor(max_workers=len(asks), thread_name_prefix="whereroot")
+    started = time.monotonic()
+    futures: dict[Future, int] = {pool.submit(ask): index for index, (_, _, ask) in enumerate(asks)}
+    outcomes: dict[int, Stats | UnknownUser] = {}
+    try:
+        pending = set(futures)
+        while pending:
+            deadlines = [started + asks[futures[f]][1] for f in pending if asks[futures[f]][1]]
+            left = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            done, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcomes[futures[future]] = _outcome(future, asks[futures[future]][0],
+                                                     home=futures[future] == 0)
+            for future in pending:
+                wwwroot, timeout, _ = asks[futures[future]]
+                if timeout and time.monotonic() >= started + timeout:
+                    raise RemoteFailure(f"the site {wwwroot} did not answer within {timeout:g} s")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return [(asks[index][0], outcomes[index]) for index in range(len(asks))]
+
+
+def _outcome(future: Future, wwwroot: str, home: bool) -> Stats | UnknownUser:
+    """A site's Stats, or the UnknownUser it answered; any other error is raised, another
+    site's client error naming that site."""
+    try:
+        return future.result()
+    except UnknownUser as error:
+        return error
+    except UseStatsError as error:
+        if home or isinstance(error, RemoteFailure):
+            raise
+        raise type(error)(f"{wwwroot}: {error}") from error
+
+
+def _summed(found: list[tuple[str, Stats]]) -> Stats:
+    """One answer of every site's: figures summed, courses and modules marked with their
+    site, each site's own answer in ``sites``."""
+    first = found[0][1]
+    courses = sorted((replace(course, site=wwwroot) for wwwroot, stats in found
+                      for course in stats.courses), key=lambda c: (c.shortname, c.site, c.id))
+    modules = sorted((replace(module, site=wwwroot) for wwwroot, stats in found
+                      for module in stats.modules),
+                     key=lambda m: (m.courseshortname, m.name, m.site, m.id))
+    sessions = sorted((session for _, stats in found for session in stats.sessions),
+                      key=lambda s: (s.start, s.end))
+    return Stats(first.user, min(stats.start for _, stats in found), first.end, first.scope,
+                 _total([stats.total for _, stats in found]), sessions, courses=courses,
+                 modules=modules, zone=first.zone,
+                 sites=[SiteFigures(wwwroot, stats) for wwwroot, stats in found])
+
+
+def _total(tallies: list[Tally]) -> Tally:
+    days: dict[date, int] = {}
+    for tally in tallies:
+        for day, seconds in tally.days.items():
+            days[day] = days.get(day, 0) + seconds
+    firsts = [t.first for t in tallies if t.first is not None]
+    lasts = [t.last for t in tallies if t.last is not None]
+    return Tally(sum(t.seconds for t in tallies), sum(t.events for t in tallies),
+                 min(firsts, default=None), max(lasts, default=None), days)
