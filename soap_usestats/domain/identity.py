@@ -25,7 +25,7 @@ def acting_user(conn: Connection, queries: Queries, config: SiteConfig, caller: 
     if asserted:
         host = _calling_host(conn, queries, config, callinguser.remoteuserhostroot)
         if caller.trusted:
-            return _user_id(conn, queries, asserted, host)
+            return _user_id(conn, queries, asserted, host, host != config.localhost)
     if token_owner is not None:
         acting = token_owner
     elif caller.username:
@@ -49,8 +49,11 @@ def _calling_host(conn: Connection, queries: Queries, config: SiteConfig, root: 
     return hosts[0]
 
 
-def _user_id(conn: Connection, queries: Queries, username: str, host: int) -> int:
+def _user_id(conn: Connection, queries: Queries, username: str, host: int,
+             remote: bool = False) -> int:
+    """The id of ``username`` of ``host``; a ``remote`` host's user is its MNET twin here."""
     users = queries.find_users(conn, "username", username, host)
     if len(users) != 1:
-        raise Forbidden(f"callinguser {username!r} is not a user of this site")
+        raise Forbidden(f"callinguser {username!r} has no MNET account on this site" if remote
+                        else f"callinguser {username!r} is not a user of this site")
     return users[0].id

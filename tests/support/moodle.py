@@ -15,7 +15,7 @@ WWWROOT = "https://moodle.test"
 class MoodleBuilder:
     """Creates the schema in an empty database and inserts rows with Moodle's defaults."""
 
-    def __init__(self, url: str, prefix: str = "mdl_") -> None:
+    def __init__(self, url: str, prefix: str = "mdl_", wwwroot: str = WWWROOT) -> None:
         self.url = url
         self.engine: Engine = create_engine(url)
         self.tables: DemoTables = create_schema(self.engine, prefix)
@@ -25,7 +25,7 @@ class MoodleBuilder:
         self._user_tokens: dict[int, str] = {}
         self._user_service: int | None = None
         self.insert("config", name="mnet_localhost_id", value="1")
-        self.insert("mnet_host", id=1, wwwroot=WWWROOT, name="Test site")
+        self.insert("mnet_host", id=1, wwwroot=wwwroot, name="Test site")
         self.insert("mnet_host", id=2, wwwroot="", name="All Hosts")
         self.insert("mnet_host", id=3, wwwroot="https://peer.test", name="Peer")
         self.site_course = self.insert("course", category=0, fullname="Test site",

@@ -21,13 +21,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(database_url: str, *, config: str | None = None, **env: str):
-    """Serve ``soap_usestats.wsgi:application`` on a free port; yield its /soap URL.
+def gunicorn(database_url: str, *, config: str | None = None, port: int | None = None,
+             **env: str):
+    """Serve ``soap_usestats.wsgi:application`` on ``port`` (default a free one); yield its
+    /soap URL.
 
     With ``config``, gunicorn reads that configuration file for all but the address;
     otherwise it runs one worker with four threads.
     """
-    port = free_port()
+    port = port or free_port()
     soap_url = f"http://127.0.0.1:{port}/soap"
     environ = {**os.environ, "USESTATS_DATABASE_URL": database_url,
                "USESTATS_PUBLIC_URL": soap_url, **env}

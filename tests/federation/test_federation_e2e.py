@@ -1,0 +1,275 @@
+"""Federation end to end, on loopback: a hub service in front of its own site (SQLite), a
+site it reads directly (PostgreSQL) and a site it asks through that site's own service
+(MariaDB); hubs with a dead and a hanging peer, and two hubs forwarding to each other.
+
+The figures through every path equal those of the site's own service, to the second.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import ExitStack, closing
+
+import pytest
+import requests
+import zeep
+from zeep.helpers import serialize_object
+
+from soap_usestats.auth.clients import new_client, new_secret_key
+from tests.support.databases import fresh_database
+from tests.support.network import B, C, HOME, WINDOW, build_site
+from tests.support.servers import free_port, gunicorn
+
+pytestmark = pytest.mark.e2e
+
+TIMEOUT = 2  # seconds a faulty peer is given
+
+
+def _clients(key: str) -> tuple[str, str]:
+    """The ``[clients.hub]`` table of a peer, trusted to assert callinguser, and its password."""
+    hub, password = new_client(key, "hub", trusted=True)
+    return (f'[clients.hub]\nsalt = "{hub.salt}"\npassword_hash = "{hub.password_hash}"\n'
+            "trusted = true\n"), password
+
+
+def _peer(wwwroot: str, url: str, password: str, timeout: float = 10) -> str:
+    return (f'[sites."{wwwroot}"]\npeer_url = "{url}"\npeer_username = "hub"\n'
+            f'peer_password = "{password}"\ntimeout = {timeout}\n')
+
+
+def _served(stack: ExitStack, url: str, folder, name: str, config: str = "", key: str = "",
+            gunicorn_config: str | None = None) -> str:
+    path = folder / f"{name}.toml"
+    path.write_text(config)
+    env = {"USESTATS_CONFIG": str(path)} | ({"USESTATS_SECRET_KEY": key} if key else {})
+    return stack.enter_context(gunicorn(url, config=gunicorn_config, **env))
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("network")
+    with ExitStack() as stack:
+        urls = {}
+        for wwwroot, backend in ((B, "postgresql"), (C, "mariadb")):
+            urls[wwwroot], drop = fresh_database(backend, folder)
+            stack.callback(drop)
+        home = build_site(f"sqlite:///{folder / 'home.sqlite'}", HOME, None, 0)
+        sites = {HOME: home, B: build_site(urls[B], B, HOME, 1), C: build_site(urls[C], C, HOME, 2)}
+        for site in sites.values():
+            site.builder.engine.dispose()
+        key = new_secret_key()
+        clients, password = _clients(key)
+        own = {B: _served(stack, urls[B], folder, "own-b"),
+               C: _served(stack, urls[C], folder, "peer-c", clients, key)}
+        hub = _served(stack, home.url, folder, "hub", (
+            f'[sites."{B}"]\ndatabase_url = "{urls[B]}"\n' + _peer(C, own[C], password)))
+        yield {"sites": sites, "own": own, "hub": hub, "home": home, "key": key,
+               "clients": clients, "password": password, "folder": folder, "stack": stack}
+
+
+def client(url: str, token: str | None = None, timeout: float = 30) -> zeep.Client:
+    result = zeep.Client(f"{url}?wsdl", transport=zeep.Transport(operation_timeout=timeout))
+    if token is not None:
+        result.service._binding_options["address"] = f"{url}?wstoken={token}"
+    return result
+
+
+def hub_as(network, who: str):
+    return client(network["hub"], network["home"].tokens[who]).service
+
+
+def own_service(network, wwwroot: str):
+    """The site's own service, asked by that site's administrator."""
+    return client(network["own"][wwwroot], network["sites"][wwwroot].tokens["admin"]).service
+
+
+def plain(answer) -> dict:
+    return serialize_object(answer, dict)
+
+
+def fault(call) -> zeep.exceptions.Fault:
+    with pytest.raises(zeep.exceptions.Fault) as raised:
+        call()
+    return raised.value
+
+
+@pytest.mark.parametrize("wwwroot", [B, C], ids=["read directly", "through its peer"])
+@pytest.mark.parametrize("scope", ["site", "course", "module"])
+def test_figures_through_the_hub_are_the_sites_own(network, wwwroot, scope):
+    asked = dict(targetuser="lee", statsscope=scope, daily=True, timezone="Europe/Paris", **WINDOW)
+    through = hub_as(network, "mgr").GetStats(whereroot=wwwroot, **asked)
+    assert through.USER.SECONDS > 0
+    assert plain(through) == plain(own_service(network, wwwroot).GetStats(**asked))
+
+
+@pytest.mark.parametrize("wwwroot", [B, C], ids=["read directly", "through its peer"])
+def test_scores_and_pages_through_the_hub_are_the_sites_own(network, wwwroot):
+    hub, own = hub_as(network, "mgr"), own_service(network, wwwroot)
+    for course in ("ALG", "BIO1" if wwwroot == B else "BIO2"):
+        asked = dict(targetuser="lee", courseidfield="shortname", courseidentifier=course,
+                     scorescope="notes/items")
+        through = hub.GetScores(whereroot=wwwroot, **asked)
+        assert through.SCORE is not None
+        assert plain(through) == plain(own.GetScores(**asked))
+    pages = {"hub": [], "own": []}
+    for name, service, where in (("hub", hub, {"whereroot": wwwroot}), ("own", own, {})):
+        cursor = None
+        while True:
+            page = service.GetUsersStats(pagesize=1, cursor=cursor, statsscope="course",
+                                         **where, **WINDOW)
+            pages[name].append([plain(one) for one in page.USE_STATS])
+            if (cursor := page.NEXTCURSOR) is None:
+                break
+    assert pages["hub"] == pages["own"]
+    assert [p[0]["USER"]["USERNAME"] for p in pages["hub"]] == ["lee"]
+
+
+def test_the_home_site_answers_to_its_own_wwwroot_and_to_none(network):
+    hub = hub_as(network, "mgr")
+    asked = dict(targetuser="lee", statsscope="course", **WINDOW)
+    assert plain(hub.GetStats(whereroot=HOME + "/", **asked)) == plain(hub.GetStats(**asked))
+    assert plain(hub.GetStats(whereroot="HTTPS://B.TEST/", **asked)) == plain(
+        hub.GetStats(whereroot=B, **asked))
+
+
+def test_every_site_at_once_sums_the_sites_own_figures(network):
+    asked = dict(targetuser="lee", statsscope="course", **WINDOW)
+    everywhere = hub_as(network, "mgr").GetStats(whereroot="*", **asked)
+    own = {HOME: hub_as(network, "mgr").GetStats(**asked),
+           B: own_service(network, B).GetStats(**asked),
+           C: own_service(network, C).GetStats(**asked)}
+    seconds = sum(answer.USER.SECONDS for answer in own.values())
+    assert everywhere.USER.SECONDS == seconds
+    assert everywhere.USER.ELAPSED == seconds // 60
+    assert everywhere.USER.EVENTS == sum(answer.USER.EVENTS for answer in own.values())
+    assert [(s.WWWROOT, s.SECONDS, s.ELAPSED) for s in everywhere.SITES.SITE] == [
+        (wwwroot, answer.USER.SECONDS, answer.USER.ELAPSED) for wwwroot, answer in own.items()]
+    found = sorted((course.SITE, course.SHORTNAME, course.SECONDS)
+                   for course in everywhere.COURSES.COURSE)
+    assert found == sorted((wwwroot, course.SHORTNAME, course.SECONDS)
+                           for wwwroot, answer in own.items() for course in answer.COURSES.COURSE)
+    modules = hub_as(network, "mgr").GetStats(whereroot="*", targetuser="lee",
+                                               statsscope="module", **WINDOW)
+    assert {m.SITE for m in modules.MODULES.MODULE} == {HOME, B, C}
+
+
+def test_every_site_at_once_passes_over_sites_without_the_user(network):
+    answer = hub_as(network, "mgr").GetStats(whereroot="*", targetuser="mgr", **WINDOW)
+    assert [s.WWWROOT for s in answer.SITES.SITE] == [HOME]
+    error = fault(lambda: hub_as(network, "mgr").GetStats(whereroot="*", targetuser="nobody",
+                                                          **WINDOW))
+    assert error.code.endswith("Client.UnknownUser")
+
+
+@pytest.mark.parametrize("wwwroot", [B, C], ids=["read directly", "through its peer"])
+def test_a_caller_is_its_mnet_twin_on_the_other_site(network, wwwroot):
+    """cat has no twin there: the local manager who shares her username is not her."""
+    error = fault(lambda: hub_as(network, "cat").GetStats(whereroot=wwwroot, targetuser="lee",
+                                                          **WINDOW))
+    assert error.code.endswith("Client.Forbidden")
+    assert "MNET" in error.message
+    error = fault(lambda: hub_as(network, "ann").GetStats(whereroot=wwwroot, targetuser="lee",
+                                                          **WINDOW))
+    assert error.code.endswith("Client.Forbidden")
+    assert hub_as(network, "mgr").GetStats(whereroot=wwwroot, targetuser="lee", **WINDOW)
+
+
+def test_a_trusted_client_asserts_its_callinguser_on_the_peer(network):
+    session = requests.Session()
+    session.auth = ("hub", network["password"])
+    peer = zeep.Client(f"{network['own'][C]}?wsdl", transport=zeep.Transport(session=session))
+    home_manager = {"username": "mgr", "remoteuserhostroot": HOME}
+    assert peer.service.GetStats(callinguser=home_manager, targetuser="lee", **WINDOW)
+    local_cat = {"username": "cat", "remoteuserhostroot": HOME}
+    error = fault(lambda: peer.service.GetStats(callinguser=local_cat, targetuser="lee", **WINDOW))
+    assert error.code.endswith("Client.Forbidden")
+
+
+def test_a_peers_fault_comes_back_as_that_fault_and_nothing_of_the_peer(network):
+    error = fault(lambda: hub_as(network, "mgr").GetStats(whereroot=C, targetuser="nobody",
+                                                          **WINDOW))
+    assert error.code.endswith("Client.UnknownUser")
+    port = network["own"][C].split(":")[2].split("/")[0]
+    for secret in (port, network["password"], "hub", "127.0.0.1", "Traceback"):
+        assert secret not in error.message
+    error = fault(lambda: hub_as(network, "mgr").GetStats(whereroot="https://x.test",
+                                                          targetuser="lee"))
+    assert error.code.endswith("Client.UnknownHost")
+    error = fault(lambda: hub_as(network, "mgr").GetScores(
+        whereroot="*", targetuser="lee", courseidfield="shortname", courseidentifier="ALG"))
+    assert error.code.endswith("Client.InvalidParameter")
+
+
+class _Hanging:
+    """A socket that accepts connections and never answers."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.listener.close()
+        for held in self.held:
+            held.close()
+
+
+@pytest.fixture(scope="module")
+def faulty(network, tmp_path_factory):
+    """A hub (one worker, one thread) with a dead peer, a hanging peer and a live one."""
+    folder = tmp_path_factory.mktemp("faulty")
+    hanging = _Hanging()
+    with closing(hanging), ExitStack() as stack:
+        dead = f"http://127.0.0.1:{free_port()}/soap"
+        single = folder / "single.py"
+        single.write_text("workers = 1\nthreads = 1\ntimeout = 60\n")
+        url = _served(stack, network["home"].url, folder, "faulty", (
+            _peer("https://dead.test", dead, network["password"], TIMEOUT)
+            + _peer("https://hanging.test", f"http://127.0.0.1:{hanging.port}/soap",
+                    network["password"], TIMEOUT)
+            + _peer(C, network["own"][C], network["password"])), gunicorn_config=str(single))
+        yield client(url, network["home"].tokens["mgr"]).service
+
+
+@pytest.mark.parametrize("wwwroot", ["https://dead.test", "https://hanging.test", "*"])
+def test_a_dead_or_hanging_peer_fails_within_its_timeout(faulty, wwwroot):
+    started = time.monotonic()
+    error = fault(lambda: faulty.GetStats(whereroot=wwwroot, targetuser="lee", **WINDOW))
+    took = time.monotonic() - started
+    assert error.code.endswith("Server.RemoteFailure")
+    assert "dead.test" in error.message or "hanging.test" in error.message
+    assert took < TIMEOUT + 1.5
+    assert str(free_port()) not in error.message and "127.0.0.1" not in error.message
+    started = time.monotonic()
+    assert faulty.GetStats(whereroot=C, targetuser="lee", **WINDOW).USER.SECONDS > 0
+    assert time.monotonic() - started < 5  # the worker is free again
+
+
+def test_a_forwarding_loop_between_two_hubs_is_refused_at_once(network, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("loop")
+    home, key, password = network["home"].url, network["key"], network["password"]
+    with ExitStack() as stack:
+        first_port = free_port()
+        first_url = f"http://127.0.0.1:{first_port}/soap"
+        second = _served(stack, home, folder, "second",
+                         network["clients"] + _peer("https://x.test", first_url, password), key)
+        config = folder / "first.toml"
+        config.write_text(network["clients"] + _peer("https://x.test", second, password))
+        with gunicorn(home, USESTATS_CONFIG=str(config), USESTATS_SECRET_KEY=key,
+                      port=first_port) as first:
+            started = time.monotonic()
+            error = fault(lambda: client(first, network["home"].tokens["mgr"]).service.GetStats(
+                whereroot="https://x.test", targetuser="lee", **WINDOW))
+            assert time.monotonic() - started < 3
+    assert error.code.endswith("Server.RemoteFailure")
+    assert "forwarding loop" in error.message
