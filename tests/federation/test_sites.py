@@ -1,0 +1,126 @@
+"""The pieces of federation on their own: ``[sites]`` in the configuration, wwwroots as the
+contract compares them, the forwarding chain, and every site at once in process."""
+
+from __future__ import annotations
+
+import pytest
+
+from soap_usestats import wwwroots
+from soap_usestats.auth.caller import OPERATOR, Caller
+from soap_usestats.config import DirectSite, PeerService, Settings, load_settings
+from soap_usestats.exceptions import ConfigError, Forbidden, RemoteFailure, UnknownUser
+from soap_usestats.federation import chain
+from soap_usestats.federation.network import Network
+from soap_usestats.soap import shaping
+from tests.support.network import B, HOME, WINDOW, build_site
+
+NOW = 2_000_000
+
+DIRECT = '[sites."https://B.example.com/"]\ndatabase_url = "sqlite:///b.sqlite"\n'
+PEER = ('[sites."https://c.example.com/moodle"]\npeer_url = "https://stats-c.example.com/soap"\n'
+        'peer_username = "hub"\n')
+
+
+def settings_of(tmp_path, text: str) -> Settings:
+    path = tmp_path / "usestats.toml"
+    path.write_text(text)
+    return load_settings({"USESTATS_CONFIG": str(path)})
+
+
+def test_sites_read_directly_and_through_peers(tmp_path):
+    secret = tmp_path / "peer-c.secret"
+    secret.write_text("s3cret\n")
+    sites = settings_of(tmp_path, DIRECT + PEER + f'peer_password_file = "{secret}"\ntimeout = 2.5\n'
+                        ).sites
+    assert sites == {
+        "https://b.example.com": DirectSite("https://b.example.com", "sqlite:///b.sqlite"),
+        "https://c.example.com/moodle": PeerService("https://c.example.com/moodle",
+                                                    "https://stats-c.example.com/soap", "hub",
+                                                    "s3cret", 2.5)}
+    assert "s3cret" not in repr(sites)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[sites."moodle-b"]\ndatabase_url = "sqlite://"\n', "a site is named by its wwwroot"),
+    (DIRECT + DIRECT.replace("https://B.example.com/", "https://b.example.com"),
+     "the same site as 'https://b.example.com'"),
+    ('[sites."https://b.test"]\ntimeout = 3\n', "give either database_url"),
+    (DIRECT + 'peer_url = "https://x/soap"\n', "give either database_url"),
+    (DIRECT + 'peer_username = "hub"\n', r"unknown settings: sites\.'https://B\.example\.com/'\.peer_username"),
+    (DIRECT + "timeout = 0\n", "timeout must be a number of seconds"),
+    (PEER, "give either peer_password or peer_password_file"),
+    (PEER.replace('peer_username = "hub"\n', 'peer_password = "x"\n'), "peer_username is missing"),
+    (PEER.replace("https://stats-c.example.com/soap", "stats-c"), "peer_url must be the http"),
+    (PEER + 'peer_password_file = "/nonexistent/peer"\n', "cannot read .*peer_password_file"),
+])
+def test_bad_sites_are_named(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        settings_of(tmp_path, text)
+
+
+@pytest.mark.parametrize("one, other, same", [
+    ("https://Moodle.Example.com/", "https://moodle.example.com", True),
+    ("HTTPS://moodle.example.com/lms/", "https://moodle.example.com/lms", True),
+    ("https://moodle.example.com/LMS", "https://moodle.example.com/lms", False),
+    ("http://moodle.example.com", "https://moodle.example.com", False),
+])
+def test_wwwroots_compare_in_scheme_and_host_only(one, other, same):
+    assert wwwroots.same(one, other) is same
+
+
+def test_the_chain_refuses_a_loop_and_a_long_chain():
+    me = "https://hub.example.com/soap"
+    chain.refuse_loop(chain.parse("https://a/soap, https://b/soap"), me)
+    assert chain.forwarded(("https://a/soap",), me) == f"https://a/soap, {me}"
+    for received in ("https://a/soap, HTTPS://HUB.Example.com/soap/", ", ".join(f"https://{n}/soap" for n in "abcde")):
+        with pytest.raises(RemoteFailure, match="forwarding loop"):
+            chain.refuse_loop(chain.parse(received), me)
+
+
+@pytest.fixture
+def network(tmp_path):
+    home = build_site(f"sqlite:///{tmp_path / 'home.sqlite'}", HOME, None, 0)
+    other = build_site(f"sqlite:///{tmp_path / 'b.sqlite'}", B, HOME, 1)
+    settings = Settings(database_url=home.url, sites={B: DirectSite(B, other.url)})
+    yield Network.from_settings(settings), home
+    for site in (home, other):
+        site.builder.engine.dispose()
+
+
+def caller(home, who: str) -> Caller:
+    return Caller(label=who, token=home.tokens[who], address="127.0.0.1")
+
+
+def test_every_site_at_once_books_each_day_once_in_one_zone(network):
+    net, home = network
+    asked = dict(targetuser="lee", statsscope="course", daily=True, now=NOW, **WINDOW)
+    summed = net.get_stats(whereroot="*", caller=caller(home, "mgr"), **asked)
+    alone = [net.get_stats(whereroot=where, caller=caller(home, "mgr"), **asked)
+             for where in (None, B)]
+    days = {}
+    for stats in alone:
+        for day, seconds in stats.total.days.items():
+            days[day] = days.get(day, 0) + seconds
+    assert summed.total.days == days
+    assert summed.total.seconds == sum(s.total.seconds for s in alone) == sum(days.values())
+    assert [site.wwwroot for site in summed.sites] == [HOME, B]
+    assert summed.site_course is None and summed.model is None
+    shaped = shaping.use_stats(summed)
+    assert [s.SITECOURSE for s in shaped.SITES] == [None, None]  # lee never opened a front page
+    assert shaped.USER.ELAPSED == summed.total.seconds // 60
+
+
+def test_the_operator_sees_every_site_whole_and_a_user_nowhere_is_unknown(network):
+    net, _ = network
+    summed = net.get_stats("lee", whereroot="*", now=NOW, caller=OPERATOR, **WINDOW)
+    assert len(summed.sites) == 2
+    with pytest.raises(UnknownUser):
+        net.get_stats("nobody", whereroot="*", now=NOW, caller=OPERATOR, **WINDOW)
+
+
+def test_no_twin_means_no_rights_even_at_every_site(network):
+    net, home = network
+    """cat may see her own figures at home; on B only a local manager shares her username."""
+    assert net.get_stats("cat", now=NOW, caller=caller(home, "cat"), **WINDOW)
+    with pytest.raises(Forbidden, match="https://b.test: callinguser 'cat' has no MNET account"):
+        net.get_stats("cat", whereroot="*", now=NOW, caller=caller(home, "cat"), **WINDOW)
