@@ -16,15 +16,17 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from .auth import tokens
-from .config import Settings
+from .config import PeerService, Settings
 from .domain.site import MoodleSite
 from .exceptions import (
     AuthenticationFailed,
     ConfigError,
     DatabaseUnavailable,
     SchemaMismatch,
+    UseStatsError,
     root_cause,
 )
+from .federation.peer import Peer
 from .moodle.database import read_only
 from .moodle.siteconfig import SiteConfig
 from .timemodel import settings as time_model
@@ -66,6 +68,32 @@ def check(settings: Settings, token: str | None = None, *, client_ip: str = "127
         yield Finding(FAIL, "database", f"a query failed: {_first_line(getattr(error, 'orig', error))}")
     finally:
         site.engine.dispose()
+    yield from _other_sites(settings)
+
+
+def _other_sites(settings: Settings) -> Iterator[Finding]:
+    """Each site of ``[sites]``: a database's tables, or a peer's WSDL and credentials."""
+    for wwwroot, entry in settings.sites.items():
+        subject = f"site {wwwroot}"
+        if isinstance(entry, PeerService):
+            try:
+                yield Finding(OK, subject, Peer(entry).check())
+            except UseStatsError as error:
+                yield Finding(FAIL, subject, str(error))
+            continue
+        try:
+            site = MoodleSite.other(entry, settings)
+        except SQLAlchemyError as error:
+            yield Finding(FAIL, subject, f"database_url cannot be used: {error}")
+            continue
+        try:
+            with read_only(site.engine) as conn:
+                found = _tables(conn, site, entry.table_prefix)
+                yield Finding(found.status, subject, found.detail)
+        except (DatabaseUnavailable, SQLAlchemyError) as error:
+            yield Finding(FAIL, subject, f"cannot use its database: {_first_line(root_cause(error))}")
+        finally:
+            site.engine.dispose()
 
 
 def _site(conn: Connection, site: MoodleSite, settings: Settings, token: str | None,

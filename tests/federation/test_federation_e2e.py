@@ -273,3 +273,23 @@ def test_a_forwarding_loop_between_two_hubs_is_refused_at_once(network, tmp_path
             assert time.monotonic() - started < 3
     assert error.code.endswith("Server.RemoteFailure")
     assert "forwarding loop" in error.message
+
+
+def test_check_reports_every_site(network, tmp_path):
+    from soap_usestats.checks import check
+    from soap_usestats.config import load_settings
+
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        f'[sites."{B}"]\ndatabase_url = "{network["sites"][B].url}"\n'
+        + _peer(C, network["own"][C], network["password"])
+        + _peer("https://wrong.test", network["own"][C], "not-the-password", TIMEOUT)
+        + _peer("https://dead.test", f"http://127.0.0.1:{free_port()}/soap", "x", TIMEOUT))
+    settings = load_settings({"USESTATS_CONFIG": str(config),
+                              "USESTATS_DATABASE_URL": network["home"].url})
+    found = {f.subject: f for f in check(settings, now=int(time.time()))}
+    assert found[f"site {B}"].status == "ok"
+    assert found[f"site {C}"].status == "ok", found[f"site {C}"]
+    assert found["site https://wrong.test"].status == "FAIL"
+    assert "credentials" in found["site https://wrong.test"].detail
+    assert found["site https://dead.test"].status == "FAIL"
