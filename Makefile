@@ -11,7 +11,7 @@ DEMO_TOKEN := 3ca43ca80e31ab727f8f7c3fbd057e98
 NODE_DIR := tests/interop/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
-.PHONY: run test wsdl demo benchmark benchmark-users clean interop php-soap chromium wrk
+.PHONY: run test wsdl demo benchmark benchmark-users benchmark-federation clean interop php-soap chromium wrk
 
 $(STAMP): pyproject.toml setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,9 @@ benchmark: $(STAMP) wrk
 # GetUsersStats over a 10M-row log of 10,000 users in PostgreSQL (about 5 minutes).
 benchmark-users: $(STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_users.py
+
+benchmark-federation: $(STAMP)
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_federation.py
 
 # The HTTP load generator of bench_light.py.
 wrk:
