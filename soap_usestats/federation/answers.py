@@ -50,7 +50,7 @@ def scores(answer: Any) -> results.Scores:
 
 
 def _items(wrapper: Any, member: str) -> list:
-    return (getattr(wrapper, member, None) or []) if wrapper is not None else []
+    return getattr(wrapper, member, None) or []
 
 
 def _text(value: str | None) -> str:

@@ -18,6 +18,8 @@ import zeep
 from zeep.helpers import serialize_object
 
 from soap_usestats.auth.clients import new_client, new_secret_key
+from soap_usestats.checks import check
+from soap_usestats.config import load_settings
 from tests.support.databases import fresh_database
 from tests.support.network import B, C, HOME, WINDOW, build_site
 from tests.support.servers import free_port, gunicorn
@@ -276,9 +278,6 @@ def test_a_forwarding_loop_between_two_hubs_is_refused_at_once(network, tmp_path
 
 
 def test_check_reports_every_site(network, tmp_path):
-    from soap_usestats.checks import check
-    from soap_usestats.config import load_settings
-
     config = tmp_path / "hub.toml"
     config.write_text(
         f'[sites."{B}"]\ndatabase_url = "{network["sites"][B].url}"\n'
