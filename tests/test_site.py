@@ -19,7 +19,7 @@ from soap_usestats.exceptions import (
     UnknownHost,
     UnknownUser,
 )
-from soap_usestats.moodle.database import connect, read_only
+from soap_usestats.moodle.database import TEMPORARY_TABLE_BYTES, connect, read_only
 from soap_usestats.moodle.tables import MoodleTables
 from soap_usestats.timemodel.settings import TimeModelOverrides
 from tests.support.examples import NOW, WINDOW, ShapedSite, grades, worked_example
@@ -240,6 +240,24 @@ def test_transactions_are_read_only(example):
         with read_only(site.engine) as conn:
             conn.execute(insert(site.queries.t.config), {"name": "x", "value": "y"})
     assert "read" in str(raised.value.__cause__ or raised.value).lower()
+
+
+def test_sessions_have_what_the_window_statement_needs(backend, database_url):
+    """PostgreSQL without JIT and with 32 MB to sort in, MariaDB with 64 MB temporary
+    tables in memory: for the service's own sessions only."""
+    engine = connect(database_url)
+    try:
+        with read_only(engine) as conn:
+            if backend == "postgresql":
+                assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
+                assert conn.exec_driver_sql("SHOW work_mem").scalar() == "32MB"
+            elif backend == "mariadb":
+                sizes = conn.exec_driver_sql("SELECT @@tmp_table_size, @@max_heap_table_size")
+                assert tuple(sizes.one()) == (TEMPORARY_TABLE_BYTES,) * 2 == (64 * 2**20,) * 2
+            else:
+                assert conn.exec_driver_sql("PRAGMA query_only").scalar() == 1
+    finally:
+        engine.dispose()
 
 
 def test_queries_per_request_are_bounded(example):

@@ -195,6 +195,7 @@ KINDS = {
     "forum in C7": _module(41),
     "page": _module(42),
     "quiz, odd component": _module(31, component="core"),
+    "quiz before it moved to C5": _module(31, "C7"),
     "deleted scorm": _module(43, "C7", "mod_scorm"),
     "deleted scorm, logged oddly": _module(43, "C5", "core"),
     "deleted, no mod_ component": _module(99, "C5", "core"),
@@ -236,7 +237,8 @@ LABELS_OF = {name: label(_event({**kind, "id": 0, "timecreated": 0, "courseid": 
 
 @dataclass
 class Log:
-    """Rows of several users (courses by key), a window, settings and a zone."""
+    """Rows of several users (courses by key), a window, settings and a zone; and a user
+    asked for alone."""
 
     rows: list[dict]
     start: int | dict[int, int]
@@ -244,6 +246,7 @@ class Log:
     settings: TimeSettings
     zone: str | None
     by_select: bool
+    alone: int
 
 
 @st.composite
@@ -309,7 +312,8 @@ def logs(draw) -> Log:
     end = draw(st.one_of(st.integers(last, last + 5000), st.integers(start, max(start, last))))
     if draw(st.booleans()):
         start = {user: draw(st.integers(start - 1000, start + 7200)) for user in USERS}
-    return Log(rows, start, end, time_model, zone, draw(st.booleans()))
+    return Log(rows, start, end, time_model, zone, draw(st.booleans()),
+               draw(st.sampled_from(USERS)))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -362,4 +366,8 @@ def test_sql_engine_equals_the_reference(site, log: Log):
             start = log.start[user] if isinstance(log.start, Mapping) else log.start
             events = _taking_part(rows, user, start, log.end)
             assert list(Queries(site.tables).log_events(conn, user, start, log.end)) == events
-            assert got.get(user, EMPTY) == estimate(events, log.end, log.settings, zone), user
+            expected = estimate(events, log.end, log.settings, zone)
+            assert got.get(user, EMPTY) == expected, user
+            if user == log.alone:  # alone, a user's windows have no partition
+                assert sql.usage(conn, site.tables, user, start, log.end, log.settings,
+                                 zone) == expected

@@ -30,6 +30,8 @@ CONNECT_TIMEOUT = 5  # seconds
 STALLED_TIMEOUT = 60
 #: Seconds MariaDB/MySQL may take to send the next bytes of a result (its only read timeout).
 QUERY_TIMEOUT = 300
+#: How large an in-memory temporary table MariaDB/MySQL may build for a statement.
+TEMPORARY_TABLE_BYTES = 64 * 1024 * 1024
 #: What a client is told when a table is missing; the operator's log says which.
 SCHEMA_MISMATCH = ("the service's configuration does not match this Moodle database; "
                    "the operator's log says what to fix")
@@ -64,7 +66,12 @@ def connect(url: str) -> Engine:
                          "options": f"-c jit=off -c work_mem=32MB "
                                     f"-c statement_timeout={QUERY_TIMEOUT * 1000}"}
     elif backend in {"mysql", "mariadb"}:
-        connect_args |= {"read_timeout": QUERY_TIMEOUT, "write_timeout": STALLED_TIMEOUT}
+        # Each link of the time model's chain of windows is a temporary table, which
+        # MariaDB keeps in memory up to 16 MB by default and writes to disk beyond: the
+        # statement over 400,000 log rows takes 6.0 s with the default, 2.3 s with 64 MB.
+        connect_args |= {"read_timeout": QUERY_TIMEOUT, "write_timeout": STALLED_TIMEOUT,
+                         "init_command": f"SET SESSION tmp_table_size = {TEMPORARY_TABLE_BYTES}, "
+                                         f"max_heap_table_size = {TEMPORARY_TABLE_BYTES}"}
     engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_query_only)

@@ -37,9 +37,10 @@ def id_column() -> Column:
     return Column("id", INT10, primary_key=True, autoincrement=True)
 
 
-@dataclass
+@dataclass(eq=False)
 class MoodleTables:
-    """The tables of one Moodle site, named with its prefix."""
+    """The tables of one Moodle site, named with its prefix; equal only to themselves, so
+    that statements built from them can be kept by them (``timemodel.sql``)."""
 
     prefix: str = "mdl_"
     metadata: MetaData = field(default_factory=MetaData)

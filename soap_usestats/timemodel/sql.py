@@ -1,14 +1,16 @@
 """The use_stats time model as set-based SQL: many users' figures in one statement.
 
 The rules of ``docs/time-model.md``, as the reference engine (``engine``)
-applies them row by row, computed by the database instead: every window
-function is partitioned by user, and only aggregates come back, per user,
-course, course module, session and local day. Runs on SQLite 3.25+, PostgreSQL,
-and MariaDB 10.11 (MySQL 8 too, but for a per-user window start; see
-:func:`log_rows`).
+applies them row by row, computed by the database instead: the window functions
+are partitioned by user (when there are several), and only aggregates come
+back, per user, course, course module, session and local day. Runs on SQLite
+3.25+, PostgreSQL, and MariaDB 10.11 (MySQL 8 too, but for a per-user window
+start; see :func:`log_rows`).
 
-One statement per call: a chain of CTEs, one rule each, then the union of the
-aggregations over its last link.
+One statement per call: a chain of CTEs, one rule each, through which only
+numbers go (the sorts and temporary tables stay narrow); the rows summed by
+piece; the pieces added up into figures. For a list of ids and one window the
+statement is built once, with them as parameters.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
+from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -29,19 +32,21 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     case,
     cast,
     column,
     func,
     literal,
-    not_,
+    union_all,
     or_,
     select,
     values,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
-from sqlalchemy.sql.selectable import CTE
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.selectable import CTE, FromClause, Join, Subquery
 
 from .. import contexts
 from . import days as local
@@ -52,6 +57,10 @@ from .settings import TimeSettings
 Users = Collection[int] | Select
 #: A window start: the same for every user, or each user's own.
 Start = int | Mapping[int, int]
+#: The parameters of a statement for a list of ids and one window, which is built
+#: once for each kind of call: SQLAlchemy compiles it once, and PostgreSQL prepares it.
+_USERIDS = bindparam("userids", expanding=True)
+_START, _END = bindparam("start", type_=BigInteger), bindparam("end", type_=BigInteger)
 #: The columns of a table, subquery or CTE.
 Columns = ReadOnlyColumnCollection[str, Any]
 
@@ -66,7 +75,8 @@ class LogTables(Protocol):
 
 # Which rows take part
 
-def log_rows(tables: LogTables, userids: Users, start: Start, end: int) -> Select:
+def log_rows(tables: LogTables, userids: Users | BindParameter, start: Start | BindParameter,
+             end: int | BindParameter) -> Select:
     """The log rows that take part in the model ("Which log rows take part"), in no order.
 
     Columns: ``userid``, ``id``, ``timecreated``, ``action``, ``target``,
@@ -76,10 +86,8 @@ def log_rows(tables: LogTables, userids: Users, start: Start, end: int) -> Selec
     leaves out takes no part. (Per-user starts are sent as ``VALUES``, which
     MySQL 8, unlike MariaDB, spells ``VALUES ROW``.)
     """
-    log, cm, m = tables.log.c, tables.course_modules.c, tables.modules.c
-    joined = tables.log.outerjoin(
-        tables.course_modules, and_(log.contextlevel == contexts.MODULE, cm.id == log.contextinstanceid)
-    ).outerjoin(tables.modules, m.id == cm.module)
+    log, m = tables.log.c, tables.modules.c
+    joined = _with_module_types(tables.log, tables.course_modules, tables.modules)
     if isinstance(start, Mapping):
         starts = _starts(start)
         joined, since = joined.join(starts, starts.c.userid == log.userid), starts.c.start
@@ -91,7 +99,8 @@ def log_rows(tables: LogTables, userids: Users, start: Start, end: int) -> Selec
                log.component, m.name.label("modname"))
         .select_from(joined)
         .where(
-            log.userid.in_(userids if isinstance(userids, Select) else sorted(userids)),
+            log.userid.in_(userids if isinstance(userids, Select | BindParameter)
+                           else sorted(userids)),
             log.timecreated.between(since, end),
             or_(log.origin.is_(None), log.origin != "cli"),
             log.action != "failed",
@@ -99,6 +108,12 @@ def log_rows(tables: LogTables, userids: Users, start: Start, end: int) -> Selec
             or_(log.courseid != 0, log.action.in_(("loggedin", "loggedout"))),
         )
     )
+
+
+def _with_module_types(log: FromClause, cm: FromClause, m: FromClause) -> Join:
+    """The log with, for a row in a course module, that module (``cm``) and its type (``m``)."""
+    in_module = and_(log.c.contextlevel == contexts.MODULE, cm.c.id == log.c.contextinstanceid)
+    return log.outerjoin(cm, in_module).outerjoin(m, m.c.id == cm.c.module)
 
 
 def _starts(starts: Mapping[int, int]) -> CTE:
@@ -127,8 +142,27 @@ def usage_by_user(conn: Connection, tables: LogTables, userids: Users, start: St
     if not starts or (not isinstance(userids, Select) and not userids):
         return {}
     days = _LocalDays.of(zone, min(starts), end) if zone is not None else None
-    credited = _credited(tables, userids, start, end, settings, days)
-    return _usages(conn.execute(_figures(credited, days)), days)
+    if isinstance(userids, Select) or isinstance(start, Mapping):
+        statement, parameters = _statement(tables, userids, start, end, settings, True, days), {}
+    else:
+        statement = _built(tables, len(userids) > 1, settings, days)
+        parameters = {"userids": sorted(userids), "start": start, "end": end}
+    return _usages(conn.execute(statement, parameters), days)
+
+
+@lru_cache(maxsize=256)
+def _built(tables: LogTables, per_user: bool, settings: TimeSettings,
+           days: _LocalDays | None) -> Select:
+    """The statement for a list of ids and one window, taken as parameters."""
+    return _statement(tables, _USERIDS, _START, _END, settings, per_user, days)
+
+
+def _statement(tables: LogTables, userids: Users | BindParameter, start: Start | BindParameter,
+               end: int | BindParameter, settings: TimeSettings, per_user: bool,
+               days: _LocalDays | None) -> Select:
+    """The figures of the users' rows in the window: the chain of rules, then the sums."""
+    credited = _credited(tables, userids, start, end, settings, _Windows(per_user), days)
+    return _figures(tables, credited, days)
 
 
 class _Rule(IntEnum):
@@ -141,85 +175,120 @@ class _Rule(IntEnum):
     OTHER = 5
 
 
-def _credited(tables: LogTables, userids: Users, start: Start, end: int,
-              settings: TimeSettings, days: _LocalDays | None) -> CTE:
-    """Each processed row with its lap, its session and, when counted, its ``seconds`` (L)."""
-    laps = _laps(_processed(tables, userids, start, end), end, settings).c
-    carry = func.sum(case((laps.rule == _Rule.CAPTURED.value, laps.lap), else_=0)).over(
-        partition_by=(laps.userid, laps.spender))
-    seconds = case((laps.rule == _Rule.OTHER.value, laps.lap + carry),
-                   (laps.rule == _Rule.LOGGEDIN.value, laps.lap))
-    day = [days.key(laps.timecreated).label("day")] if days else []
-    return select(laps.userid, laps.id, laps.timecreated, laps.courseid, laps.contextlevel,
-                  laps.cmid, laps.label, laps.lap, laps.session, seconds.label("seconds"),
-                  *day).cte("credited").prefix_with("MATERIALIZED", dialect="postgresql")
+class _Part(IntEnum):
+    """The part of its course a row's time goes to ("The three parts of a course")."""
+
+    ACTIVITIES = 1
+    COURSE = 2
+    OTHER = 3
 
 
-def _processed(tables: LogTables, userids: Users, start: Start, end: int) -> CTE:
-    """The rows that take part, labelled, less the absorbed ones, with their neighbours' times."""
-    rows = log_rows(tables, userids, start, end).subquery("taking_part").c
-    ordered = select(
-        rows.userid, rows.id, rows.timecreated, rows.action, rows.target, rows.courseid,
-        rows.contextlevel, rows.contextinstanceid.label("cmid"), _label(rows).label("label"),
-        func.row_number().over(**_by_user(rows)).label("position"),
-    ).cte("ordered").c
-    absorbed = and_(ordered.action == "graded", ordered.target == "user", ordered.position > 1)
+def _credited(tables: LogTables, userids: Users | BindParameter, start: Start | BindParameter,
+              end: int | BindParameter, settings: TimeSettings, windows: _Windows,
+              days: _LocalDays | None) -> CTE:
+    """Each processed row with its lap, its session and, when counted, its ``seconds`` (L).
+
+    The carry is summed over its own link, after the sessions: a database then
+    sorts the rows once more, by ``spender``, rather than twice.
+    """
+    rows = _processed(tables, userids, start, end, settings, windows).c
+    threshold = settings.threshold * 60
+    gap, credit = rows.next_time - rows.timecreated, settings.lastpingcredit * 60
+    last_ping = case((end - rows.timecreated < credit, end - rows.timecreated), else_=credit)
+    lap = case((or_(rows.next_time.is_(None), gap > threshold), last_ping), else_=gap)
+    starts = case((or_(rows.previous_time.is_(None),
+                       rows.timecreated - rows.previous_time > threshold,
+                       rows.previous_rule == _Rule.LOGGEDOUT.value, rows.login == 1), 1),
+                  else_=0)
+    session = func.sum(starts).over(**windows.running(rows))
+    timed = select(
+        rows.userid, rows.id, rows.timecreated, rows.courseid, rows.cmid, rows.part, rows.rule,
+        rows.spender, lap.label("lap"), session.label("session"),
+    ).cte("timed").c
+    carry = func.sum(case((timed.rule == _Rule.CAPTURED.value, timed.lap), else_=0)).over(
+        partition_by=windows.of_user(timed, timed.spender))
+    seconds = case((timed.rule == _Rule.OTHER.value, timed.lap + carry),
+                   (timed.rule == _Rule.LOGGEDIN.value, timed.lap))
+    day = [days.key(timed.timecreated).label("day")] if days else []
     return select(
-        ordered.userid, ordered.id, ordered.timecreated, ordered.action, ordered.courseid,
-        ordered.contextlevel, ordered.cmid, ordered.label,
-        func.lead(ordered.timecreated).over(**_by_user(ordered)).label("next_time"),
-        func.lag(ordered.timecreated).over(**_by_user(ordered)).label("previous_time"),
-        func.lag(ordered.action).over(**_by_user(ordered)).label("previous_action"),
-    ).where(not_(absorbed)).cte("processed")
+        timed.userid, timed.id, timed.timecreated, timed.courseid, timed.cmid, timed.part,
+        timed.lap, timed.session, seconds.label("seconds"), *day,
+    ).cte("credited").prefix_with("MATERIALIZED", dialect="postgresql")
 
 
-def _label(rows: Columns) -> ColumnElement[str]:
-    """The row's label ("Labels"), as ``engine.label`` gives it."""
-    component = case((func.substr(rows.component, 1, 4) == "mod_", func.substr(rows.component, 5)),
-                     else_="unknown")
+def _processed(tables: LogTables, userids: Users | BindParameter, start: Start | BindParameter,
+               end: int | BindParameter, settings: TimeSettings, windows: _Windows) -> CTE:
+    """The rows that take part, less the absorbed ones, with their neighbours and ``spender``.
+
+    Each row's rule and part are decided from its texts first, so that only
+    numbers go through the windows; a module's label is looked up at the end.
+    A row's ``spender`` is the number of barriers (counted rows and logouts)
+    before it: the captured rows and the barrier that spends their carry share it.
+    """
+    rows = log_rows(tables, userids, start, end).subquery("taking_part").c
+    label = _label(rows.contextlevel, rows.action, rows.component, rows.modname)
+    rule = case(
+        (rows.action == "loggedout", _Rule.LOGGEDOUT.value),
+        (label.in_(sorted(settings.ignoremodules)), _Rule.IGNORED.value),
+        (label.in_(sorted(settings.capturemodules)), _Rule.CAPTURED.value),
+        (rows.action == "loggedin", _Rule.LOGGEDIN.value),
+        else_=_Rule.OTHER.value,
+    )
+    part = case((rows.contextlevel == contexts.MODULE, _Part.ACTIVITIES.value),
+                (label == "course", _Part.COURSE.value), else_=_Part.OTHER.value)
+    flag = lambda condition: case((condition, 1), else_=0)  # noqa: E731
+    ordered = select(
+        rows.userid, rows.id, rows.timecreated, rows.courseid, rows.contextinstanceid.label("cmid"),
+        part.label("part"), rule.label("rule"), flag(rows.action == "loggedin").label("login"),
+        flag(and_(rows.action == "graded", rows.target == "user")).label("graded"),
+        func.row_number().over(**windows.ordered(rows)).label("position"),
+    ).cte("ordered").c
+    barrier = case((ordered.rule.in_((_Rule.LOGGEDOUT.value, _Rule.LOGGEDIN.value,
+                                      _Rule.OTHER.value)), 1), else_=0)
+    return select(
+        ordered.userid, ordered.id, ordered.timecreated, ordered.courseid, ordered.cmid,
+        ordered.part, ordered.rule, ordered.login,
+        func.lead(ordered.timecreated).over(**windows.ordered(ordered)).label("next_time"),
+        func.lag(ordered.timecreated).over(**windows.ordered(ordered)).label("previous_time"),
+        func.lag(ordered.rule).over(**windows.ordered(ordered)).label("previous_rule"),
+        (func.sum(barrier).over(**windows.running(ordered)) - barrier).label("spender"),
+    ).where(or_(ordered.graded == 0, ordered.position == 1)).cte("processed")
+
+
+def _label(contextlevel: ColumnElement[int], action: ColumnElement[str],
+           component: ColumnElement[str], modname: ColumnElement[str]) -> ColumnElement[str]:
+    """A log row's label ("Labels"), as ``engine.label`` gives it; ``modname`` is its
+    course module's type."""
+    from_component = case((func.substr(component, 1, 4) == "mod_", func.substr(component, 5)),
+                          else_="unknown")
     return case(
-        (rows.contextlevel == contexts.MODULE, func.coalesce(rows.modname, component)),
-        (rows.contextlevel == contexts.SYSTEM,
-         case((rows.action == "loggedin", "user"), else_="system")),
-        (rows.contextlevel == contexts.USER, "user"),
+        (contextlevel == contexts.MODULE, func.coalesce(modname, from_component)),
+        (contextlevel == contexts.SYSTEM, case((action == "loggedin", "user"), else_="system")),
+        (contextlevel == contexts.USER, "user"),
         else_="course",
     )
 
 
-def _laps(processed: CTE, end: int, settings: TimeSettings) -> CTE:
-    """Each processed row's lap, rule, session number, and ``spender``.
+@dataclass(frozen=True)
+class _Windows:
+    """The windows of the model: each user's rows in (timecreated, id) order.
 
-    A row's ``spender`` is the number of barriers (counted rows and logouts)
-    before it: the captured rows and the barrier that spends their carry share it.
+    A single user's rows need no partition, and without one PostgreSQL sees that
+    every window wants the order the first sorted the rows in.
     """
-    rows, threshold, credit = processed.c, settings.threshold * 60, settings.lastpingcredit * 60
-    gap = rows.next_time - rows.timecreated
-    last_ping = case((end - rows.timecreated < credit, end - rows.timecreated), else_=credit)
-    lap = case((or_(rows.next_time.is_(None), gap > threshold), last_ping), else_=gap)
-    rule = case(
-        (rows.action == "loggedout", _Rule.LOGGEDOUT.value),
-        (rows.label.in_(sorted(settings.ignoremodules)), _Rule.IGNORED.value),
-        (rows.label.in_(sorted(settings.capturemodules)), _Rule.CAPTURED.value),
-        (rows.action == "loggedin", _Rule.LOGGEDIN.value),
-        else_=_Rule.OTHER.value,
-    )
-    barrier = case((rule.in_((_Rule.LOGGEDOUT.value, _Rule.LOGGEDIN.value, _Rule.OTHER.value)), 1),
-                   else_=0)
-    starts = case((or_(rows.previous_time.is_(None), rows.timecreated - rows.previous_time > threshold,
-                       rows.previous_action == "loggedout", rows.action == "loggedin"), 1),
-                  else_=0)
-    running = dict(**_by_user(rows), rows=(None, 0))
-    return select(
-        rows.userid, rows.id, rows.timecreated, rows.courseid, rows.contextlevel, rows.cmid,
-        rows.label, lap.label("lap"), rule.label("rule"),
-        (func.sum(barrier).over(**running) - barrier).label("spender"),
-        func.sum(starts).over(**running).label("session"),
-    ).cte("laps")
 
+    per_user: bool
 
-def _by_user(rows: Columns) -> dict:
-    """The window of the model: each user's rows in (timecreated, id) order."""
-    return {"partition_by": rows.userid, "order_by": (rows.timecreated, rows.id)}
+    def of_user(self, rows: Columns, *columns: ColumnElement) -> tuple[ColumnElement, ...]:
+        """A partition by ``columns`` within each user."""
+        return (rows.userid, *columns) if self.per_user else columns
+
+    def ordered(self, rows: Columns) -> dict:
+        return {"partition_by": self.of_user(rows) or None, "order_by": (rows.timecreated, rows.id)}
+
+    def running(self, rows: Columns) -> dict:
+        """From a user's first row to the current one."""
+        return {**self.ordered(rows), "rows": (None, 0)}
 
 
 # Aggregation
@@ -235,62 +304,115 @@ class _Kind(IntEnum):
     COURSE_DAY = 6
 
 
+class _Piece(IntEnum):
+    """What a row of the first aggregation sums up: a place (a course, a course module
+    and a part of the course), a session, or a course's day."""
+
+    PLACE = 1
+    SESSION = 2
+    DAY = 3
+
+
+#: The pieces each kind of figure adds up.
+_ADDS_UP = {_Kind.TOTAL: _Piece.PLACE, _Kind.COURSE: _Piece.PLACE, _Kind.MODULE: _Piece.PLACE,
+            _Kind.SESSION: _Piece.SESSION, _Kind.DAY: _Piece.DAY, _Kind.COURSE_DAY: _Piece.DAY}
+
 #: Offsets that write a time and an id as digits of a fixed width, so that the largest
 #: text is the latest row (times and ids are never negative).
 _TIME_DIGITS, _ID_DIGITS = 10**11, 10**18
 
 
-def _figures(credited: CTE, days: _LocalDays | None) -> Select:
-    """Every aggregation in one pass over the credited rows, ordered by kind, user and item.
+def _figures(tables: LogTables, credited: CTE, days: _LocalDays | None) -> Select:
+    """The figures, ordered by kind, user and item: the pieces added up.
 
-    Each row joins the kinds it counts for (its user's total, its course, its
-    course module, its session, its days), so the chain of windows is computed
-    once, whichever database evaluates it.
+    The credited rows are summed once (:func:`_pieces`); the figures add up those
+    few sums. A course module's figure then joins its latest log row, which
+    gives it its course and label.
+    """
+    summed = _pieces(credited, days)
+    pieces = summed.c
+    wanted = [kind for kind in _Kind if days or _ADDS_UP[kind] is not _Piece.DAY]
+    kinds = _constants("kinds", ("kind", "piece"), [(kind, _ADDS_UP[kind]) for kind in wanted])
+    kind = kinds.c.kind
+    applies = and_(kinds.c.piece == pieces.piece, or_(
+        kind.in_((_Kind.TOTAL.value, _Kind.SESSION.value, _Kind.DAY.value)),
+        and_(kind.in_((_Kind.COURSE.value, _Kind.COURSE_DAY.value)), pieces.courseid != 0),
+        and_(kind == _Kind.MODULE.value, pieces.cmid.is_not(None)),
+    ))
+    item = case((kind == _Kind.COURSE.value, pieces.courseid),
+                (kind == _Kind.MODULE.value, pieces.cmid), else_=pieces.item)
+    courseid = case((kind == _Kind.COURSE_DAY.value, pieces.courseid))
+    whole = lambda number, name: cast(number, BigInteger).label(name)  # noqa: E731
+    part = lambda which: func.sum(  # noqa: E731
+        case((pieces.part == which.value, pieces.seconds), else_=0))
+    figures = (
+        select(
+            kind, pieces.userid, whole(item, "item"), whole(courseid, "courseid"),
+            whole(func.sum(pieces.seconds), "seconds"), whole(func.sum(pieces.events), "events"),
+            whole(func.min(pieces.first), "first"), whole(func.max(pieces.last), "last"),
+            whole(part(_Part.ACTIVITIES), "activities"), whole(part(_Part.COURSE), "course"),
+            whole(part(_Part.OTHER), "other"), func.max(pieces.latest).label("latest"),
+        )
+        .select_from(summed.join(kinds, applies))
+        .group_by(kind, pieces.userid, item, courseid)
+        .subquery("figures")
+    )
+    after_time = len(str(_TIME_DIGITS)) + 1
+    latest_id = cast(func.substr(figures.c.latest, after_time), BigInteger) - _ID_DIGITS
+    log, cm, m = (t.alias("latest_" + t.name) for t in
+                  (tables.log, tables.course_modules, tables.modules))
+    return (
+        select(*(c for c in figures.c if c.name != "latest"),
+               func.coalesce(log.c.courseid, 0).label("module_courseid"),
+               _label(log.c.contextlevel, log.c.action, log.c.component, m.c.name).label("label"))
+        .select_from(figures.outerjoin(_with_module_types(log, cm, m), log.c.id == latest_id))
+        .order_by(figures.c.kind, figures.c.userid, figures.c.item)
+    )
+
+
+def _pieces(credited: CTE, days: _LocalDays | None) -> Subquery:
+    """The credited rows summed by place, session and course day, in one pass.
+
+    Each row joins the pieces it is part of, so the chain of windows is computed
+    once, whichever database evaluates it. A place's ``latest`` is the text of its
+    latest row's time and id, for a course module.
     """
     rows = credited.c
-    wanted = [_Kind.TOTAL, _Kind.COURSE, _Kind.MODULE, _Kind.SESSION]
-    if days:
-        wanted += [_Kind.DAY, _Kind.COURSE_DAY]
-    kinds = values(column("kind", Integer), name="kinds").data([(k.value,) for k in wanted]).cte("kinds")
-    kind, counted = kinds.c.kind, rows.seconds.is_not(None)
-    in_course = and_(counted, rows.courseid != 0)
-    applies = or_(
-        kind == _Kind.SESSION.value,
-        and_(kind == _Kind.TOTAL.value, counted),
-        and_(kind.in_((_Kind.COURSE.value, _Kind.COURSE_DAY.value)), in_course),
-        and_(kind == _Kind.MODULE.value, counted, rows.contextlevel == contexts.MODULE),
-        *([and_(kind == _Kind.DAY.value, counted)] if days else []),
-    )
-    item = case(
-        (kind == _Kind.COURSE.value, rows.courseid), (kind == _Kind.MODULE.value, rows.cmid),
-        (kind == _Kind.SESSION.value, rows.session),
-        *([(kind.in_((_Kind.DAY.value, _Kind.COURSE_DAY.value)), rows.day)] if days else []),
-    )
-    courseid = case((kind == _Kind.COURSE_DAY.value, rows.courseid))
-    activity = rows.contextlevel == contexts.MODULE
+    wanted = [_Piece.PLACE, _Piece.SESSION] + ([_Piece.DAY] if days else [])
+    pieces = _constants("wanted_pieces", ("piece",), [(piece,) for piece in wanted])
+    piece, activity = pieces.c.piece, rows.part == _Part.ACTIVITIES.value
+    in_module = and_(piece == _Piece.PLACE.value, activity)
     text = lambda number: cast(number, String)  # noqa: E731
-    latest = (text(rows.timecreated + _TIME_DIGITS) + text(rows.id + _ID_DIGITS)
-              + text(rows.courseid) + text(literal("|")) + text(rows.label))
-    whole = lambda number, name: cast(number, BigInteger).label(name)  # noqa: E731
+    latest = text(rows.timecreated + _TIME_DIGITS) + text(rows.id + _ID_DIGITS)
+    keys = [
+        case((piece.in_((_Piece.PLACE.value, _Piece.DAY.value)), rows.courseid)).label("courseid"),
+        case((in_module, rows.cmid)).label("cmid"),
+        case((piece == _Piece.PLACE.value, rows.part)).label("part"),
+        case((piece == _Piece.SESSION.value, rows.session),
+             *([(piece == _Piece.DAY.value, rows.day)] if days else [])).label("item"),
+    ]
     return (
         select(
-            kind, rows.userid, whole(item, "item"), whole(courseid, "courseid"),
-            whole(func.sum(rows.seconds), "seconds"), whole(func.count(rows.seconds), "events"),
-            whole(func.min(rows.timecreated), "first"),
-            whole(func.max(case((kind == _Kind.SESSION.value, rows.timecreated + rows.lap),
-                                else_=rows.timecreated)), "last"),
-            whole(func.sum(case((activity, rows.seconds), else_=0)), "activities"),
-            whole(func.sum(case((and_(not_(activity), rows.label == "course"), rows.seconds),
-                                else_=0)), "course"),
-            whole(func.sum(case((and_(not_(activity), rows.label != "course"), rows.seconds),
-                                else_=0)), "other"),
-            func.max(case((kind == _Kind.MODULE.value, latest))).label("latest"),
+            piece, rows.userid, *keys,
+            func.sum(rows.seconds).label("seconds"), func.count(rows.seconds).label("events"),
+            func.min(rows.timecreated).label("first"),
+            func.max(case((piece == _Piece.SESSION.value, rows.timecreated + rows.lap),
+                          else_=rows.timecreated)).label("last"),
+            func.max(case((in_module, latest))).label("latest"),
         )
-        .select_from(credited.join(kinds, applies))
-        .group_by(kind, rows.userid, item, courseid)
+        .select_from(credited.join(pieces, or_(piece == _Piece.SESSION.value,
+                                               rows.seconds.is_not(None))))
+        .group_by(piece, rows.userid, *keys)
         .having(func.count(rows.seconds) > 0)
-        .order_by(kind, rows.userid, item)
+        .subquery("pieces")
     )
+
+
+def _constants(name: str, columns: tuple[str, ...], rows: list[tuple[int, ...]]) -> CTE:
+    """A few rows of integers, as a UNION ALL of SELECTs of literals: a statement with
+    VALUES has no cache key, and compiling this one costs more than running a light call."""
+    return union_all(*(select(*(literal(value, Integer, literal_execute=True).label(key)
+                                 for key, value in zip(columns, row))) for row in rows)).cte(name)
 
 
 def _usages(rows: Iterable[Row], days: _LocalDays | None) -> dict[int, Usage]:
@@ -307,9 +429,8 @@ def _usages(rows: Iterable[Row], days: _LocalDays | None) -> dict[int, Usage]:
                 usage.courses[row.item] = _counts(CourseTally, row, activities=row.activities,
                                                   course=row.course, other=row.other)
             case _Kind.MODULE:
-                courseid, label = row.latest[_LATEST_DIGITS:].split("|", 1)
-                usage.modules[row.item] = _counts(ModuleTally, row, courseid=int(courseid),
-                                                  label=label)
+                usage.modules[row.item] = _counts(ModuleTally, row, courseid=row.module_courseid,
+                                                  label=row.label)
             case _Kind.SESSION:
                 usage.sessions.append(Session(row.first, row.last, row.seconds))
             case _Kind.DAY:
@@ -317,10 +438,6 @@ def _usages(rows: Iterable[Row], days: _LocalDays | None) -> dict[int, Usage]:
             case _Kind.COURSE_DAY:
                 usage.courses[row.courseid].days[days.date(row.item)] = row.seconds
     return usages
-
-
-#: The digits of the time and id that open a module's ``latest`` text.
-_LATEST_DIGITS = len(str(_TIME_DIGITS)) + len(str(_ID_DIGITS))
 
 
 def _counts(tally: type[Tally], row: Row, **more) -> Tally:
@@ -340,12 +457,12 @@ class _LocalDays:
     """
 
     origin: int
-    offsets: list[tuple[int, int]]
+    offsets: tuple[tuple[int, int], ...]
 
     @classmethod
     def of(cls, zone: ZoneInfo, start: int, end: int) -> _LocalDays:
         # two days' margin: no zone is more than a day from UTC
-        return cls((start - 2 * local.DAY) // local.DAY, local.offsets(zone, start, end))
+        return cls((start - 2 * local.DAY) // local.DAY, tuple(local.offsets(zone, start, end)))
 
     def key(self, time: ColumnElement[int]) -> ColumnElement[int]:
         """The key of the local day of ``time``."""
