@@ -38,9 +38,9 @@ from sqlalchemy import (
     column,
     func,
     literal,
-    union_all,
     or_,
     select,
+    union_all,
     values,
 )
 from sqlalchemy.engine import Connection
@@ -58,7 +58,7 @@ Users = Collection[int] | Select
 #: A window start: the same for every user, or each user's own.
 Start = int | Mapping[int, int]
 #: The parameters of a statement for a list of ids and one window, which is built
-#: once for each kind of call: SQLAlchemy compiles it once, and PostgreSQL prepares it.
+#: once for each kind of call, and compiled once (SQLAlchemy's cache).
 _USERIDS = bindparam("userids", expanding=True)
 _START, _END = bindparam("start", type_=BigInteger), bindparam("end", type_=BigInteger)
 #: The columns of a table, subquery or CTE.
@@ -284,6 +284,7 @@ class _Windows:
         return (rows.userid, *columns) if self.per_user else columns
 
     def ordered(self, rows: Columns) -> dict:
+        """Each user's rows in order."""
         return {"partition_by": self.of_user(rows) or None, "order_by": (rows.timecreated, rows.id)}
 
     def running(self, rows: Columns) -> dict:
