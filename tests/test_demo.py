@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections import Counter
 from itertools import pairwise
@@ -397,3 +398,10 @@ def test_the_help_pages_example_is_the_demos_reference_learner(site, conn):
     course = conn.execute(select(T.course).where(T.course.c.id == courseid)).one()
     assert [course.fullname, course.shortname, course.idnumber] == names
     assert help_page.EXAMPLE_PARAMETERS["GetStats"]["timefrom"] == site.reference.timefrom
+
+
+def test_the_sap_guides_example_learner_is_in_the_demo(conn):
+    guide = (Path(__file__).parents[1] / "docs" / "sap.md").read_text()
+    (idnumber,) = set(re.findall(r"targetuser\s+= '([^']+)'", guide))
+    assert conn.scalar(select(func.count()).select_from(T.user).where(
+        T.user.c.idnumber == idnumber, T.user.c.deleted == 0)) == 1
