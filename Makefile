@@ -11,7 +11,7 @@ DEMO_TOKEN := 3ca43ca80e31ab727f8f7c3fbd057e98
 NODE_DIR := tests/interop/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
-.PHONY: run test wsdl demo benchmark benchmark-users benchmark-federation clean interop php-soap chromium wrk
+.PHONY: run test wsdl help-page demo benchmark benchmark-users benchmark-federation clean interop php-soap chromium wrk
 
 $(STAMP): pyproject.toml setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ chromium:
 		apt-get install -y --no-install-recommends chromium \
 		|| { apt-get update && apt-get install -y --no-install-recommends chromium; }; \
 	else echo "chromium not found (apt-get install chromium as root): the help page's browser test will skip"; fi
+
+# docs/help-page.png, the screenshot the browser test of the page for people takes.
+help-page: $(STAMP) chromium
+	USESTATS_HELP_PAGE_PNG=docs/help-page.png $(BIN)/python -m pytest -q tests/test_help_page.py -k chromium
 
 wsdl: $(STAMP)
 	$(BIN)/soap-usestats wsdl --public-url http://127.0.0.1:8000/soap --output wsdl/use_stats.wsdl

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections import Counter
 from itertools import pairwise
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from soap_usestats.demo.schema import ACTIVITY_TYPES, DemoTables
 from soap_usestats.demo.site import DemoSite, build_demo_site
+from soap_usestats.web import help as help_page
 
 T = DemoTables("mdl_")
 LOG = T.log
@@ -384,3 +386,22 @@ def test_make_run_example_uses_the_learners_token(site):
     makefile = (Path(__file__).parents[1] / "Makefile").read_text()
     assert f"DEMO_TOKEN := {site.tokens['learner']}" in makefile
     assert f"DEMO_USER := {site.reference.username}" in makefile
+
+
+def test_the_help_pages_example_is_the_demos_reference_learner(site, conn):
+    """The page for people shows the reference learner as `make run` serves them."""
+    learner, (courseid, *names) = help_page.EXAMPLE_LEARNER, help_page.EXAMPLE_COURSE
+    user = conn.execute(select(T.user).where(T.user.c.id == learner.id)).one()
+    assert (user.username, user.firstname, user.lastname, user.idnumber) == (
+        learner.username, learner.firstname, learner.lastname, learner.idnumber)
+    assert learner.username == site.reference.username and courseid == site.reference.courseid
+    course = conn.execute(select(T.course).where(T.course.c.id == courseid)).one()
+    assert [course.fullname, course.shortname, course.idnumber] == names
+    assert help_page.EXAMPLE_PARAMETERS["GetStats"]["timefrom"] == site.reference.timefrom
+
+
+def test_the_sap_guides_example_learner_is_in_the_demo(conn):
+    guide = (Path(__file__).parents[1] / "docs" / "sap.md").read_text()
+    (idnumber,) = set(re.findall(r"targetuser\s+= '([^']+)'", guide))
+    assert conn.scalar(select(func.count()).select_from(T.user).where(
+        T.user.c.idnumber == idnumber, T.user.c.deleted == 0)) == 1

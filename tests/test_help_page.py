@@ -9,6 +9,7 @@ elsewhere, and a real browser renders it (headless Chromium, against gunicorn).
 
 from __future__ import annotations
 
+import os
 import re
 import urllib.request
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 from lxml import html as lxml_html
+from spyne.model.complex import Array, ComplexModelBase
 
 from soap_usestats import exceptions
 from soap_usestats.config import Settings
@@ -77,6 +79,49 @@ def test_every_operation_and_parameter_with_its_meaning(client, path):
         for element in page_module.answer(method):
             assert element.doc, f"{method.name}: {element.name} has no documentation"
             assert element.name in shown and element.doc in shown
+
+
+def _type_of(element: page_module.Element) -> str:
+    """The complex type an element holds: its own, or its list's member type."""
+    found = re.fullmatch(r"list of \w+ \((\w+)\)", element.type)
+    return found.group(1) if found else element.type
+
+
+@pytest.mark.parametrize("method", operations(), ids=lambda m: m.name)
+def test_every_type_is_listed_with_its_elements_once(method):
+    """Each complex type of an answer is listed with its elements the first time it comes;
+    later it points to that place by the name of an element of the very same type."""
+    elements = page_module.answer(method)
+    listed: dict[str, str] = {}
+    for n, element in enumerate(elements):
+        kind = _type_of(element)
+        if element.same_as:
+            earlier = [e for e in elements[:n] if e.name == element.same_as]
+            assert earlier and all(_type_of(e) == kind for e in earlier), element
+        elif not kind.startswith("xs:") and element.name not in listed:
+            listed[kind] = element.name
+    model = method.out_message
+    reachable, pending = set(), [kind for kind in model._type_info.values()]
+    while pending:
+        kind = pending.pop()
+        if issubclass(kind, Array):
+            pending.extend(kind._type_info.values())
+        elif issubclass(kind, ComplexModelBase) and kind.get_type_name() not in reachable:
+            reachable.add(kind.get_type_name())
+            pending.extend(kind._type_info.values())
+    assert reachable <= set(listed)
+
+
+def test_the_elements_of_modules_and_sessions_are_shown(client):
+    shown = text_of(page(client).body)
+    for name in ("COURSEID", "COURSESHORTNAME", "START", "END", "ACTIVITYSECONDS", "WWWROOT"):
+        assert f" {name} " in f" {shown} "
+    assert "elements are those of DAYS above" not in shown
+
+
+def test_the_json_endpoint_is_shown(client):
+    shown = text_of(page(client).body)
+    assert "https://stats.example.com/json/GetStats?targetuser=ref.learner" in shown
 
 
 def test_the_wsdl_documents_each_parameter_as_the_page_does():
@@ -236,3 +281,5 @@ def test_chromium_renders_every_operation_and_parameter(tmp_path):
                                           if "?wsdl" in href}
     data = Path(shot).read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20000
+    if published := os.environ.get("USESTATS_HELP_PAGE_PNG"):  # make help-page
+        Path(published).write_bytes(data)

@@ -97,8 +97,10 @@ class UseStatsApp:
         ways = {SOAP_PATH: PageEndpoint("SOAP 1.1", public_url),
                 SOAP12_PATH: PageEndpoint("SOAP 1.2", public_url + "12")}
 
+        json_url = public_url.removesuffix(SOAP_PATH) + JSON_PATH
+
         def page(app, path: str) -> bytes:
-            return help_page(app, ways[path], [w for p, w in ways.items() if p != path])
+            return help_page(app, ways[path], [w for p, w in ways.items() if p != path], json_url)
 
         self.protocols = {
             SOAP_PATH: _Protocol(Endpoint(soap11), build_wsdl(soap11, public_url), SOAP11_ENV,

@@ -72,6 +72,9 @@ _WORKED_EXAMPLE = (
     (11000, "viewed", "course_module", 70, 31, 5, "mod_quiz", "quiz"),
 )
 _EXAMPLE_FAULT = exceptions.UnknownUser("no user has username 'nobody'")
+#: Who and where the example is about, as the demo site has them (tests/test_demo.py checks it).
+EXAMPLE_LEARNER = Person(8, "ref.learner", "Reference", "Learner", "E10001")
+EXAMPLE_COURSE = (5, "Project Management Foundations", "PM110", "PRO-PM-2026")
 
 
 @dataclass(frozen=True)
@@ -99,12 +102,13 @@ class Element:
     same_as: str | None = None
 
 
-def help_page(app: Application, this: Endpoint, others: list[Endpoint]) -> bytes:
-    """The page for the endpoint ``this`` served by ``app``; ``others`` are the other ways in."""
+def help_page(app: Application, this: Endpoint, others: list[Endpoint], json_url: str) -> bytes:
+    """The page for the endpoint ``this`` served by ``app``; ``others`` are the other SOAP
+    ways in, and ``json_url`` the address of the same operations in JSON."""
     methods = operations(app)
     parts = [
         f"<h1>soap_usestats <small>{html.escape(__version__)}</small></h1>",
-        _intro(app, this, others),
+        _intro(app, this, others, json_url),
         _contents(methods),
         *(_operation(method) for method in methods),
         _example(app, this),
@@ -134,19 +138,26 @@ def answer(method) -> list[Element]:
 
 
 def _walk(name: str, kind, depth: int, out: list[Element], expanded: dict) -> None:
-    base = _base(kind)
-    if issubclass(base, ComplexModelBase) and base in expanded:
-        out.append(_element(name, kind, depth, same_as=expanded[base]))
+    """List ``name`` and, the first time its type is met, the elements of that type.
+
+    A type met again (a list of it, or the type itself) points to where it was
+    listed instead: a list of ``COURSE`` and ``SITECOURSE`` share ``CourseStats``.
+    """
+    shape = _shape(kind)
+    if shape is not None and shape in expanded:
+        out.append(_element(name, kind, depth, same_as=expanded[shape]))
         return
     out.append(_element(name, kind, depth))
-    if issubclass(base, ComplexModelBase):
-        expanded[base] = name
-        if _is_array(kind):
-            ((member, member_kind),) = kind._type_info.items()
-            _walk(member, member_kind, depth + 1, out, expanded)
-        else:
-            for child, child_kind in kind._type_info.items():
-                _walk(child, child_kind, depth + 1, out, expanded)
+    if shape is None:
+        return
+    if _is_array(kind):
+        ((member, member_kind),) = kind._type_info.items()
+        _walk(member, member_kind, depth + 1, out, expanded)
+        expanded[shape] = member
+    else:
+        expanded[shape] = name
+        for child, child_kind in kind._type_info.items():
+            _walk(child, child_kind, depth + 1, out, expanded)
 
 
 def _element(name: str, kind, depth: int, same_as: str | None = None) -> Element:
@@ -158,6 +169,14 @@ def _element(name: str, kind, depth: int, same_as: str | None = None) -> Element
 
 def _is_array(kind) -> bool:
     return issubclass(kind, Array)
+
+
+def _shape(kind) -> type | None:
+    """The complex type whose elements ``kind`` holds (a list's member type), else None."""
+    if _is_array(kind):
+        ((_, kind),) = kind._type_info.items()
+    base = _base(kind)
+    return base if issubclass(base, ComplexModelBase) else None
 
 
 def _base(kind):
@@ -178,7 +197,7 @@ def _type_name(kind) -> str:
 
 # The sections
 
-def _intro(app: Application, this: Endpoint, others: list[Endpoint]) -> str:
+def _intro(app: Application, this: Endpoint, others: list[Endpoint], json_url: str) -> str:
     service = next(iter(app.services))
     rows = "".join(
         f"<tr><td>{html.escape(e.protocol)}{' (this page)' if e is this else ''}</td>"
@@ -197,6 +216,11 @@ import the WSDL once, then call the operations below.</p>
 <thead><tr><th>protocol</th><th>endpoint (POST)</th><th>WSDL</th></tr></thead>
 <tbody>{rows}</tbody>
 </table>
+<p>The same operations answer JSON to a plain HTTP GET, their parameters in the query:
+<code>{html.escape(json_url)}/GetStats?targetuser=ref.learner&amp;statsscope=course&amp;wstoken=TOKEN</code>.
+A list is its element repeated (<code>targetusers.targetuser=a&amp;targetusers.targetuser=b</code>),
+and a fault is <code>{{"faultcode", "faultstring", "status"}}</code> with HTTP status 400, 401,
+403, 500 or 503.</p>
 <p><strong>Every call is authenticated</strong> (this page and the WSDLs need nothing):
 a Moodle web service token in the query, <code>{html.escape(this.url)}?wstoken=TOKEN</code>;
 HTTP Basic; or a WS-Security UsernameToken, for the service's own clients. What a call
@@ -318,10 +342,9 @@ def example_stats() -> Stats:
     events = [LogEvent(n, start + offset, *rest)
               for n, (offset, *rest) in enumerate(_WORKED_EXAMPLE, 1)]
     usage = estimate(events, end)
-    course = CourseFigures(5, "Project Management Foundations", "PM110", "PRO-PM-2026",
-                           usage.courses[5])
-    return Stats(Person(4, "ref.learner", "Reference", "Learner", "E10001"), start, end,
-                 "course", usage.total, usage.sessions, courses=[course])
+    course = CourseFigures(*EXAMPLE_COURSE, usage.courses[EXAMPLE_COURSE[0]])
+    return Stats(EXAMPLE_LEARNER, start, end, "course", usage.total, usage.sessions,
+                 courses=[course])
 
 
 def example_fault(app: Application) -> str:

@@ -3,8 +3,8 @@
 Where Chromium is not installed (``make chromium`` installs Debian's), the tests
 that need it skip, saying so; in CI (``CI=true``) they fail instead.
 
-``python -m tests.support.browser URL FILE.png`` saves a screenshot (docs/help-page.png
-is made so).
+``python -m tests.support.browser URL FILE.png`` saves a screenshot; ``make help-page``
+makes docs/help-page.png with the browser test of the page.
 """
 
 from __future__ import annotations
