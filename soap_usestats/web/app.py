@@ -12,8 +12,8 @@ A call goes one way: read and check the body, parse it once; let Spyne match
 the operation and decode its parameters; authenticate the caller; run the
 operation on the site; encode the answer. An error anywhere on the way becomes
 the contract's fault in ``soap.faults``, written as the protocol writes one.
-Each request is logged in one line: operation, caller, outcome, HTTP status and
-duration.
+Each request is logged in one line: operation, caller, client address, outcome,
+HTTP status and duration.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from spyne.protocol.http import HttpRpc
 
+from ..auth.addresses import client_address
 from ..auth.authenticator import Authenticator
 from ..config import Settings, load_settings
 from ..federation import chain
@@ -91,6 +92,7 @@ class UseStatsApp:
         self.network = network
         self.max_request_bytes = settings.max_request_bytes
         self.authenticator = Authenticator(settings)
+        self.trusted_proxies = settings.trusted_proxies
         public_url = settings.public_url.rstrip("/")
         soap11 = soap_application()
         soap12 = soap_application(ContractSoap12(validator="soft"), ContractSoap12())
@@ -115,7 +117,8 @@ class UseStatsApp:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
-        record = RequestRecord(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""))
+        record = RequestRecord(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""),
+                               client_address(environ, self.trusted_proxies))
         response = self._route(environ, record)
         record.status = response.status.split(" ", 1)[0]
         seconds = time.perf_counter() - started
