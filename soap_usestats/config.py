@@ -19,6 +19,11 @@ Example file::
     wsse_max_age = 300     # seconds a UsernameToken's wsu:Created stays valid
     cache_seconds = 60     # how long a site's settings and role definitions are reused
 
+    # Failed authentications are throttled per client address (docs/security.md)
+    throttle_failures = 10                     # in a row, then its calls are refused; 0: never
+    throttle_seconds = 30                      # one more attempt every 30 s
+    throttle_exempt = ["127.0.0.0/8", "::1"]   # addresses never throttled
+
     [clients.sap-prod]
     salt = "cA_QL__ZiRXkEq6WMhcGyg"
     password_hash = "sha256:3a00a625c38c6065bde79e4fd99eee9dfeae0dba13b5ffa85b017b71f8f6b23c"
@@ -74,9 +79,11 @@ PASSWORD_HASH = re.compile(r"sha256:[0-9a-f]{64}")
 DEFAULT_SITE_TIMEOUT = 10
 
 _STRINGS = ("database_url", "table_prefix", "public_url", "secret_key_file", "nonce_store")
-_COUNTS = ("wsse_max_age", "max_request_bytes")
+_COUNTS = ("wsse_max_age", "max_request_bytes", "throttle_seconds")
 #: Counts where 0 is allowed (and switches something off).
-_ZERO_COUNTS = ("cache_seconds",)
+_ZERO_COUNTS = ("cache_seconds", "throttle_failures")
+#: Lists of IP addresses and networks.
+_NETWORKS = ("trusted_proxies", "throttle_exempt")
 _NO_KEY = "set USESTATS_SECRET_KEY or secret_key_file (soap-usestats credentials key makes one)"
 
 
@@ -142,6 +149,13 @@ class Settings:
     cache_seconds: int = 60
     #: Whose X-Forwarded-For is believed (IPv4Network or IPv6Network).
     trusted_proxies: tuple = ()
+    #: Failed authentications a client address may make in a row before its calls are
+    #: refused (``auth.throttle``); 0 throttles nobody.
+    throttle_failures: int = 10
+    #: Seconds after which a throttled address may try once more.
+    throttle_seconds: int = 30
+    #: Addresses never throttled (IPv4Network or IPv6Network).
+    throttle_exempt: tuple = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1"))
     capabilities: Capabilities = field(default_factory=Capabilities)
     #: The other sites of ``[sites]``, by normalised wwwroot (``wwwroots.normalise``).
     sites: Mapping[str, DirectSite | PeerService] = field(
@@ -160,7 +174,7 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     if "secret_key" in values:
         raise ConfigError(f"secret_key cannot be in the configuration file: {_NO_KEY}")
     overrides = dict(_table("use_stats", values.pop("use_stats", {})))
-    for name in (*_STRINGS, *_COUNTS, *_ZERO_COUNTS, "trusted_proxies"):
+    for name in (*_STRINGS, *_COUNTS, *_ZERO_COUNTS, *_NETWORKS):
         if (value := environ.get(f"USESTATS_{name.upper()}")) is not None:
             values[name] = value
     for name in time_model.setting_names():
@@ -177,8 +191,9 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     for name in (*_COUNTS, *_ZERO_COUNTS):
         if name in values:
             parsed[name] = _count(name, values[name], zero=name in _ZERO_COUNTS)
-    if "trusted_proxies" in values:
-        parsed["trusted_proxies"] = _networks(values["trusted_proxies"])
+    for name in _NETWORKS:
+        if name in values:
+            parsed[name] = _networks(name, values[name])
     if "capabilities" in values:
         parsed["capabilities"] = _capabilities(values["capabilities"])
     clients = parse_clients(values.get("clients", {}))
@@ -326,15 +341,15 @@ def _count(name: str, value: Any, zero: bool = False) -> int:
     return value
 
 
-def _networks(value: Any) -> tuple:
-    """The networks of ``trusted_proxies``: a list, or a comma-separated string."""
+def _networks(name: str, value: Any) -> tuple:
+    """The networks of setting ``name``: a list, or a comma-separated string."""
     items = [i.strip() for i in value.split(",") if i.strip()] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise ConfigError("trusted_proxies must be a list of IP addresses or networks")
+        raise ConfigError(f"{name} must be a list of IP addresses or networks")
     networks = []
     for item in items:
         try:
             networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
-            raise ConfigError(f"trusted_proxies: {item!r} is not an IP address or network") from None
+            raise ConfigError(f"{name}: {item!r} is not an IP address or network") from None
     return tuple(networks)

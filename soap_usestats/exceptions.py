@@ -29,6 +29,12 @@ class AuthenticationFailed(UseStatsError):
     faultcode, status = "Client.AuthenticationFailed", 501
 
 
+class CredentialUnchecked(AuthenticationFailed):
+    """Refused without testing a credential: none or several were presented, the client
+    is throttled, or a store the check needs is down. It tells a guesser nothing, so it
+    is not counted against the client's address (``auth.throttle``)."""
+
+
 class Forbidden(UseStatsError):
     faultcode, status = "Client.Forbidden", 510
 

@@ -7,24 +7,28 @@ which token and service IP restrictions use.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 
 Network = IPv4Network | IPv6Network
+#: What an address can be written with: IPv4, IPv6 and a zone; at most this long.
+_ADDRESS_TEXT = re.compile(r"[0-9A-Za-z.:%_-]{0,64}")
 
 
 def client_address(environ: dict, trusted_proxies: Iterable[Network] = ()) -> str:
     """The client's address: the peer, or what trusted proxies say in X-Forwarded-For.
 
     The forwarded list is read from the right, skipping proxies we trust; the
-    first address that is not one of them is the client.
+    first address that is not one of them is the client. What a proxy forwarded
+    that no address could be is given quoted, escaped and cut (JSON), fit for a log.
     """
     address = environ.get("REMOTE_ADDR", "")
     hops = [h.strip() for h in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
     while hops and _within(address, trusted_proxies):
         address = hops.pop()
-    return address
+    return address if _ADDRESS_TEXT.fullmatch(address) else json.dumps(address[:64])
 
 
 def _within(address: str, networks: Iterable[Network]) -> bool:

@@ -84,6 +84,9 @@ class ClientRegistry:
                 raise ConfigError(f"clients.{client.name}: its password_hash does not match the "
                                   "secret key (was the key changed, or the entry edited?)")
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._clients
+
     @classmethod
     def from_settings(cls, settings: Settings) -> ClientRegistry:
         # Without clients there is no key; a random one serves the dummy.

@@ -23,31 +23,26 @@ import logging
 import os
 import re
 import sqlite3
-import threading
-import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
-from urllib.parse import urlsplit
 
 import redis
 from lxml import etree
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from ..config import ClientCredential, Settings
-from ..exceptions import AuthenticationFailed, ConfigError
+from ..exceptions import AuthenticationFailed, ConfigError, CredentialUnchecked
 from ..namespaces import SOAP11_ENV, SOAP12_ENV, WSSE, WSU
+from . import redislink
 from .clients import ClientRegistry, decode_base64
+from .redislink import REDIS_SCHEMES
 
 SOAP_ENVELOPES = (SOAP11_ENV, SOAP12_ENV)
 MAX_CLOCK_SKEW = 60  # seconds a Created may lie ahead of the service's clock
 PRUNE_INTERVAL = 60  # seconds between deletions of expired nonces, per worker
-REDIS_SCHEMES = ("redis://", "rediss://")
 REDIS_KEY_PREFIX = "soap-usestats:nonce:"
 REDIS_TIMEOUT = 2.0  # seconds to connect to Redis, and to wait for its answer
-OUTAGE_LOG_INTERVAL = 60  # seconds between two warnings of the same Redis outage, per worker
 #: What a digest token is told while the nonce store cannot be reached.
 UNAVAILABLE = ("the replay guard is unavailable, so a PasswordDigest cannot be checked now; "
                "try again shortly, or use HTTP Basic or PasswordText over TLS")
@@ -68,15 +63,24 @@ class UsernameToken:
 
 def username_token(envelope: etree._Element) -> UsernameToken | None:
     """The UsernameToken of the envelope's ``wsse:Security`` header, or ``None`` if it has none."""
-    tag = etree.QName(envelope)
-    if tag.namespace not in SOAP_ENVELOPES or tag.localname != "Envelope":
-        return None
-    tokens = envelope.findall(f"{{{tag.namespace}}}Header/{{{WSSE}}}Security/{{{WSSE}}}UsernameToken")
+    tokens = _tokens(envelope)
     if not tokens:
         return None
     if len(tokens) > 1:
-        raise AuthenticationFailed("more than one UsernameToken presented; send exactly one")
+        raise CredentialUnchecked("more than one UsernameToken presented; send exactly one")
     return _parse(tokens[0])
+
+
+def usernames(envelope: etree._Element) -> list[str]:
+    """The Username of each UsernameToken in the envelope's ``wsse:Security`` header, as sent."""
+    return [_text(token, WSSE, "Username") or "" for token in _tokens(envelope)]
+
+
+def _tokens(envelope: etree._Element) -> list[etree._Element]:
+    tag = etree.QName(envelope)
+    if tag.namespace not in SOAP_ENVELOPES or tag.localname != "Envelope":
+        return []
+    return envelope.findall(f"{{{tag.namespace}}}Header/{{{WSSE}}}Security/{{{WSSE}}}UsernameToken")
 
 
 def _parse(token: etree._Element) -> UsernameToken:
@@ -145,7 +149,7 @@ class NonceStore:
         self.path = path
         self.max_age = max_age
         self._pruned_at = 0.0
-        _create_private(path)
+        create_private_file(path)
         with closing(self._connect()) as db:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("CREATE TABLE IF NOT EXISTS nonces (key BLOB PRIMARY KEY, created REAL NOT NULL)")
@@ -180,12 +184,10 @@ class RedisNonceStore:
     have. Keys are ``prefix`` and the hex SHA-256 of client name and nonce.
 
     Nothing connects before the first digest token, so the service starts
-    without Redis. Each command takes a pooled connection (redis-py reconnects a
-    closed one, and drops one that failed), waits at most ``timeout`` seconds to
-    connect and as long for an answer, and retries once, at once, only a
-    connection error (a socket Redis closed when it restarted). When Redis cannot
-    answer, :meth:`remember` raises :class:`AuthenticationFailed`: a digest
-    token is refused, never accepted unchecked, and the outage is logged.
+    without Redis; each command waits at most ``timeout`` seconds
+    (:func:`redislink.connect`). When Redis cannot answer, :meth:`remember`
+    raises :class:`AuthenticationFailed`: a digest token is refused, never
+    accepted unchecked, and the outage is logged.
     """
 
     def __init__(self, url: str, max_age: int, *, prefix: str = REDIS_KEY_PREFIX,
@@ -194,22 +196,12 @@ class RedisNonceStore:
         self.prefix = prefix.encode()
         #: Seconds a nonce is remembered: as long as a token carrying it can be accepted.
         self.ttl = max_age + MAX_CLOCK_SKEW
-        try:
-            path = urlsplit(url).path
-            if path.strip("/") and not path.strip("/").isdigit():  # redis-py would take database 0
-                raise ValueError(f"the path must be a database number, not {path!r}")
-            self._redis = redis.Redis.from_url(
-                url, socket_connect_timeout=timeout, socket_timeout=timeout,
-                retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
-        except ValueError as error:  # the URL's parts, never its password
-            raise ConfigError(f"nonce_store is not a usable Redis URL: {error}") from None
-        options = self._redis.connection_pool.connection_kwargs
-        #: Where Redis is, for the operator's log: no user name, no password.
-        self.address = (f"{url.split(':', 1)[0]}://{options.get('host')}:{options.get('port')}"
-                        f"/{options.get('db', 0)}")
-        self._lock = threading.Lock()
-        self._down_since: float | None = None
-        self._warned_at = 0.0
+        #: ``address``: where Redis is, for the operator's log: no user name, no password.
+        self._redis, self.address = redislink.connect(url, timeout)
+        self._outage = redislink.Outage(
+            log, f"nonce store {self.address}", "PasswordDigest UsernameTokens are refused",
+            "PasswordDigest UsernameTokens are checked again",
+            " until it answers; tokens, HTTP Basic and PasswordText still work")
 
     def __repr__(self) -> str:
         return f"RedisNonceStore({self.address!r}, max_age={self.max_age})"
@@ -223,46 +215,17 @@ class RedisNonceStore:
         try:
             new = self._redis.set(key, b"1", nx=True, ex=self.ttl)
         except (redis.RedisError, OSError) as error:
-            self._unavailable(error)
-            raise AuthenticationFailed(UNAVAILABLE) from None
-        if self._down_since is not None:
-            self._available()
+            self._outage.failed(error)
+            raise CredentialUnchecked(UNAVAILABLE) from None
+        self._outage.answered()
         return bool(new)
 
     def close(self) -> None:
         """Close the pooled connections (a later call opens new ones)."""
         self._redis.connection_pool.disconnect()
 
-    def _unavailable(self, error: BaseException) -> None:
-        at = time.monotonic()
-        with self._lock:
-            first = self._down_since is None
-            if first:
-                self._down_since = at
-            elif at - self._warned_at < OUTAGE_LOG_INTERVAL:
-                return
-            self._warned_at = at
-            down_for = at - self._down_since
-        detail = str(error).splitlines()
-        reason = f"{type(error).__name__}: {detail[0]}" if detail else type(error).__name__
-        if first:
-            log.warning("nonce store %s unavailable (%s): PasswordDigest UsernameTokens are refused "
-                        "until it answers; tokens, HTTP Basic and PasswordText still work",
-                        self.address, reason)
-        else:
-            log.warning("nonce store %s still unavailable after %.0f s (%s): PasswordDigest "
-                        "UsernameTokens are refused", self.address, down_for, reason)
 
-    def _available(self) -> None:
-        with self._lock:
-            if self._down_since is None:
-                return
-            down_for, self._down_since = time.monotonic() - self._down_since, None
-        log.warning("nonce store %s answers again after %.0f s: PasswordDigest UsernameTokens "
-                    "are checked again", self.address, down_for)
-
-
-def _create_private(path: str) -> None:
+def create_private_file(path: str) -> None:
     """Create the store's file for its owner only; refuse a symlink or another user's file."""
     try:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)

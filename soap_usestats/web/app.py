@@ -12,8 +12,8 @@ A call goes one way: read and check the body, parse it once; let Spyne match
 the operation and decode its parameters; authenticate the caller; run the
 operation on the site; encode the answer. An error anywhere on the way becomes
 the contract's fault in ``soap.faults``, written as the protocol writes one.
-Each request is logged in one line: operation, caller, outcome, HTTP status and
-duration.
+Each request is logged in one line: operation, caller, client address, outcome,
+HTTP status and duration.
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 
 from spyne.protocol.http import HttpRpc
 
+from ..auth import throttle
+from ..auth.addresses import client_address
 from ..auth.authenticator import Authenticator
 from ..config import Settings, load_settings
 from ..federation import chain
 from ..domain.site import MoodleSite
 from ..federation.network import Network
-from ..exceptions import DatabaseUnavailable
+from ..exceptions import AuthenticationFailed, DatabaseUnavailable
 from ..namespaces import SOAP11_ENV, SOAP12_ENV
 from ..soap import faults
 from ..soap.endpoint import Endpoint
@@ -91,6 +93,8 @@ class UseStatsApp:
         self.network = network
         self.max_request_bytes = settings.max_request_bytes
         self.authenticator = Authenticator(settings)
+        self.throttle = throttle.Throttle.from_settings(settings)
+        self.trusted_proxies = settings.trusted_proxies
         public_url = settings.public_url.rstrip("/")
         soap11 = soap_application()
         soap12 = soap_application(ContractSoap12(validator="soft"), ContractSoap12())
@@ -117,7 +121,8 @@ class UseStatsApp:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
-        record = RequestRecord(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""))
+        record = RequestRecord(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""),
+                               client_address(environ, self.trusted_proxies))
         response = self._route(environ, record)
         record.status = response.status.split(" ", 1)[0]
         seconds = time.perf_counter() - started
@@ -174,9 +179,14 @@ class UseStatsApp:
 
     def _operation(self, protocol: _Protocol, environ: dict, spyne_environ: dict,
                    record: RequestRecord) -> Response:
-        """One operation call, from the request to the answer or the contract's fault."""
+        """One operation call, from the request to the answer or the contract's fault.
+
+        An address that failed to authenticate too often is refused first; every
+        failed authentication, wherever found, is logged and counted on the way out.
+        """
+        envelope = None
         try:
-            envelope = None
+            self.throttle.check(record.address)
             if protocol.envelope is not None:
                 body = read_body(environ, self.max_request_bytes)
                 envelope = parse_envelope(body, environ.get("CONTENT_TYPE"), protocol.envelope)
@@ -188,10 +198,13 @@ class UseStatsApp:
             via = chain.parse(environ.get(chain.ENVIRON_KEY))
             answer = protocol.endpoint.run(ctx, Call(self.network, caller, via))
         except Exception as error:  # noqa: BLE001 - every error becomes the contract's fault
+            if isinstance(error, AuthenticationFailed):
+                self.throttle.failed(record.address, self.authenticator.presented(environ, envelope),
+                                     error)
             fault = faults.to_contract(error)
             record.outcome = fault.faultcode
             return Response(protocol.fault_status(fault), protocol.content_type,
-                            protocol.fault_body(fault))
+                            protocol.fault_body(fault), throttle.retry_after(error))
         record.outcome = "ok"
         return Response("200 OK", answer.content_type, answer.body)
 

@@ -17,15 +17,17 @@ class RequestRecord:
 
     method: str
     path: str
+    #: The client's address, as ``trusted_proxies`` resolve it (``auth.addresses``).
+    address: str = "-"
     operation: str = "-"
     caller: str = "-"
     outcome: str = "-"
     status: str = "-"
 
     def write(self, seconds: float) -> None:
-        log.info("%s %s operation=%s caller=%s outcome=%s status=%s duration_ms=%.1f",
-                 self.method, self.path, self.operation, self.caller, self.outcome,
-                 self.status, seconds * 1000)
+        log.info("%s %s operation=%s caller=%s address=%s outcome=%s status=%s duration_ms=%.1f",
+                 self.method, self.path, self.operation, self.caller, self.address or "-",
+                 self.outcome, self.status, seconds * 1000)
 
 
 def configure_logging() -> None:
