@@ -24,13 +24,16 @@ def _setup_cfg() -> configparser.ConfigParser:
 
 
 def _lines(value: str) -> list[str]:
-    return [line.strip() for line in value.splitlines() if line.strip() and not line.strip().startswith("#")]
+    """The lines of a requirements-like text, less blanks and comments."""
+    lines = (line.strip() for line in value.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def supported() -> list[str]:
     """``["3.11", "3.12", ...]``: the versions the classifiers name."""
     classifiers = _lines(_setup_cfg()["metadata"]["classifiers"])
-    return [m.group(1) for c in classifiers if (m := re.fullmatch(r"Programming Language :: Python :: (3\.\d+)", c))]
+    versions = [re.fullmatch(r"Programming Language :: Python :: (3\.\d+)", c) for c in classifiers]
+    return [version.group(1) for version in versions if version]
 
 
 def python_requires() -> str:
