@@ -14,10 +14,11 @@ too, so that every Python runs the same path.
 The finder must be on ``sys.meta_path`` before Spyne is first imported (``spyne/__init__.py``
 imports a move). Rather than a line before each import of Spyne, one place that every way in
 goes through: the package's ``__init__`` imports this module, and Python runs it before any
-module of the package, so ``soap_usestats.wsgi`` under gunicorn, the ``soap-usestats`` command,
-``python -m soap_usestats``, the tests and the benchmarks all get the finder before the SOAP
-layer imports Spyne, and the layers stay as they are (``tests/test_layout.py``). The rare module
-outside the package that imports Spyne itself imports this module first
+module of the package. So ``soap_usestats.wsgi`` under gunicorn, the ``soap-usestats`` command,
+``python -m soap_usestats``, the tests (``tests/conftest.py`` imports the package before any
+test module) and the benchmarks all have the finder before the SOAP layer imports Spyne, and
+the layers keep their one-way imports (``tests/test_layout.py``): none imports this module. A
+module outside the package that imports Spyne alone imports this module first
 (``benchmarks/noop_app.py``); ``tests/test_spyne_compat.py`` checks every way in.
 """
 
