@@ -11,12 +11,22 @@ DEMO_TOKEN := 3ca43ca80e31ab727f8f7c3fbd057e98
 NODE_DIR := tests/interop/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
-.PHONY: run test wsdl help-page demo benchmark benchmark-users benchmark-federation clean interop php-soap chromium wrk
+.PHONY: run test wsdl help-page demo benchmark benchmark-users benchmark-federation lock clean interop php-soap chromium wrk
 
-$(STAMP): pyproject.toml setup.cfg
+# The exact versions of constraints.txt (the lock), whatever PyPI has published since.
+$(STAMP): pyproject.toml setup.cfg constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
+
+# Refresh the lock: the newest versions the ranges of setup.cfg allow, one set for every
+# supported Python (with markers where one needs another), then the tests with them.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip compile pyproject.toml --extra test --universal --upgrade --quiet \
+		--custom-compile-command 'make lock' --output-file constraints.txt
+	$(MAKE) test
 
 $(DEMO_DB): | $(STAMP)
 	$(BIN)/soap-usestats demo --url $(DEMO_URL)

@@ -3,6 +3,7 @@
 ``gunicorn benchmarks.noop_app:application``; bench_light.py compares the service with it.
 """
 
+from soap_usestats import spyne_compat  # noqa: F401 - before Spyne: its six on Python 3.12+
 from spyne import Application, Service, Unicode, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication

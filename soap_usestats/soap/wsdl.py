@@ -5,6 +5,9 @@ from the first request's Host header, then caches it. SAP's importer wants the
 WSDL 1.1 order (types, message, portType, binding, service), and an address
 must never come from a client, so the document is built here instead, with
 its schema types in a stable order so the published file can be compared.
+Each documentation is one line: an operation's comes from its docstring, which
+Python 3.13 strips of indentation and earlier Pythons do not, and the file must
+be the same whichever Python serves it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ def build_wsdl(app: Application, public_url: str) -> bytes:
     _reorder(root, _section_rank)
     for schema in root.iter(f"{{{XSD}}}schema"):
         _reorder(schema, lambda e: (etree.QName(e).localname == "element", e.get("name", "")))
+    for documentation in root.iter("{*}documentation"):
+        documentation.text = " ".join(documentation.text.split())
     etree.cleanup_namespaces(root, keep_ns_prefixes=_PREFIXES_IN_VALUES)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 

@@ -23,7 +23,7 @@ from tests.support.wsgi import GET_SCORES, GET_STATS, SOAP_ENV, TNS, Response, e
 ASK_ALICE = "<u:GetStats><u:targetuser>{}</u:targetuser></u:GetStats>"
 
 
-def refused(response: Response, saying: str) -> str:
+def refused(response: Response, saying: str = "") -> str:
     """Assert ``response`` is the contract's InvalidXML fault whose message holds ``saying``."""
     assert response.status == 500
     assert response.headers["Content-Type"].startswith("text/xml")
@@ -147,13 +147,23 @@ def test_malformed_content_length(soap):
     refused(soap.post(GET_STATS, CONTENT_LENGTH="-1"), "Content-Length")
 
 
-@pytest.mark.parametrize("levels", [MAX_DEPTH - 3, 300, 50_000])
-def test_deep_nesting(soap, levels):
-    # Envelope, Body, GetStats and targetuser are 4 levels: one more than MAX_DEPTH in all.
+def nested_request(levels: int) -> bytes:
+    """GetStats whose targetuser holds ``levels`` nested elements, 4 + ``levels`` levels in all."""
     nested = "<u:x>" * levels + "</u:x>" * levels
-    body = envelope(f"<u:GetStats><u:targetuser>{nested}</u:targetuser></u:GetStats>")
-    response, seconds = elapsed(lambda: soap.post(body))
-    refused(response, f"deeper than {MAX_DEPTH} levels")
+    return envelope(f"<u:GetStats><u:targetuser>{nested}</u:targetuser></u:GetStats>")
+
+
+def test_nesting_one_level_too_deep(soap):
+    # Envelope, Body, GetStats and targetuser are 4 levels: one more than MAX_DEPTH in all.
+    refused(soap.post(nested_request(MAX_DEPTH - 3)), f"deeper than {MAX_DEPTH} levels")
+
+
+@pytest.mark.parametrize("levels", [300, 50_000])
+def test_deep_nesting(soap, levels):
+    """Refused at once. Which limit speaks first, the service's or libxml2's own (256
+    levels, whose wording depends on the libxml2 release), is not the contract's business."""
+    response, seconds = elapsed(lambda: soap.post(nested_request(levels)))
+    refused(response)
     assert seconds < HANG_SECONDS
 
 

@@ -22,12 +22,13 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(database_url: str, *, config: str | None = None, port: int | None = None,
-             **env: str):
+             python: str = sys.executable, cwd: str | None = None, **env: str):
     """Serve ``soap_usestats.wsgi:application`` on ``port`` (default a free one); yield its
     /soap URL.
 
     With ``config``, gunicorn reads that configuration file for all but the address;
-    otherwise it runs one worker with four threads.
+    otherwise it runs one worker with four threads. ``python`` runs it (another virtualenv's
+    serves the package installed there, from a ``cwd`` outside the source tree).
     """
     port = port or free_port()
     soap_url = f"http://127.0.0.1:{port}/soap"
@@ -36,9 +37,9 @@ def gunicorn(database_url: str, *, config: str | None = None, port: int | None =
     options = ["-c", config] if config else ["--workers", "1", "--threads", "4"]
     with tempfile.TemporaryFile() as output:  # a file, not a pipe nobody reads: it never fills
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", *options,
+            [python, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", *options,
              "soap_usestats.wsgi:application"],
-            env=environ, stdout=output, stderr=subprocess.STDOUT,
+            env=environ, cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
         )
         try:
             _wait_until_serving(f"{soap_url}?wsdl", process, output)
