@@ -50,13 +50,15 @@ def gunicorn(database_url: str, *, config: str | None = None, port: int | None =
 
 
 def _wait_until_serving(url: str, process: subprocess.Popen, output, timeout: float = 20) -> None:
+    """Return once ``url`` answered; a request sent is waited for, never given up and sent
+    again, so the service counts exactly one (tests compare ``/metrics`` with the calls)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output.seek(0)
             raise RuntimeError(f"gunicorn exited:\n{output.read().decode()}")
         try:
-            urllib.request.urlopen(url, timeout=1).close()
+            urllib.request.urlopen(url, timeout=max(1.0, deadline - time.monotonic())).close()
             return
         except OSError:
             time.sleep(0.1)
