@@ -29,7 +29,8 @@ def summary(seconds: list[float | None]) -> str:
     answered = [s for s in seconds if s is not None]
     fast = [s for s in answered if s < WITHIN]
     slowest = f"{max(answered):.2f} s" if answered else "-"
-    return f"{len(answered):3}/{len(seconds):<3} answered, {len(fast):3} within {WITHIN:g} s, slowest {slowest}"
+    return (f"{len(answered):2}/{len(seconds)} answered, {len(fast):2} within {WITHIN:g} s, "
+            f"slowest {slowest}")
 
 
 def main() -> None:
