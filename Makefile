@@ -11,7 +11,7 @@ DEMO_TOKEN := 3ca43ca80e31ab727f8f7c3fbd057e98
 NODE_DIR := tests/interop/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
-.PHONY: run test wsdl help-page demo benchmark benchmark-users benchmark-federation lock clean interop php-soap chromium wrk
+.PHONY: run test wsdl help-page demo benchmark benchmark-users benchmark-federation benchmark-slow-clients lock clean interop php-soap chromium nginx wrk
 
 # The exact versions of constraints.txt (the lock), whatever PyPI has published since.
 $(STAMP): pyproject.toml setup.cfg constraints.txt
@@ -37,7 +37,7 @@ run: $(STAMP) $(DEMO_DB)
 	USESTATS_DATABASE_URL=$${USESTATS_DATABASE_URL:-$(DEMO_URL)} \
 		$(BIN)/soap-usestats serve --example-user $(DEMO_USER) --example-token $(DEMO_TOKEN)
 
-test: $(STAMP) interop chromium
+test: $(STAMP) interop chromium nginx
 	$(BIN)/python -m pytest
 
 # The interop suite's clients besides zeep and suds: PHP's SoapClient and node-soap.
@@ -71,6 +71,16 @@ chromium:
 help-page: $(STAMP) chromium
 	USESTATS_HELP_PAGE_PNG=docs/help-page.png $(BIN)/python -m pytest -q tests/test_help_page.py -k chromium
 
+# nginx runs deploy/nginx.conf in front of the service in tests/deploy/test_nginx.py.
+# Where it cannot be installed here, those tests skip (and fail in CI).
+nginx:
+	@if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y --no-install-recommends nginx \
+		|| { apt-get update && apt-get install -y --no-install-recommends nginx; }; \
+	else echo "nginx not found (apt-get install nginx as root): the reverse proxy's tests will skip"; fi
+
 wsdl: $(STAMP)
 	$(BIN)/soap-usestats wsdl --public-url http://127.0.0.1:8000/soap --output wsdl/use_stats.wsdl
 
@@ -87,6 +97,10 @@ benchmark-users: $(STAMP)
 
 benchmark-federation: $(STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_federation.py
+
+# Slow clients against gunicorn alone and behind deploy/nginx.conf (root: network namespaces).
+benchmark-slow-clients: $(STAMP) nginx
+	$(BIN)/python benchmarks/bench_slow_clients.py
 
 # The HTTP load generator of bench_light.py.
 wrk:

@@ -10,6 +10,8 @@ runs with.
 from soap_usestats.config import load_settings
 from soap_usestats.web import serving
 
-globals().update(serving.settings(load_settings().trusted_proxies))
+configured = load_settings()
+globals().update(serving.settings(configured.trusted_proxies,
+                                  timeout=serving.worker_timeout(configured)))
 globals().update(serving.HOOKS)
 serving.prepare_metrics()

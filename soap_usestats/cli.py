@@ -35,7 +35,7 @@ def serve(args: argparse.Namespace) -> None:
     from .web import serving
 
     settings = load_settings()
-    options = serving.settings(settings.trusted_proxies)
+    options = serving.settings(settings.trusted_proxies, timeout=serving.worker_timeout(settings))
     options.update({name: value for name, value in (("bind", args.bind), ("workers", args.workers))
                     if value is not None})
     serving.prepare_metrics()

@@ -18,6 +18,7 @@ Example file::
     # nonce_store = "rediss://usestats:PASSWORD@redis.internal.example.com:6380/0"
     wsse_max_age = 300     # seconds a UsernameToken's wsu:Created stays valid
     cache_seconds = 60     # how long a site's settings and role definitions are reused
+    database_timeout = 30  # seconds a call's database work may take; then Server.DatabaseUnavailable
 
     # Failed authentications are throttled per client address (docs/security.md)
     throttle_failures = 10                     # in a row, then its calls are refused; 0: never
@@ -77,9 +78,11 @@ CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 PASSWORD_HASH = re.compile(r"sha256:[0-9a-f]{64}")
 #: Seconds a site of ``[sites]`` has to answer, unless its ``timeout`` says otherwise.
 DEFAULT_SITE_TIMEOUT = 10
+#: Seconds a call's work in a Moodle database may take, unless ``database_timeout`` says otherwise.
+DEFAULT_DATABASE_TIMEOUT = 30
 
 _STRINGS = ("database_url", "table_prefix", "public_url", "secret_key_file", "nonce_store")
-_COUNTS = ("wsse_max_age", "max_request_bytes", "throttle_seconds")
+_COUNTS = ("wsse_max_age", "max_request_bytes", "throttle_seconds", "database_timeout")
 #: Counts where 0 is allowed (and switches something off).
 _ZERO_COUNTS = ("cache_seconds", "throttle_failures")
 #: Lists of IP addresses and networks.
@@ -147,6 +150,8 @@ class Settings:
     max_request_bytes: int = 1024 * 1024
     #: Seconds a host may reuse a site's settings and role definitions; 0 reads them every call.
     cache_seconds: int = 60
+    #: Seconds a call's work in a Moodle database may take (``moodle.database``).
+    database_timeout: int = DEFAULT_DATABASE_TIMEOUT
     #: Whose X-Forwarded-For is believed (IPv4Network or IPv6Network).
     trusted_proxies: tuple = ()
     #: Failed authentications a client address may make in a row before its calls are

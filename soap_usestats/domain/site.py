@@ -99,7 +99,7 @@ class MoodleSite:
     @classmethod
     def from_settings(cls, settings: Settings) -> MoodleSite:
         """The site of the configuration; refuses a database without window functions."""
-        engine = connect(settings.database_url)
+        engine = connect(settings.database_url, settings.database_timeout)
         require_window_functions(engine)
         return cls(engine, MoodleTables(settings.table_prefix), settings.use_stats,
                    settings.capabilities, settings.cache_seconds, settings.secret_key)
@@ -108,7 +108,7 @@ class MoodleSite:
     def other(cls, site: DirectSite, settings: Settings) -> MoodleSite:
         """Another site of ``[sites]``, read directly: its own block settings apply, with
         the deployment's capabilities and cache."""
-        engine = connect(site.database_url)
+        engine = connect(site.database_url, settings.database_timeout)
         require_window_functions(engine)
         return cls(engine, MoodleTables(site.table_prefix), None, settings.capabilities,
                    settings.cache_seconds, settings.secret_key, site.wwwroot)

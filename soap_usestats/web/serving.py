@@ -20,20 +20,30 @@ so :func:`prepare_metrics` must run before the application is loaded.
 from __future__ import annotations
 
 import glob
+import math
 import os
 import tempfile
 from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any
 
+from ..config import DirectSite, Settings
+from ..moodle.database import longest_wait
 
-def settings(trusted_proxies: tuple = (), environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """gunicorn's settings for the service, by gunicorn's names."""
+#: gunicorn's worker timeout at the least, in seconds; and the margin above the longest call.
+MIN_WORKER_TIMEOUT = 60
+WORKER_TIMEOUT_MARGIN = 15
+
+
+def settings(trusted_proxies: tuple = (), environ: Mapping[str, str] = os.environ,
+             timeout: int = MIN_WORKER_TIMEOUT) -> dict[str, Any]:
+    """gunicorn's settings for the service, by gunicorn's names; ``timeout`` from
+    :func:`worker_timeout`."""
     return {
         "bind": environ.get("USESTATS_BIND", "127.0.0.1:8000"),
         "workers": int(environ.get("USESTATS_WORKERS") or min(2 * (os.cpu_count() or 1) + 1, 8)),
         "threads": int(environ.get("USESTATS_THREADS") or 4),
-        "timeout": 60,            # a worker silent this long is restarted
+        "timeout": timeout,       # a worker silent this long is restarted
         "graceful_timeout": 30,   # requests in progress get this long to finish on stop or reload
         "keepalive": 5,
         "proc_name": "soap-usestats",
@@ -42,6 +52,20 @@ def settings(trusted_proxies: tuple = (), environ: Mapping[str, str] = os.enviro
         "loglevel": environ.get("USESTATS_LOG_LEVEL", "info").lower(),
         "forwarded_allow_ips": ",".join(str(network) for network in trusted_proxies),
     }
+
+
+def worker_timeout(configured: Settings) -> int:
+    """Seconds gunicorn lets a worker be silent (a sync worker: one request) before it kills
+    it: longer than any call may take, so that the service's own deadlines end a call that
+    waits too long, with the contract's fault, and gunicorn never answers its HTML page.
+
+    A call waits on its home database, then at most on one other site of ``[sites]``:
+    another database, or a peer within its ``timeout``.
+    """
+    database = longest_wait(configured.database_timeout)
+    others = [database if isinstance(site, DirectSite) else site.timeout
+              for site in configured.sites.values()]
+    return max(MIN_WORKER_TIMEOUT, math.ceil(database + max(others, default=0)) + WORKER_TIMEOUT_MARGIN)
 
 
 def prepare_metrics() -> str:

@@ -66,13 +66,25 @@ def _wait_until_serving(url: str, process: subprocess.Popen, output, timeout: fl
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:port to a target; ``stop()`` drops every connection."""
+    """Forwards 127.0.0.1:port to a target; ``stop()`` drops every connection.
+
+    ``pause()`` stops forwarding with every connection left open, as a stalled link
+    does (the kernel still acknowledges what was sent); ``resume()`` forwards again.
+    """
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.port = free_port()
         self._listener: socket.socket | None = None
         self._sockets: list[socket.socket] = []
+        self._flowing = threading.Event()
+        self._flowing.set()
+
+    def pause(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     def start(self) -> None:
         listener = socket.socket()
@@ -91,6 +103,7 @@ class TcpProxy:
                     pass
                 s.close()
         self._listener, self._sockets = None, []
+        self._flowing.set()  # paused pipes wake up to closed sockets, and end
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -103,10 +116,10 @@ class TcpProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
-            while data := source.recv(65536):
+            while self._flowing.wait() and (data := source.recv(65536)):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass
