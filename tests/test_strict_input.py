@@ -18,6 +18,7 @@ from spyne.protocol.http import HttpRpc
 
 from soap_usestats.auth.clients import new_client, new_secret_key
 from soap_usestats.config import Settings
+from soap_usestats.exceptions import InvalidParameter
 from soap_usestats.soap import parameters
 from soap_usestats.soap.service import soap_application
 from soap_usestats.web.app import create_app
@@ -393,3 +394,17 @@ def test_a_parameter_of_a_type_without_a_check_fails_at_once():
 
     with pytest.raises(TypeError, match="amount"):
         parameters.declared(Odd)
+
+
+def test_a_string_with_a_declared_length_is_held_to_it():
+    from spyne import ComplexModel, Unicode
+
+    class Coded(ComplexModel):
+        __namespace__ = TNS
+        _type_info = [("code", Unicode(max_len=3))]
+
+    read = parameters.declared(Coded).parts["code"].read
+    read("abc")
+    with pytest.raises(InvalidParameter, match='^code is not of the length or the form the WSDL '
+                                               'declares, not "abcd"$'):
+        read("abcd")

@@ -57,6 +57,7 @@ class Parameter:
     """A declared parameter: a value (``read``) or a holder of ``parts``."""
 
     path: str                     # callinguser.username; the operation's name at the top
+    name: str                     # username
     min_occurs: int
     max_occurs: float
     nillable: bool
@@ -64,10 +65,6 @@ class Parameter:
     namespace: str | None = None                     # of the parts' elements
     parts: dict[str, Parameter] = field(default_factory=dict)
     operation: bool = False       # the operation itself: its parts' paths are their names
-
-    @property
-    def name(self) -> str:
-        return self.path.rsplit(".", 1)[-1]
 
     def part_path(self, name: str) -> str:
         return name if self.operation else f"{self.path}.{name}"
@@ -83,16 +80,16 @@ def declared(message: type[ComplexModelBase]) -> Parameter:
 
 
 def _parameter(path: str, model, operation: bool = False) -> Parameter:
-    attributes = model.Attributes
+    name, attributes = path.rsplit(".", 1)[-1], model.Attributes
     occurs = dict(min_occurs=attributes.min_occurs, max_occurs=attributes.max_occurs,
                   nillable=attributes.nillable)
     if issubclass(model, ComplexModelBase):
         prefix = "" if operation else f"{path}."
         parts = {name: _parameter(prefix + name, member)
                  for name, member in model.get_flat_type_info(model).items()}
-        return Parameter(path, **occurs, namespace=model.get_namespace(), parts=parts,
+        return Parameter(path, name, **occurs, namespace=model.get_namespace(), parts=parts,
                          operation=operation)
-    return Parameter(path, **occurs, read=_reader(path, model))
+    return Parameter(path, name, **occurs, read=_reader(path, model))
 
 
 def _reader(path: str, model) -> Callable[[str], None]:
@@ -103,8 +100,10 @@ def _reader(path: str, model) -> Callable[[str], None]:
         low, high = _bounds(path, model.Attributes)
         return lambda text: _integer(path, text, low, high, form.format(low, high))
     if issubclass(model, Unicode):
+        if model.is_default(model):     # no length or pattern: any text is a string
+            return lambda text: None
         return lambda text: _text(path, model, text)
-    raise TypeError(f"parameter {path}: no check for {model.get_type_name()}")
+    raise TypeError(f"parameter {path}: no check for {model.__name__}")
 
 
 def _bounds(path: str, attributes) -> tuple[int, int]:
@@ -139,7 +138,8 @@ def _malformed(path: str, text: str, form: str) -> InvalidParameter:
 
 def _text(path: str, model, text: str) -> None:
     if not (model.validate_string(model, text) and model.validate_native(model, text)):
-        raise InvalidParameter(f"{path} is not a valid {model.get_type_name()}{_shown(text)}")
+        raise InvalidParameter(f"{path} is not of the length or the form the WSDL declares"
+                               f"{_shown(text)}")
 
 
 def _shown(text: str) -> str:
