@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from soap_usestats.auth.caller import OPERATOR
+from soap_usestats.domain import params
 from soap_usestats.exceptions import InvalidParameter
 from soap_usestats.moodle.database import connect
 from soap_usestats.moodle.tables import MoodleTables
@@ -57,6 +58,7 @@ def test_no_days_unless_asked(example):
     ({"forcetimezone": "", "timezone": "99"}, "UTC"),
     ({}, "UTC"),
     ({"timezone": "Not/AZone"}, "UTC"),
+    ({"timezone": "Europe"}, "UTC"),
 ])
 def test_the_default_zone_is_the_sites(example, settings, zone):
     site, b, _ = example
@@ -70,6 +72,16 @@ def test_an_unknown_zone_is_named(example):
     site, _, _ = example
     with pytest.raises(InvalidParameter, match="'Mars/Olympus' is not an IANA time zone"):
         site.get_stats("alice", now=NOW, caller=OPERATOR, daily=True, timezone="Mars/Olympus")
+
+
+@pytest.mark.parametrize("name, saying", [
+    ("x" * 5000, "timezone is longer than 64 characters"),
+    ("Europe", "'Europe' is not an IANA time zone"),
+], ids=["5000-characters", "a-directory"])
+def test_a_name_that_is_no_zone_file_is_unknown(name, saying):
+    """The zone database is files: such names failed as file names (Server.InternalError)."""
+    with pytest.raises(InvalidParameter, match=saying):
+        params.zone(name, "UTC")
 
 
 def test_days_over_more_than_ten_years_are_refused(example):

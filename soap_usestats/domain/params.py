@@ -114,12 +114,23 @@ def daily_window(start: int, end: int) -> None:
                                "ask for a shorter window")
 
 
+#: The longest IANA time zone name is 32 characters (America/Argentina/ComodRivadavia).
+MAX_ZONE_NAME = 64
+
+
 def zone(name: str | None, default: str) -> ZoneInfo:
-    """The IANA time zone ``name`` (``default`` when absent); unknown is InvalidParameter."""
+    """The IANA time zone ``name`` (``default`` when absent); unknown is InvalidParameter.
+
+    A name that is no zone can fail as a file name (too long, a directory such as
+    ``Europe``): it is unknown all the same.
+    """
     text = (name or "").strip() or default
+    if len(text) > MAX_ZONE_NAME:
+        raise InvalidParameter(f"timezone is longer than {MAX_ZONE_NAME} characters: it is an "
+                               "IANA time zone (Europe/Paris, America/New_York, UTC...)")
     try:
         return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidParameter(f"timezone {text!r} is not an IANA time zone "
                                "(Europe/Paris, America/New_York, UTC...)") from None
 

@@ -25,22 +25,18 @@ log = logging.getLogger(__name__)
 SOAP11_PREFIX = "soap11env"
 SOAP12_PREFIX = "soap12env"
 
-#: Spyne's client fault codes and what the contract calls them.
+#: Spyne's client fault codes: what the contract calls them, and what the client is told.
+#: Parameters are checked before Spyne reads them (``parameters``), with messages that
+#: name the parameter; Spyne's validation faults are the safety net, in no words of Spyne's.
+_NOT_DECLARED = "the parameters do not match the operation's declaration in the WSDL"
 _SPYNE_CLIENT_FAULTS = {
-    "Client.ValidationError": InvalidParameter,
-    "Client.SchemaValidationError": InvalidParameter,
-    "Client.XMLSyntaxError": InvalidXML,
-    "Client.SoapError": InvalidXML,
-    "Client.ResourceNotFound": InvalidXML,
-    "Client.RequestTooLong": InvalidXML,
+    "Client.ValidationError": (InvalidParameter, _NOT_DECLARED),
+    "Client.SchemaValidationError": (InvalidParameter, _NOT_DECLARED),
+    "Client.XMLSyntaxError": (InvalidXML, "the request is not well-formed XML"),
+    "Client.SoapError": (InvalidXML, "the request is not a SOAP 1.1 envelope"),
+    "Client.ResourceNotFound": (InvalidXML, "the request names no operation of this service"),
+    "Client.RequestTooLong": (InvalidXML, "the request is over the size limit"),
 }
-_MESSAGES = {
-    "Client.XMLSyntaxError": "the request is not well-formed XML",
-    "Client.SoapError": "the request is not a SOAP 1.1 envelope",
-    "Client.ResourceNotFound": "the request names no operation of this service",
-    "Client.RequestTooLong": "the request is over the size limit",
-}
-MAX_MESSAGE = 300
 
 
 def to_contract(error: BaseException) -> UseStatsFault:
@@ -51,8 +47,8 @@ def to_contract(error: BaseException) -> UseStatsFault:
     if isinstance(error, UseStatsError):
         fault = _fault(error)
     elif isinstance(error, Fault) and error.faultcode in _SPYNE_CLIENT_FAULTS:
-        kind = _SPYNE_CLIENT_FAULTS[error.faultcode]
-        fault = _fault(kind(_MESSAGES.get(error.faultcode) or _clean(error.faultstring)))
+        kind, message = _SPYNE_CLIENT_FAULTS[error.faultcode]
+        fault = _fault(kind(message))
     else:
         log.error("internal error", exc_info=error)
         fault = _fault(InternalError("internal error; the service log has the details"))
@@ -63,11 +59,6 @@ def to_contract(error: BaseException) -> UseStatsFault:
 
 def _fault(error: UseStatsError) -> UseStatsFault:
     return UseStatsFault(error.faultcode, str(error), error.status)
-
-
-def _clean(message: object) -> str:
-    text = " ".join(str(message or "invalid request").split())
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 def soap11(fault: UseStatsFault) -> bytes:

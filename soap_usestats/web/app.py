@@ -22,8 +22,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from spyne.protocol.http import HttpRpc
-
 from ..auth import throttle
 from ..auth.addresses import client_address
 from ..auth.authenticator import Authenticator
@@ -36,7 +34,7 @@ from ..namespaces import SOAP11_ENV, SOAP12_ENV
 from ..soap import faults
 from ..soap.endpoint import Endpoint
 from ..soap.messages import UseStatsFault
-from ..soap.protocols import ContractJson, ContractSoap12
+from ..soap.protocols import ContractHttp, ContractJson, ContractSoap12
 from ..soap.service import Call, soap_application
 from ..soap.wsdl import build_wsdl
 from . import health
@@ -113,7 +111,8 @@ class UseStatsApp:
             SOAP12_PATH: _Protocol(Endpoint(soap12), build_wsdl(soap12, public_url + "12"),
                                    SOAP12_ENV, SOAP12_XML, faults.soap12, faults.soap12_status,
                                    public_url + "12", page(soap12, SOAP12_PATH)),
-            JSON_PATH: _Protocol(Endpoint(soap_application(HttpRpc(validator="soft"), ContractJson())),
+            JSON_PATH: _Protocol(Endpoint(soap_application(ContractHttp(validator="soft"),
+                                                           ContractJson())),
                                  None, None, JSON, faults.json_body, faults.http_status),
         }
         self.health = health.DatabaseHealth(network.home.engine)
