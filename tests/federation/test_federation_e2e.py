@@ -1,6 +1,7 @@
 """Federation end to end, on loopback: a hub service in front of its own site (SQLite), a
 site it reads directly (PostgreSQL) and a site it asks through that site's own service
-(MariaDB); hubs with a dead and a hanging peer, and two hubs forwarding to each other.
+(MariaDB); hubs with a dead and a hanging peer, and two hubs forwarding to each other;
+a hub whose peers misbehave on purpose (``tests.support.hostile``).
 
 The figures through every path equal those of the site's own service, to the second.
 """
@@ -21,7 +22,9 @@ from soap_usestats.auth.clients import new_client, new_secret_key
 from soap_usestats.checks import check
 from soap_usestats.config import load_settings
 from tests.support.databases import fresh_database
+from tests.support.hostile import EMPTY_SCHEMA, MIB, HostilePeer, Witness, importing
 from tests.support.network import B, C, HOME, WINDOW, build_site
+from tests.support.processes import gunicorn_worker, peak_growth
 from tests.support.servers import free_port, gunicorn
 
 pytestmark = pytest.mark.e2e
@@ -292,3 +295,98 @@ def test_check_reports_every_site(network, tmp_path):
     assert found["site https://wrong.test"].status == "FAIL"
     assert "credentials" in found["site https://wrong.test"].detail
     assert found["site https://dead.test"].status == "FAIL"
+
+
+# A hostile peer: the hub loads nothing but the peer's own WSDL, gives each exchange one
+# deadline and bounds an answer's size (docs/security.md).
+
+#: Bytes the hub may hold at its peak while it refuses a 300 MB answer (the bound is 128 MiB).
+FLOOD_GROWTH = 200 * MIB
+
+
+@pytest.fixture(scope="module")
+def hostile(network, tmp_path_factory):
+    """A hub (one worker, one thread) whose peers misbehave, each in front of the real peer
+    C; and the witness where they point the hub to."""
+    folder = tmp_path_factory.mktemp("hostile")
+    secret = folder / "secret.xsd"
+    secret.write_bytes(EMPTY_SCHEMA)
+    witness = Witness()
+    upstream = network["own"][C]
+    peers = {
+        "import": HostilePeer(upstream, C, wsdl=importing(f"{witness.url}/import.xsd")),
+        "include": HostilePeer(upstream, C, wsdl=importing(f"{witness.url}/include.xsd", "include")),
+        "wsdl-import": HostilePeer(upstream, C, wsdl=importing(f"{witness.url}/imported.wsdl", "wsdl")),
+        "file": HostilePeer(upstream, C, wsdl=importing(secret.as_uri())),
+        "redirect": HostilePeer(upstream, C, redirect_wsdl=f"{witness.url}/redirected.wsdl"),
+        "redirect-call": HostilePeer(upstream, C, redirect_call=f"{witness.url}/redirected"),
+        "drip-wsdl": HostilePeer(upstream, C, drip_wsdl=0.5),
+        "drip-answer": HostilePeer(upstream, C, drip_answer=0.5),
+        "flood": HostilePeer(upstream, C, flood=300 * MIB, declare_length=False),
+        "flood-declared": HostilePeer(upstream, C, flood=300 * MIB),
+    }
+    with ExitStack() as stack:
+        stack.callback(witness.close)
+        for peer in peers.values():
+            stack.callback(peer.close)
+        single = folder / "single.py"
+        single.write_text("workers = 1\nthreads = 1\ntimeout = 60\n")
+        url = _served(stack, network["home"].url, folder, "hostile", "".join(
+            _peer(f"https://{name}.test", peer.soap_url, network["password"],
+                  10 if name.startswith("flood") else TIMEOUT)
+            for name, peer in peers.items()) + _peer(C, upstream, network["password"]),
+            gunicorn_config=str(single))
+        yield {"hub": client(url, network["home"].tokens["mgr"]).service, "url": url,
+               "peers": peers, "witness": witness, "secret": secret}
+
+
+def _refused(hostile, name: str, **asked) -> zeep.exceptions.Fault:
+    """The hub's fault for a call to the hostile site ``name``: Server.RemoteFailure naming
+    that site and nothing of the peer; the hub is free again at once."""
+    asked = {"targetuser": "lee", **WINDOW, **asked}
+    error = fault(lambda: hostile["hub"].GetStats(whereroot=f"https://{name}.test", **asked))
+    assert error.code.endswith("Server.RemoteFailure"), error.message
+    assert f"https://{name}.test" in error.message
+    peer = hostile["peers"][name]
+    for secret in ("127.0.0.1", peer.url.rsplit(":", 1)[1], hostile["witness"].url.rsplit(":", 1)[1],
+                   str(hostile["secret"]), "Traceback"):
+        assert secret not in error.message
+    assert hostile["hub"].GetStats(whereroot=C, targetuser="lee", **WINDOW).USER.SECONDS > 0
+    return error
+
+
+@pytest.mark.parametrize("name, path", [("import", "/import.xsd"), ("include", "/include.xsd"),
+                                        ("wsdl-import", "/imported.wsdl")])
+def test_an_import_or_include_to_another_address_is_not_followed(hostile, name, path):
+    error = _refused(hostile, name)
+    assert "another document" in error.message
+    assert hostile["witness"].seen(path) == []  # neither the credentials nor anything else
+
+
+def test_an_import_of_a_local_file_is_not_read(hostile):
+    error = _refused(hostile, "file")
+    assert "another document" in error.message
+
+
+@pytest.mark.parametrize("name, path", [("redirect", "/redirected.wsdl"),
+                                        ("redirect-call", "/redirected")])
+def test_a_redirect_is_not_followed(hostile, name, path):
+    error = _refused(hostile, name)
+    assert "redirect" in error.message
+    assert hostile["witness"].seen(path) == []
+
+
+@pytest.mark.parametrize("name", ["drip-wsdl", "drip-answer"])
+def test_a_peer_that_drips_its_answer_fails_within_its_timeout(hostile, name):
+    started = time.monotonic()
+    error = _refused(hostile, name)
+    assert f"within {TIMEOUT} s" in error.message
+    assert time.monotonic() - started < TIMEOUT + 5  # the refusal, then a call to C
+
+
+@pytest.mark.parametrize("name", ["flood", "flood-declared"])
+def test_a_huge_answer_is_refused_without_holding_it(hostile, name):
+    with peak_growth(gunicorn_worker(hostile["url"])) as growth:
+        error = _refused(hostile, name)
+    assert "larger than" in error.message and "max_answer_bytes" in error.message
+    assert growth["bytes"] < FLOOD_GROWTH
