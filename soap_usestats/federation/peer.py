@@ -4,10 +4,10 @@ The peer is called over SOAP with zeep, from the WSDL it serves, with this
 service's client credentials there (HTTP Basic) and the ``callinguser`` the call
 is for; the peer authorises the call itself. The peer is a party to be checked:
 ``transport`` loads nothing but its own WSDL, holds each call to one deadline and
-bounds each answer. Its answers come back as plain results (``answers``), its
-faults as the contract's errors; whatever else goes wrong is
-``Server.RemoteFailure`` naming the site, never its address or the credentials (the
-operator's log has the detail).
+bounds each answer, and ``answers`` checks its figures against the contract as it
+turns them back into plain results. Its faults come back as the contract's errors;
+whatever else goes wrong is ``Server.RemoteFailure`` naming the site, never its
+address or the credentials (the operator's log has the detail).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from ..exceptions import (
     UseStatsError,
 )
 from . import answers, chain
+from .answers import BrokenAnswer
 from .transport import ELSEWHERE, PeerFailure, PeerTransport
 
 log = logging.getLogger(__name__)
@@ -85,11 +86,14 @@ class Peer:
             # are not the contract's
             raise self._failure("gave no usable answer", error) from None
         scope = params.stats_scope(asked.get("statsscope"))
-        if operation == "GetStats":
-            return answers.stats(answer, scope)
-        if operation == "GetUsersStats":
-            return answers.users_stats(answer, scope)
-        return answers.scores(answer)
+        try:
+            if operation == "GetStats":
+                return answers.stats(answer, scope)
+            if operation == "GetUsersStats":
+                return answers.users_stats(answer, scope)
+            return answers.scores(answer)
+        except BrokenAnswer as broken:
+            raise self._failure(f"answered against the contract: {broken}") from None
 
     def check(self) -> str:
         """What ``soap-usestats check`` reports of the peer: its WSDL loads, it accepts

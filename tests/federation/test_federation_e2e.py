@@ -22,7 +22,7 @@ from soap_usestats.auth.clients import new_client, new_secret_key
 from soap_usestats.checks import check
 from soap_usestats.config import load_settings
 from tests.support.databases import fresh_database
-from tests.support.hostile import EMPTY_SCHEMA, MIB, HostilePeer, Witness, importing
+from tests.support.hostile import EMPTY_SCHEMA, MIB, HostilePeer, Witness, edited, importing
 from tests.support.network import B, C, HOME, WINDOW, build_site
 from tests.support.processes import gunicorn_worker, peak_growth
 from tests.support.servers import free_port, gunicorn
@@ -298,7 +298,7 @@ def test_check_reports_every_site(network, tmp_path):
 
 
 # A hostile peer: the hub loads nothing but the peer's own WSDL, gives each exchange one
-# deadline and bounds an answer's size (docs/security.md).
+# deadline, bounds an answer's size and checks its figures (docs/security.md).
 
 #: Bytes the hub may hold at its peak while it refuses a 300 MB answer (the bound is 128 MiB).
 FLOOD_GROWTH = 200 * MIB
@@ -324,6 +324,7 @@ def hostile(network, tmp_path_factory):
         "drip-answer": HostilePeer(upstream, C, drip_answer=0.5),
         "flood": HostilePeer(upstream, C, flood=300 * MIB, declare_length=False),
         "flood-declared": HostilePeer(upstream, C, flood=300 * MIB),
+        "figures": HostilePeer(upstream, C),
     }
     with ExitStack() as stack:
         stack.callback(witness.close)
@@ -390,3 +391,61 @@ def test_a_huge_answer_is_refused_without_holding_it(hostile, name):
         error = _refused(hostile, name)
     assert "larger than" in error.message and "max_answer_bytes" in error.message
     assert growth["bytes"] < FLOOD_GROWTH
+
+
+@pytest.mark.parametrize("element, values, broken", [
+    ("USER", dict(SECONDS=-181140, ELAPSED=-3019), "USER/SECONDS -181140 is negative"),
+    ("USER", dict(EVENTS=-1), "USER/EVENTS -1 is negative"),
+    ("USER", dict(ELAPSED=1), "USER/ELAPSED 1 is not SECONDS"),
+    ("USER", dict(SECONDS=None), "USER/SECONDS is missing"),
+    ("USE_STATS", {}, "USE_STATS/USER is missing"),
+], ids=["negative", "negative events", "elapsed", "missing seconds", "empty"])
+def test_figures_that_break_the_contract_are_refused(hostile, element, values, broken):
+    hostile["peers"]["figures"].answer = edited(element, **values)
+    error = _refused(hostile, "figures")
+    assert broken in error.message
+
+
+@pytest.mark.parametrize("scope, element, values, broken", [
+    ("course", "COURSE", dict(ELAPSED=0), "COURSE/ELAPSED 0 is not SECONDS"),
+    ("course", "COURSE", dict(ACTIVITYSECONDS=-5), "COURSE/ACTIVITYSECONDS -5 is negative"),
+    ("course", "DAY", dict(ELAPSED=99), "DAY/ELAPSED 99 is not SECONDS"),
+    ("module", "MODULE", dict(SECONDS=-60, ELAPSED=-1), "MODULE/SECONDS -60 is negative"),
+    ("module", "MODULE", dict(NAME=None), "against the contract: its XML does not fit the WSDL"),
+])
+def test_figures_at_every_level_are_checked(hostile, scope, element, values, broken):
+    hostile["peers"]["figures"].answer = edited(element, **values)
+    error = _refused(hostile, "figures", statsscope=scope, daily=True, timezone="UTC")
+    assert broken in error.message
+
+
+def test_pages_and_scores_of_a_peer_are_checked(hostile):
+    figures = hostile["peers"]["figures"]
+    figures.answer = edited("USER", SECONDS=-60, ELAPSED=-1)
+    error = fault(lambda: hostile["hub"].GetUsersStats(whereroot="https://figures.test",
+                                                       statsscope="course", **WINDOW))
+    assert error.code.endswith("Server.RemoteFailure") and "is negative" in error.message
+    figures.answer = edited("USER_SCORES", COURSE=None)
+    error = fault(lambda: hostile["hub"].GetScores(
+        whereroot="https://figures.test", targetuser="lee", courseidfield="shortname",
+        courseidentifier="ALG"))
+    assert error.code.endswith("Server.RemoteFailure") and "against the contract" in error.message
+
+
+def test_a_peer_that_keeps_the_contract_is_relayed_as_it_is(hostile, network):
+    hostile["peers"]["figures"].answer = lambda answer: answer
+    asked = dict(targetuser="lee", statsscope="module", **WINDOW)
+    assert plain(hostile["hub"].GetStats(whereroot="https://figures.test", **asked)) == plain(
+        own_service(network, C).GetStats(**asked))
+
+
+def test_negative_figures_are_not_summed_into_every_site(network, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("negative")
+    negative = HostilePeer(network["own"][C], C, answer=edited("USER", SECONDS=-181140, ELAPSED=-3019))
+    with closing(negative), ExitStack() as stack:
+        url = _served(stack, network["home"].url, folder, "negative", _peer(
+            "https://negative.test", negative.soap_url, network["password"], TIMEOUT))
+        error = fault(lambda: client(url, network["home"].tokens["mgr"]).service.GetStats(
+            whereroot="*", targetuser="lee", **WINDOW))
+    assert error.code.endswith("Server.RemoteFailure")
+    assert "https://negative.test" in error.message and "is negative" in error.message
