@@ -176,6 +176,8 @@ class PeerTransport:
             raise PeerFailure(f"did not answer within {deadline.seconds:g} s") from error
         except http.client.HTTPException as error:
             raise PeerFailure("gave no usable answer") from error
+        except ssl.SSLCertVerificationError as error:
+            raise PeerFailure("presented a certificate that cannot be verified") from error
         except OSError as error:
             deadline.left()  # a connection cut at the deadline is the deadline's
             raise PeerFailure("cannot be reached") from error
