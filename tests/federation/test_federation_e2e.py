@@ -311,25 +311,29 @@ def hostile(network, tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
     secret = folder / "secret.xsd"
     secret.write_bytes(EMPTY_SCHEMA)
-    witness = Witness()
     upstream = network["own"][C]
-    peers = {
-        "import": HostilePeer(upstream, C, wsdl=importing(f"{witness.url}/import.xsd")),
-        "include": HostilePeer(upstream, C, wsdl=importing(f"{witness.url}/include.xsd", "include")),
-        "wsdl-import": HostilePeer(upstream, C, wsdl=importing(f"{witness.url}/imported.wsdl", "wsdl")),
-        "file": HostilePeer(upstream, C, wsdl=importing(secret.as_uri())),
-        "redirect": HostilePeer(upstream, C, redirect_wsdl=f"{witness.url}/redirected.wsdl"),
-        "redirect-call": HostilePeer(upstream, C, redirect_call=f"{witness.url}/redirected"),
-        "drip-wsdl": HostilePeer(upstream, C, drip_wsdl=0.5),
-        "drip-answer": HostilePeer(upstream, C, drip_answer=0.5),
-        "flood": HostilePeer(upstream, C, flood=300 * MIB, declare_length=False),
-        "flood-declared": HostilePeer(upstream, C, flood=300 * MIB),
-        "figures": HostilePeer(upstream, C),
-    }
     with ExitStack() as stack:
+        witness = Witness()
         stack.callback(witness.close)
-        for peer in peers.values():
+
+        def hostile_peer(**behaviour) -> HostilePeer:
+            peer = HostilePeer(upstream, C, **behaviour)
             stack.callback(peer.close)
+            return peer
+
+        peers = {
+            "import": hostile_peer(wsdl=importing(f"{witness.url}/import.xsd")),
+            "include": hostile_peer(wsdl=importing(f"{witness.url}/include.xsd", "include")),
+            "wsdl-import": hostile_peer(wsdl=importing(f"{witness.url}/imported.wsdl", "wsdl")),
+            "file": hostile_peer(wsdl=importing(secret.as_uri())),
+            "redirect": hostile_peer(redirect_wsdl=f"{witness.url}/redirected.wsdl"),
+            "redirect-call": hostile_peer(redirect_call=f"{witness.url}/redirected"),
+            "drip-wsdl": hostile_peer(drip_wsdl=0.5),
+            "drip-answer": hostile_peer(drip_answer=0.5),
+            "flood": hostile_peer(flood=300 * MIB, declare_length=False),
+            "flood-declared": hostile_peer(flood=300 * MIB),
+            "figures": hostile_peer(),
+        }
         single = folder / "single.py"
         single.write_text("workers = 1\nthreads = 1\ntimeout = 60\n")
         url = _served(stack, network["home"].url, folder, "hostile", "".join(
@@ -338,7 +342,8 @@ def hostile(network, tmp_path_factory):
             for name, peer in peers.items()) + _peer(C, upstream, network["password"]),
             gunicorn_config=str(single))
         yield {"hub": client(url, network["home"].tokens["mgr"]).service, "url": url,
-               "peers": peers, "witness": witness, "secret": secret}
+               "peers": peers, "witness": witness, "secret": secret,
+               "password": network["password"]}
 
 
 def _refused(hostile, name: str, **asked) -> zeep.exceptions.Fault:
@@ -350,7 +355,7 @@ def _refused(hostile, name: str, **asked) -> zeep.exceptions.Fault:
     assert f"https://{name}.test" in error.message
     peer = hostile["peers"][name]
     for secret in ("127.0.0.1", peer.url.rsplit(":", 1)[1], hostile["witness"].url.rsplit(":", 1)[1],
-                   str(hostile["secret"]), "Traceback"):
+                   str(hostile["secret"]), hostile["password"], "Traceback"):
         assert secret not in error.message
     assert hostile["hub"].GetStats(whereroot=C, targetuser="lee", **WINDOW).USER.SECONDS > 0
     return error
