@@ -73,6 +73,7 @@ benchmark-users: $(STAMP)
 
 benchmark-federation: $(STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_federation.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_peer.py
 
 # The HTTP load generator of bench_light.py.
 wrk:
