@@ -36,12 +36,13 @@ class _Element:
 
     def _child(self, child: str, kind: type | tuple[type, ...], required: bool,
                what: str) -> Any:
+        """The child's value, which must be a ``kind`` (``what`` in messages)."""
         value = getattr(self.value, child, None)
         if value is None:
             if required:
                 raise BrokenAnswer(f"{self.name}/{child} is missing")
             return None
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise BrokenAnswer(f"{self.name}/{child} is not {what}")
         return value
 
@@ -63,9 +64,10 @@ class _Element:
     def count(self, child: str, required: bool = True) -> int | None:
         """A non-negative ``xs:int``."""
         value = self._child(child, int, required, "an integer")
-        if value is not None and not 0 <= value <= MAX_INT:
-            raise BrokenAnswer(f"{self.name}/{child} {value} is "
-                               + ("negative" if value < 0 else "beyond xs:int"))
+        if value is not None and not -MAX_INT <= value <= MAX_INT:
+            raise BrokenAnswer(f"{self.name}/{child} is beyond xs:int")
+        if value is not None and value < 0:
+            raise BrokenAnswer(f"{self.name}/{child} {value} is negative")
         return value
 
     def seconds(self) -> int:
@@ -175,7 +177,8 @@ def _model(model: _Element | None) -> EffectiveModel | None:
     """The peer's time model; where each setting came from stays the peer's to say."""
     if model is None:
         return None
-    values = {"threshold": model.count("THRESHOLD"), "lastpingcredit": model.count("LASTPINGCREDIT"),
+    values = {"threshold": model.count("THRESHOLD"),
+              "lastpingcredit": model.count("LASTPINGCREDIT"),
               "ignoremodules": _labels(model.text("IGNOREMODULES")),
               "capturemodules": _labels(model.text("CAPTUREMODULES")),
               "enrolmentfilter": model.flag("ENROLMENTFILTER")}

@@ -354,8 +354,8 @@ def _refused(hostile, name: str, **asked) -> zeep.exceptions.Fault:
     assert error.code.endswith("Server.RemoteFailure"), error.message
     assert f"https://{name}.test" in error.message
     peer = hostile["peers"][name]
-    for secret in ("127.0.0.1", peer.url.rsplit(":", 1)[1], hostile["witness"].url.rsplit(":", 1)[1],
-                   str(hostile["secret"]), hostile["password"], "Traceback"):
+    ports = (peer.url.rsplit(":", 1)[1], hostile["witness"].url.rsplit(":", 1)[1])
+    for secret in ("127.0.0.1", *ports, str(hostile["secret"]), hostile["password"], "Traceback"):
         assert secret not in error.message
     assert hostile["hub"].GetStats(whereroot=C, targetuser="lee", **WINDOW).USER.SECONDS > 0
     return error
@@ -401,10 +401,11 @@ def test_a_huge_answer_is_refused_without_holding_it(hostile, name):
 @pytest.mark.parametrize("element, values, broken", [
     ("USER", dict(SECONDS=-181140, ELAPSED=-3019), "USER/SECONDS -181140 is negative"),
     ("USER", dict(EVENTS=-1), "USER/EVENTS -1 is negative"),
+    ("USER", dict(EVENTS=2**40), "USER/EVENTS is beyond xs:int"),
     ("USER", dict(ELAPSED=1), "USER/ELAPSED 1 is not SECONDS"),
     ("USER", dict(SECONDS=None), "USER/SECONDS is missing"),
     ("USE_STATS", {}, "USE_STATS/USER is missing"),
-], ids=["negative", "negative events", "elapsed", "missing seconds", "empty"])
+], ids=["negative", "negative events", "huge events", "elapsed", "missing seconds", "empty"])
 def test_figures_that_break_the_contract_are_refused(hostile, element, values, broken):
     hostile["peers"]["figures"].answer = edited(element, **values)
     error = _refused(hostile, "figures")
@@ -446,7 +447,8 @@ def test_a_peer_that_keeps_the_contract_is_relayed_as_it_is(hostile, network):
 
 def test_negative_figures_are_not_summed_into_every_site(network, tmp_path_factory):
     folder = tmp_path_factory.mktemp("negative")
-    negative = HostilePeer(network["own"][C], C, answer=edited("USER", SECONDS=-181140, ELAPSED=-3019))
+    negative = HostilePeer(network["own"][C], C,
+                           answer=edited("USER", SECONDS=-181140, ELAPSED=-3019))
     with closing(negative), ExitStack() as stack:
         url = _served(stack, network["home"].url, folder, "negative", _peer(
             "https://negative.test", negative.soap_url, network["password"], TIMEOUT))

@@ -58,8 +58,8 @@ def test_a_peers_answer_bound_is_its_own(tmp_path):
     (PEER.replace('peer_username = "hub"\n', 'peer_password = "x"\n'), "peer_username is missing"),
     (PEER.replace("https://stats-c.example.com/soap", "stats-c"), "peer_url must be the http"),
     (PEER + 'peer_password_file = "/nonexistent/peer"\n', "cannot read .*peer_password_file"),
-    (PEER + 'peer_password = "x"\nmax_answer_bytes = 0\n', "max_answer_bytes must be a number of bytes"),
-    (PEER + 'peer_password = "x"\nmax_answer_bytes = "1M"\n', "max_answer_bytes must be a number of bytes"),
+    (PEER + 'peer_password = "x"\nmax_answer_bytes = 0\n', "max_answer_bytes must be a number"),
+    (PEER + 'peer_password = "x"\nmax_answer_bytes = "1M"\n', "max_answer_bytes must be a number"),
     (DIRECT + "max_answer_bytes = 1000\n", "unknown settings: .*max_answer_bytes"),
 ])
 def test_bad_sites_are_named(tmp_path, text, message):
