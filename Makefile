@@ -97,6 +97,7 @@ benchmark-users: $(STAMP)
 
 benchmark-federation: $(STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_federation.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_peer.py
 
 # Slow clients against gunicorn alone and behind deploy/nginx.conf (root: network namespaces).
 benchmark-slow-clients: $(STAMP) nginx

@@ -51,6 +51,7 @@ Example file::
     peer_username = "hub"
     peer_password_file = "/etc/soap-usestats/peer-c.secret"   # or peer_password
     timeout = 10                                # seconds; then Server.RemoteFailure
+    max_answer_bytes = 134217728                # 128 MiB; a larger answer is Server.RemoteFailure
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ PASSWORD_HASH = re.compile(r"sha256:[0-9a-f]{64}")
 DEFAULT_SITE_TIMEOUT = 10
 #: Seconds a call's work in a Moodle database may take, unless ``database_timeout`` says otherwise.
 DEFAULT_DATABASE_TIMEOUT = 30
+#: The largest answer (or WSDL) taken from a peer, unless its ``max_answer_bytes`` says otherwise.
+DEFAULT_MAX_ANSWER_BYTES = 128 * 1024 * 1024
 
 _STRINGS = ("database_url", "table_prefix", "public_url", "secret_key_file", "nonce_store")
 _COUNTS = ("wsse_max_age", "max_request_bytes", "throttle_seconds", "database_timeout")
@@ -125,6 +128,7 @@ class PeerService:
     peer_username: str
     peer_password: str = field(repr=False)
     timeout: float = DEFAULT_SITE_TIMEOUT
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
 
 
 @dataclass(frozen=True)
@@ -265,7 +269,8 @@ def parse_clients(raw: Any) -> Mapping[str, ClientCredential]:
 
 
 _DIRECT_KEYS = {"database_url", "table_prefix", "timeout"}
-_PEER_KEYS = {"peer_url", "peer_username", "peer_password", "peer_password_file", "timeout"}
+_PEER_KEYS = {"peer_url", "peer_username", "peer_password", "peer_password_file", "timeout",
+              "max_answer_bytes"}
 
 
 def parse_sites(raw: Any) -> Mapping[str, DirectSite | PeerService]:
@@ -314,8 +319,11 @@ def _peer(where: str, wwwroot: str, entry: dict[str, Any], timeout: float) -> Pe
                                 _string(f"{where}.peer_password_file", entry["peer_password_file"]))
         if password is None:
             raise ConfigError(f"{where}.peer_password_file is empty")
+    limit = entry.get("max_answer_bytes", DEFAULT_MAX_ANSWER_BYTES)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ConfigError(f"{where}.max_answer_bytes must be a number of bytes, above 0")
     return PeerService(wwwroot, url, _string(f"{where}.peer_username", entry["peer_username"]),
-                       password, timeout)
+                       password, timeout, limit)
 
 
 def _capabilities(raw: Any) -> Capabilities:

@@ -1,14 +1,18 @@
-"""A peer's answers, as zeep decoded them, turned back into plain results.
+"""A peer's answers, as zeep decoded them, checked against the contract and turned back
+into plain results.
 
 The peer serves the same contract: each element maps back to the field that
 ``soap.shaping`` made it from, so an answer relayed through this service is the
-peer's own, to the second. An absent optional element is ``None``; an empty
-string element comes back as ``None`` too, and is read as empty.
+peer's own, to the second. The peer is a party to be checked all the same: every
+integer is a non-negative ``xs:int``, each ``ELAPSED`` is the whole minutes of its
+``SECONDS``, and every element the answer needs is there; anything else is
+:class:`BrokenAnswer`, naming the element. An empty string element comes back from
+zeep as ``None``, and is read as empty.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,96 +20,171 @@ from ..domain import results
 from ..timemodel.engine import CourseTally, ModuleTally, Session, Tally
 from ..timemodel.settings import EffectiveModel
 
+#: The largest ``xs:int``.
+MAX_INT = 2**31 - 1
+
+
+class BrokenAnswer(ValueError):
+    """An answer against the contract; the message names the element and what is wrong."""
+
+
+class _Element:
+    """One element of an answer, read by the contract's rules; ``name`` names it in messages."""
+
+    def __init__(self, value: Any, name: str) -> None:
+        self.value, self.name = value, name
+
+    def _child(self, child: str, kind: type | tuple[type, ...], required: bool,
+               what: str) -> Any:
+        """The child's value, which must be a ``kind`` (``what`` in messages)."""
+        value = getattr(self.value, child, None)
+        if value is None:
+            if required:
+                raise BrokenAnswer(f"{self.name}/{child} is missing")
+            return None
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise BrokenAnswer(f"{self.name}/{child} is not {what}")
+        return value
+
+    def element(self, child: str, required: bool = True) -> _Element | None:
+        """A child element (``None`` when it is optional and absent)."""
+        value = getattr(self.value, child, None)
+        if value is None and required:
+            raise BrokenAnswer(f"{self.name}/{child} is missing")
+        return None if value is None else _Element(value, child)
+
+    def repeated(self, member: str, wrapper: str | None = None) -> list[_Element]:
+        """Each ``member`` element, directly in this one or in its ``wrapper`` list."""
+        holder = self.value if wrapper is None else getattr(self.value, wrapper, None)
+        members = getattr(holder, member, None) or []
+        if not isinstance(members, list):
+            raise BrokenAnswer(f"{wrapper or self.name}/{member} is not a list")
+        return [_Element(value, member) for value in members]
+
+    def count(self, child: str, required: bool = True) -> int | None:
+        """A non-negative ``xs:int``."""
+        value = self._child(child, int, required, "an integer")
+        if value is not None and not -MAX_INT <= value <= MAX_INT:
+            raise BrokenAnswer(f"{self.name}/{child} is beyond xs:int")
+        if value is not None and value < 0:
+            raise BrokenAnswer(f"{self.name}/{child} {value} is negative")
+        return value
+
+    def seconds(self) -> int:
+        """``SECONDS``, whose whole minutes ``ELAPSED`` must be."""
+        seconds, elapsed = self.count("SECONDS"), self.count("ELAPSED")
+        if elapsed != seconds // 60:
+            raise BrokenAnswer(f"{self.name}/ELAPSED {elapsed} is not SECONDS {seconds} // 60")
+        return seconds
+
+    def text(self, child: str, empty: str | None = "") -> str | None:
+        """A string; ``empty`` when it is absent or empty."""
+        return self._child(child, str, False, "a string") or empty
+
+    def instant(self, child: str, required: bool = False) -> int | None:
+        """An ``xs:dateTime`` as Unix time."""
+        value = self._child(child, datetime, required, "a dateTime")
+        return None if value is None else int(value.timestamp())
+
+    def day(self, child: str) -> date:
+        value = self._child(child, date, True, "a date")
+        if isinstance(value, datetime):
+            raise BrokenAnswer(f"{self.name}/{child} is not a date")
+        return value
+
+    def decimal(self, child: str) -> Decimal | None:
+        value = self._child(child, (Decimal, int), False, "a decimal")
+        return None if value is None else Decimal(value)
+
+    def flag(self, child: str) -> bool:
+        return bool(self._child(child, bool, False, "a boolean"))
+
 
 def stats(answer: Any, scope: str) -> results.Stats:
     """``USE_STATS`` as :class:`results.Stats` at ``scope``."""
-    user = answer.USER
-    courses = [_course(c) for c in _items(answer.COURSES, "COURSE")]
+    use_stats = _Element(answer, "USE_STATS")
+    user = use_stats.element("USER")
+    site_course = use_stats.element("SITECOURSE", required=False)
+    model = use_stats.element("MODEL", required=False)
     return results.Stats(
-        _person(user), user.FROM, user.TO, scope, _tally(Tally, user, _days(user.DAYS)),
-        [Session(_time(s.START), _time(s.END), s.SECONDS) for s in _items(answer.SESSIONS, "SESSION")],
-        courses=courses, site_course=_course(answer.SITECOURSE) if answer.SITECOURSE else None,
-        modules=[_module(m) for m in _items(answer.MODULES, "MODULE")],
-        model=_model(answer.MODEL), zone=answer.MODEL.TIMEZONE if answer.MODEL else None)
+        _person(user), user.count("FROM"), user.count("TO"), scope,
+        _tally(Tally, user, _days(user)),
+        [Session(s.instant("START", True), s.instant("END", True), s.seconds())
+         for s in use_stats.repeated("SESSION", "SESSIONS")],
+        courses=[_course(course) for course in use_stats.repeated("COURSE", "COURSES")],
+        site_course=_course(site_course) if site_course else None,
+        modules=[_module(module) for module in use_stats.repeated("MODULE", "MODULES")],
+        model=_model(model), zone=model.text("TIMEZONE", None) if model else None)
 
 
 def users_stats(answer: Any, scope: str) -> results.UsersStats:
     """``USERS_STATS`` as :class:`results.UsersStats`."""
-    return results.UsersStats([stats(one, scope) for one in answer.USE_STATS or []],
-                              answer.NEXTCURSOR)
+    page = _Element(answer, "USERS_STATS")
+    return results.UsersStats([stats(one.value, scope) for one in page.repeated("USE_STATS")],
+                              page.text("NEXTCURSOR", None))
 
 
 def scores(answer: Any) -> results.Scores:
     """``USER_SCORES`` as :class:`results.Scores`."""
-    course = answer.COURSE
+    user_scores = _Element(answer, "USER_SCORES")
+    course = user_scores.element("COURSE")
     items = None
-    if answer.ITEMS is not None:
-        items = [results.GradeItem(item.ID, _text(item.NAME), _text(item.TYPE),
-                                   _text(item.IDNUMBER), _grade(item))
-                 for item in _items(answer.ITEMS, "ITEM")]
-    return results.Scores(_person(answer.USER),
-                          results.CourseName(course.ID, _text(course.NAME), _text(course.SHORTNAME),
-                                             _text(course.IDNUMBER)),
-                          _grade(answer), items)
+    if user_scores.element("ITEMS", required=False):
+        items = [results.GradeItem(item.count("ID"), item.text("NAME"), item.text("TYPE"),
+                                   item.text("IDNUMBER"), _grade(item))
+                 for item in user_scores.repeated("ITEM", "ITEMS")]
+    return results.Scores(_person(user_scores.element("USER")),
+                          results.CourseName(course.count("ID"), course.text("NAME"),
+                                             course.text("SHORTNAME"), course.text("IDNUMBER")),
+                          _grade(user_scores), items)
 
 
-def _items(wrapper: Any, member: str) -> list:
-    return getattr(wrapper, member, None) or []
+def _person(user: _Element) -> results.Person:
+    return results.Person(user.count("ID"), user.text("USERNAME"), user.text("FIRSTNAME"),
+                          user.text("LASTNAME"), user.text("IDNUMBER"))
 
 
-def _text(value: str | None) -> str:
-    return value or ""
+def _days(element: _Element) -> dict[date, int]:
+    return {day.day("DATE"): day.seconds() for day in element.repeated("DAY", "DAYS")}
 
 
-def _time(value: datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp())
+def _tally(kind: type[Tally], element: _Element, days: dict, **more) -> Tally:
+    return kind(seconds=element.seconds(), events=element.count("EVENTS"),
+                first=element.instant("FIRSTACCESS"), last=element.instant("LASTACCESS"),
+                days=days, **more)
 
 
-def _person(user: Any) -> results.Person:
-    return results.Person(user.ID, _text(user.USERNAME), _text(user.FIRSTNAME),
-                          _text(user.LASTNAME), _text(user.IDNUMBER))
+def _course(course: _Element) -> results.CourseFigures:
+    tally = _tally(CourseTally, course, _days(course), activities=course.count("ACTIVITYSECONDS"),
+                   course=course.count("COURSESECONDS"), other=course.count("OTHERSECONDS"))
+    return results.CourseFigures(course.count("ID"), course.text("NAME"), course.text("SHORTNAME"),
+                                 course.text("IDNUMBER"), tally, course.text("SITE", None))
 
 
-def _days(days: Any) -> dict:
-    return {day.DATE: day.SECONDS for day in _items(days, "DAY")}
+def _module(module: _Element) -> results.ModuleFigures:
+    tally = _tally(ModuleTally, module, {}, courseid=module.count("COURSEID"),
+                   label=module.text("TYPE"))
+    return results.ModuleFigures(module.count("ID"), module.text("NAME"), module.text("TYPE"),
+                                 module.text("IDNUMBER"), module.count("COURSEID"),
+                                 module.text("COURSESHORTNAME"), tally, module.text("SITE", None))
 
 
-def _tally(kind: type[Tally], element: Any, days: dict, **more) -> Tally:
-    return kind(seconds=element.SECONDS, events=element.EVENTS, first=_time(element.FIRSTACCESS),
-                last=_time(element.LASTACCESS), days=days, **more)
+def _labels(text: str) -> frozenset[str]:
+    return frozenset(label for label in text.split(",") if label)
 
 
-def _course(course: Any) -> results.CourseFigures:
-    tally = _tally(CourseTally, course, _days(course.DAYS), activities=course.ACTIVITYSECONDS,
-                   course=course.COURSESECONDS, other=course.OTHERSECONDS)
-    return results.CourseFigures(course.ID, _text(course.NAME), _text(course.SHORTNAME),
-                                 _text(course.IDNUMBER), tally, course.SITE)
-
-
-def _module(module: Any) -> results.ModuleFigures:
-    tally = _tally(ModuleTally, module, {}, courseid=module.COURSEID, label=_text(module.TYPE))
-    return results.ModuleFigures(module.ID, _text(module.NAME), _text(module.TYPE),
-                                 _text(module.IDNUMBER), module.COURSEID,
-                                 _text(module.COURSESHORTNAME), tally, module.SITE)
-
-
-def _labels(text: str | None) -> frozenset[str]:
-    return frozenset(label for label in _text(text).split(",") if label)
-
-
-def _model(model: Any) -> EffectiveModel | None:
+def _model(model: _Element | None) -> EffectiveModel | None:
     """The peer's time model; where each setting came from stays the peer's to say."""
     if model is None:
         return None
-    values = {"threshold": model.THRESHOLD, "lastpingcredit": model.LASTPINGCREDIT,
-              "ignoremodules": _labels(model.IGNOREMODULES),
-              "capturemodules": _labels(model.CAPTUREMODULES),
-              "enrolmentfilter": bool(model.ENROLMENTFILTER)}
+    values = {"threshold": model.count("THRESHOLD"),
+              "lastpingcredit": model.count("LASTPINGCREDIT"),
+              "ignoremodules": _labels(model.text("IGNOREMODULES")),
+              "capturemodules": _labels(model.text("CAPTUREMODULES")),
+              "enrolmentfilter": model.flag("ENROLMENTFILTER")}
     return EffectiveModel(values, {name: "peer" for name in values})
 
 
-def _grade(element: Any) -> results.Grade:
-    def value(number: Decimal | None) -> Decimal | None:
-        return None if number is None else Decimal(number)
-
-    return results.Grade(value(element.SCORE), value(element.GRADEMIN), value(element.GRADEMAX))
+def _grade(element: _Element) -> results.Grade:
+    return results.Grade(element.decimal("SCORE"), element.decimal("GRADEMIN"),
+                         element.decimal("GRADEMAX"))

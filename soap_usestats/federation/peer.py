@@ -1,10 +1,13 @@
 """Another site, asked through the soap_usestats service in front of it.
 
 The peer is called over SOAP with zeep, from the WSDL it serves, with this
-service's client credentials there (HTTP Basic, over one pooled requests
-session) and the ``callinguser`` the call is for; the peer authorises the call
-itself. Its answers come back as plain results (``answers``), and its faults as
-the contract's errors, without its address or credentials in any message.
+service's client credentials there (HTTP Basic) and the ``callinguser`` the call
+is for; the peer authorises the call itself. The peer is a party to be checked:
+``transport`` loads nothing but its own WSDL, holds each call to one deadline and
+bounds each answer, and ``answers`` checks its figures against the contract as it
+turns them back into plain results. Its faults come back as the contract's errors;
+whatever else goes wrong is ``Server.RemoteFailure`` naming the site, never its
+address or the credentials (the operator's log has the detail).
 """
 
 from __future__ import annotations
@@ -14,11 +17,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-import requests
 import zeep
 import zeep.exceptions
 from lxml.etree import LxmlError
-from zeep.transports import Transport
+from zeep.wsdl.bindings.soap import Soap11Binding
 
 from ..auth.caller import CallingUser
 from ..config import PeerService
@@ -34,6 +36,8 @@ from ..exceptions import (
     UseStatsError,
 )
 from . import answers, chain
+from .answers import BrokenAnswer
+from .transport import ELSEWHERE, PeerFailure, PeerTransport
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,13 @@ log = logging.getLogger(__name__)
 _CLIENT_FAULTS = {error.faultcode: error for error in
                   (InvalidParameter, UnknownUser, UnknownCourse, Forbidden, UnknownHost, InvalidXML)}
 MAX_MESSAGE = 300
+#: What zeep's refusals of the peer's XML mean, in words that complete "the site X ...".
+_REFUSALS = {
+    zeep.exceptions.ExternalReferenceForbidden: ELSEWHERE,
+    zeep.exceptions.DTDForbidden: "sent a DTD, which this service does not read",
+    zeep.exceptions.EntitiesForbidden: "sent XML entities, which this service does not read",
+    zeep.exceptions.XMLParseError: "answered against the contract: its XML does not fit the WSDL",
+}
 
 
 class Peer:
@@ -50,6 +61,7 @@ class Peer:
         self.wwwroot = site.wwwroot
         self.timeout = site.timeout
         self._site = site
+        self._transport = PeerTransport(site)
         self._lock = threading.Lock()
         self._client: zeep.Client | None = None
         self._service: Any = None
@@ -59,25 +71,29 @@ class Peer:
         """The peer's answer to ``operation`` with the contract's parameters ``asked``, for
         ``person``; ``via`` is the chain header (``chain.forwarded``)."""
         try:
-            client, service = self._connected()
-            with client.settings(extra_http_headers={chain.HEADER: via}):
-                answer = getattr(service, operation)(**_arguments(asked, person, self.wwwroot))
+            with self._transport.deadline():
+                client, service = self._connected()
+                with client.settings(extra_http_headers={chain.HEADER: via}):
+                    answer = getattr(service, operation)(**_arguments(asked, person, self.wwwroot))
         except zeep.exceptions.Fault as fault:
             raise self._error(fault) from None
-        except requests.Timeout:
-            raise RemoteFailure(f"the site {self.wwwroot} did not answer within "
-                                f"{self.timeout:g} s") from None
-        except requests.ConnectionError:
-            raise RemoteFailure(f"the site {self.wwwroot} cannot be reached") from None
-        except (requests.RequestException, zeep.exceptions.Error, LxmlError, ValueError) as error:
-            log.warning("the peer of %s gave no usable answer: %s", self.wwwroot, error)
-            raise RemoteFailure(f"the site {self.wwwroot} gave no usable answer") from None
+        except PeerFailure as failure:
+            raise self._failure(str(failure), failure.__cause__) from None
+        except tuple(_REFUSALS) as refusal:
+            raise self._failure(_REFUSALS[type(refusal)], refusal) from None
+        except (zeep.exceptions.Error, LxmlError, ValueError, TypeError, AttributeError) as error:
+            # zeep's other errors; TypeError and AttributeError: a WSDL whose operations
+            # are not the contract's
+            raise self._failure("gave no usable answer", error) from None
         scope = params.stats_scope(asked.get("statsscope"))
-        if operation == "GetStats":
-            return answers.stats(answer, scope)
-        if operation == "GetUsersStats":
-            return answers.users_stats(answer, scope)
-        return answers.scores(answer)
+        try:
+            if operation == "GetStats":
+                return answers.stats(answer, scope)
+            if operation == "GetUsersStats":
+                return answers.users_stats(answer, scope)
+            return answers.scores(answer)
+        except BrokenAnswer as broken:
+            raise self._failure(f"answered against the contract: {broken}") from None
 
     def check(self) -> str:
         """What ``soap-usestats check`` reports of the peer: its WSDL loads, it accepts
@@ -93,18 +109,27 @@ class Peer:
                 f"{self._site.peer_username!r}")
 
     def _connected(self) -> tuple[zeep.Client, Any]:
-        """The zeep client of the peer's WSDL, loaded once, and its service at ``peer_url``."""
+        """The zeep client of the peer's WSDL, loaded once, and its SOAP 1.1 service at
+        ``peer_url``."""
         with self._lock:
             if self._client is None:
-                session = requests.Session()
-                session.auth = (self._site.peer_username, self._site.peer_password)
-                transport = Transport(session=session, timeout=self.timeout,
-                                      operation_timeout=self.timeout)
-                client = zeep.Client(f"{self._site.peer_url}?wsdl", transport=transport)
-                binding = next(iter(client.wsdl.bindings))
-                self._service = client.create_service(binding, self._site.peer_url)
+                settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True,
+                                         forbid_external=True, xml_huge_tree=False)
+                client = zeep.Client(self._transport.wsdl_url, transport=self._transport,
+                                     settings=settings)
+                soap = [name for name, binding in client.wsdl.bindings.items()
+                        if isinstance(binding, Soap11Binding)]
+                if not soap:
+                    raise PeerFailure("has no SOAP 1.1 binding in its WSDL")
+                self._service = client.create_service(soap[0], self._site.peer_url)
                 self._client = client
             return self._client, self._service
+
+    def _failure(self, what: str, error: Exception | None = None) -> RemoteFailure:
+        """``Server.RemoteFailure`` naming the site; the operator's log has the detail."""
+        log.warning("the peer of %s %s%s", self.wwwroot, what,
+                    f" ({type(error).__name__}: {error})" if error else "")
+        return RemoteFailure(f"the site {self.wwwroot} {what}")
 
     def _error(self, fault: zeep.exceptions.Fault) -> UseStatsError:
         """The contract's error for a fault of the peer."""

@@ -1,6 +1,7 @@
 """Federation end to end, on loopback: a hub service in front of its own site (SQLite), a
 site it reads directly (PostgreSQL) and a site it asks through that site's own service
-(MariaDB); hubs with a dead and a hanging peer, and two hubs forwarding to each other.
+(MariaDB); hubs with a dead and a hanging peer, and two hubs forwarding to each other;
+a hub whose peers misbehave on purpose (``tests.support.hostile``).
 
 The figures through every path equal those of the site's own service, to the second.
 """
@@ -21,7 +22,9 @@ from soap_usestats.auth.clients import new_client, new_secret_key
 from soap_usestats.checks import check
 from soap_usestats.config import load_settings
 from tests.support.databases import fresh_database
+from tests.support.hostile import EMPTY_SCHEMA, MIB, HostilePeer, Witness, edited, importing
 from tests.support.network import B, C, HOME, WINDOW, build_site
+from tests.support.processes import gunicorn_worker, peak_growth
 from tests.support.servers import free_port, gunicorn
 
 pytestmark = pytest.mark.e2e
@@ -292,3 +295,164 @@ def test_check_reports_every_site(network, tmp_path):
     assert found["site https://wrong.test"].status == "FAIL"
     assert "credentials" in found["site https://wrong.test"].detail
     assert found["site https://dead.test"].status == "FAIL"
+
+
+# A hostile peer: the hub loads nothing but the peer's own WSDL, gives each exchange one
+# deadline, bounds an answer's size and checks its figures (docs/security.md).
+
+#: Bytes the hub may hold at its peak while it refuses a 300 MB answer (the bound is 128 MiB).
+FLOOD_GROWTH = 200 * MIB
+
+
+@pytest.fixture(scope="module")
+def hostile(network, tmp_path_factory):
+    """A hub (one worker, one thread) whose peers misbehave, each in front of the real peer
+    C; and the witness where they point the hub to."""
+    folder = tmp_path_factory.mktemp("hostile")
+    secret = folder / "secret.xsd"
+    secret.write_bytes(EMPTY_SCHEMA)
+    upstream = network["own"][C]
+    with ExitStack() as stack:
+        witness = Witness()
+        stack.callback(witness.close)
+
+        def hostile_peer(**behaviour) -> HostilePeer:
+            peer = HostilePeer(upstream, C, **behaviour)
+            stack.callback(peer.close)
+            return peer
+
+        peers = {
+            "import": hostile_peer(wsdl=importing(f"{witness.url}/import.xsd")),
+            "include": hostile_peer(wsdl=importing(f"{witness.url}/include.xsd", "include")),
+            "wsdl-import": hostile_peer(wsdl=importing(f"{witness.url}/imported.wsdl", "wsdl")),
+            "file": hostile_peer(wsdl=importing(secret.as_uri())),
+            "redirect": hostile_peer(redirect_wsdl=f"{witness.url}/redirected.wsdl"),
+            "redirect-call": hostile_peer(redirect_call=f"{witness.url}/redirected"),
+            "drip-wsdl": hostile_peer(drip_wsdl=0.5),
+            "drip-answer": hostile_peer(drip_answer=0.5),
+            "flood": hostile_peer(flood=300 * MIB, declare_length=False),
+            "flood-declared": hostile_peer(flood=300 * MIB),
+            "figures": hostile_peer(),
+        }
+        single = folder / "single.py"
+        single.write_text("workers = 1\nthreads = 1\ntimeout = 60\n")
+        url = _served(stack, network["home"].url, folder, "hostile", "".join(
+            _peer(f"https://{name}.test", peer.soap_url, network["password"],
+                  10 if name.startswith("flood") else TIMEOUT)
+            for name, peer in peers.items()) + _peer(C, upstream, network["password"]),
+            gunicorn_config=str(single))
+        yield {"hub": client(url, network["home"].tokens["mgr"]).service, "url": url,
+               "peers": peers, "witness": witness, "secret": secret,
+               "password": network["password"]}
+
+
+def _refused(hostile, name: str, **asked) -> zeep.exceptions.Fault:
+    """The hub's fault for a call to the hostile site ``name``: Server.RemoteFailure naming
+    that site and nothing of the peer; the hub is free again at once."""
+    asked = {"targetuser": "lee", **WINDOW, **asked}
+    error = fault(lambda: hostile["hub"].GetStats(whereroot=f"https://{name}.test", **asked))
+    assert error.code.endswith("Server.RemoteFailure"), error.message
+    assert f"https://{name}.test" in error.message
+    peer = hostile["peers"][name]
+    ports = (peer.url.rsplit(":", 1)[1], hostile["witness"].url.rsplit(":", 1)[1])
+    for secret in ("127.0.0.1", *ports, str(hostile["secret"]), hostile["password"], "Traceback"):
+        assert secret not in error.message
+    assert hostile["hub"].GetStats(whereroot=C, targetuser="lee", **WINDOW).USER.SECONDS > 0
+    return error
+
+
+@pytest.mark.parametrize("name, path", [("import", "/import.xsd"), ("include", "/include.xsd"),
+                                        ("wsdl-import", "/imported.wsdl")])
+def test_an_import_or_include_to_another_address_is_not_followed(hostile, name, path):
+    error = _refused(hostile, name)
+    assert "another document" in error.message
+    assert hostile["witness"].seen(path) == []  # neither the credentials nor anything else
+
+
+def test_an_import_of_a_local_file_is_not_read(hostile):
+    error = _refused(hostile, "file")
+    assert "another document" in error.message
+
+
+@pytest.mark.parametrize("name, path", [("redirect", "/redirected.wsdl"),
+                                        ("redirect-call", "/redirected")])
+def test_a_redirect_is_not_followed(hostile, name, path):
+    error = _refused(hostile, name)
+    assert "redirect" in error.message
+    assert hostile["witness"].seen(path) == []
+
+
+@pytest.mark.parametrize("name", ["drip-wsdl", "drip-answer"])
+def test_a_peer_that_drips_its_answer_fails_within_its_timeout(hostile, name):
+    started = time.monotonic()
+    error = _refused(hostile, name)
+    assert f"within {TIMEOUT} s" in error.message
+    assert time.monotonic() - started < TIMEOUT + 5  # the refusal, then a call to C
+
+
+@pytest.mark.parametrize("name", ["flood", "flood-declared"])
+def test_a_huge_answer_is_refused_without_holding_it(hostile, name):
+    with peak_growth(gunicorn_worker(hostile["url"])) as growth:
+        error = _refused(hostile, name)
+    assert "larger than" in error.message and "max_answer_bytes" in error.message
+    assert growth["bytes"] < FLOOD_GROWTH
+
+
+@pytest.mark.parametrize("element, values, broken", [
+    ("USER", dict(SECONDS=-181140, ELAPSED=-3019), "USER/SECONDS -181140 is negative"),
+    ("USER", dict(EVENTS=-1), "USER/EVENTS -1 is negative"),
+    ("USER", dict(EVENTS=2**40), "USER/EVENTS is beyond xs:int"),
+    ("USER", dict(ELAPSED=1), "USER/ELAPSED 1 is not SECONDS"),
+    ("USER", dict(SECONDS=None), "USER/SECONDS is missing"),
+    ("USE_STATS", {}, "USE_STATS/USER is missing"),
+], ids=["negative", "negative events", "huge events", "elapsed", "missing seconds", "empty"])
+def test_figures_that_break_the_contract_are_refused(hostile, element, values, broken):
+    hostile["peers"]["figures"].answer = edited(element, **values)
+    error = _refused(hostile, "figures")
+    assert broken in error.message
+
+
+@pytest.mark.parametrize("scope, element, values, broken", [
+    ("course", "COURSE", dict(ELAPSED=0), "COURSE/ELAPSED 0 is not SECONDS"),
+    ("course", "COURSE", dict(ACTIVITYSECONDS=-5), "COURSE/ACTIVITYSECONDS -5 is negative"),
+    ("course", "DAY", dict(ELAPSED=99), "DAY/ELAPSED 99 is not SECONDS"),
+    ("module", "MODULE", dict(SECONDS=-60, ELAPSED=-1), "MODULE/SECONDS -60 is negative"),
+    ("module", "MODULE", dict(NAME=None), "against the contract: its XML does not fit the WSDL"),
+])
+def test_figures_at_every_level_are_checked(hostile, scope, element, values, broken):
+    hostile["peers"]["figures"].answer = edited(element, **values)
+    error = _refused(hostile, "figures", statsscope=scope, daily=True, timezone="UTC")
+    assert broken in error.message
+
+
+def test_pages_and_scores_of_a_peer_are_checked(hostile):
+    figures = hostile["peers"]["figures"]
+    figures.answer = edited("USER", SECONDS=-60, ELAPSED=-1)
+    error = fault(lambda: hostile["hub"].GetUsersStats(whereroot="https://figures.test",
+                                                       statsscope="course", **WINDOW))
+    assert error.code.endswith("Server.RemoteFailure") and "is negative" in error.message
+    figures.answer = edited("USER_SCORES", COURSE=None)
+    error = fault(lambda: hostile["hub"].GetScores(
+        whereroot="https://figures.test", targetuser="lee", courseidfield="shortname",
+        courseidentifier="ALG"))
+    assert error.code.endswith("Server.RemoteFailure") and "against the contract" in error.message
+
+
+def test_a_peer_that_keeps_the_contract_is_relayed_as_it_is(hostile, network):
+    hostile["peers"]["figures"].answer = lambda answer: answer
+    asked = dict(targetuser="lee", statsscope="module", **WINDOW)
+    assert plain(hostile["hub"].GetStats(whereroot="https://figures.test", **asked)) == plain(
+        own_service(network, C).GetStats(**asked))
+
+
+def test_negative_figures_are_not_summed_into_every_site(network, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("negative")
+    negative = HostilePeer(network["own"][C], C,
+                           answer=edited("USER", SECONDS=-181140, ELAPSED=-3019))
+    with closing(negative), ExitStack() as stack:
+        url = _served(stack, network["home"].url, folder, "negative", _peer(
+            "https://negative.test", negative.soap_url, network["password"], TIMEOUT))
+        error = fault(lambda: client(url, network["home"].tokens["mgr"]).service.GetStats(
+            whereroot="*", targetuser="lee", **WINDOW))
+    assert error.code.endswith("Server.RemoteFailure")
+    assert "https://negative.test" in error.message and "is negative" in error.message

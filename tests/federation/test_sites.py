@@ -38,6 +38,12 @@ def test_sites_read_directly_and_through_peers(tmp_path):
                                                     "https://stats-c.example.com/soap", "hub",
                                                     "s3cret", 2.5)}
     assert "s3cret" not in repr(sites)
+    assert sites["https://c.example.com/moodle"].max_answer_bytes == 128 * 1024 * 1024
+
+
+def test_a_peers_answer_bound_is_its_own(tmp_path):
+    site = settings_of(tmp_path, PEER + 'peer_password = "x"\nmax_answer_bytes = 1000000\n').sites
+    assert site["https://c.example.com/moodle"].max_answer_bytes == 1_000_000
 
 
 @pytest.mark.parametrize("text, message", [
@@ -52,6 +58,9 @@ def test_sites_read_directly_and_through_peers(tmp_path):
     (PEER.replace('peer_username = "hub"\n', 'peer_password = "x"\n'), "peer_username is missing"),
     (PEER.replace("https://stats-c.example.com/soap", "stats-c"), "peer_url must be the http"),
     (PEER + 'peer_password_file = "/nonexistent/peer"\n', "cannot read .*peer_password_file"),
+    (PEER + 'peer_password = "x"\nmax_answer_bytes = 0\n', "max_answer_bytes must be a number"),
+    (PEER + 'peer_password = "x"\nmax_answer_bytes = "1M"\n', "max_answer_bytes must be a number"),
+    (DIRECT + "max_answer_bytes = 1000\n", "unknown settings: .*max_answer_bytes"),
 ])
 def test_bad_sites_are_named(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
