@@ -51,7 +51,7 @@ Example file::
     peer_username = "hub"
     peer_password_file = "/etc/soap-usestats/peer-c.secret"   # or peer_password
     timeout = 10                                # seconds; then Server.RemoteFailure
-    max_answer_bytes = 134217728                # 128 MiB; a larger answer is Server.RemoteFailure
+    max_answer_bytes = 16777216                 # 16 MiB; a larger answer is Server.RemoteFailure
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ DEFAULT_SITE_TIMEOUT = 10
 #: Seconds a call's work in a Moodle database may take, unless ``database_timeout`` says otherwise.
 DEFAULT_DATABASE_TIMEOUT = 30
 #: The largest answer (or WSDL) taken from a peer, unless its ``max_answer_bytes`` says otherwise.
-DEFAULT_MAX_ANSWER_BYTES = 128 * 1024 * 1024
+DEFAULT_MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 _STRINGS = ("database_url", "table_prefix", "public_url", "secret_key_file", "nonce_store")
 _COUNTS = ("wsse_max_age", "max_request_bytes", "throttle_seconds", "database_timeout")

@@ -300,8 +300,8 @@ def test_check_reports_every_site(network, tmp_path):
 # A hostile peer: the hub loads nothing but the peer's own WSDL, gives each exchange one
 # deadline, bounds an answer's size and checks its figures (docs/security.md).
 
-#: Bytes the hub may hold at its peak while it refuses a 300 MB answer (the bound is 128 MiB).
-FLOOD_GROWTH = 200 * MIB
+#: Bytes the hub may hold at its peak while it refuses a 300 MB answer (the bound is 16 MiB).
+FLOOD_GROWTH = 64 * MIB
 
 
 @pytest.fixture(scope="module")

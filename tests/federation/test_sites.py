@@ -38,7 +38,7 @@ def test_sites_read_directly_and_through_peers(tmp_path):
                                                     "https://stats-c.example.com/soap", "hub",
                                                     "s3cret", 2.5)}
     assert "s3cret" not in repr(sites)
-    assert sites["https://c.example.com/moodle"].max_answer_bytes == 128 * 1024 * 1024
+    assert sites["https://c.example.com/moodle"].max_answer_bytes == 16 * 1024 * 1024
 
 
 def test_a_peers_answer_bound_is_its_own(tmp_path):
