@@ -108,13 +108,16 @@ class Queries:
 
     def latest_enrolment_starts(self, conn: Connection, userids: Collection[int],
                                 before: int) -> dict[int, int]:
-        """Each user's latest active enrolment start no later than ``before`` (users with
-        none are absent)."""
-        ue, e = self.t.user_enrolments.c, self.t.enrol.c
+        """Each user's latest start of an active enrolment (``user_enrolments.status`` 0)
+        strictly before ``before`` (users with none are absent).
+
+        As block_use_stats: the enrolment method's own status (``enrol.status``) is
+        not looked at.
+        """
+        ue = self.t.user_enrolments.c
         query = (
             select(ue.userid, func.max(ue.timestart))
-            .select_from(self.t.user_enrolments.join(self.t.enrol, e.id == ue.enrolid))
-            .where(ue.status == 0, e.status == 0, ue.timestart <= before)
+            .where(ue.status == 0, ue.timestart < before)
             .group_by(ue.userid)
         )
         return {userid: start for chunk in _chunks(userids)
