@@ -28,6 +28,7 @@ from ..config import Capabilities, DirectSite, Settings
 from ..exceptions import ConfigError, InvalidParameter, UnknownCourse, UnknownHost, UnknownUser
 from ..moodle.cache import CachingQueries, TtlCache
 from ..moodle.database import connect, read_only
+from ..moodle.queries import compared
 from ..moodle.siteconfig import SiteConfig
 from ..moodle.tables import MoodleTables
 from ..moodle.versions import require_window_functions
@@ -325,12 +326,12 @@ class MoodleSite:
     def _listed(self, call: _Call, field: str, targets: list[str | int]) -> list[int]:
         """The ids of the users listed, in order; every unknown or ambiguous one refused at once."""
         rows = self.queries.users_matching(call.conn, field, targets, call.config.localhost)
-        found: dict[str | int, list[int]] = defaultdict(list)
+        found: dict[str | int, set[int]] = defaultdict(set)
         for row in rows:
-            found[row.matched].append(row.id)
-        key = (lambda v: str(v).lower()) if field == "email" else (lambda v: v)
-        unknown = [t for t in targets if not found.get(key(t))]
-        ambiguous = [t for t in targets if len(found.get(key(t), ())) > 1]
+            found[row.matched].add(row.id)
+        matches = {t: found.get(compared(field, t), set()) for t in targets}
+        unknown = [t for t in targets if not matches[t]]
+        ambiguous = [t for t in targets if len(matches[t]) > 1]
         problems = [f"no user has {field} {_listing(unknown)}"] if unknown else []
         if ambiguous:
             problems.append(f"more than one user has {field} {_listing(ambiguous)}; "
