@@ -8,10 +8,11 @@ so a request costs a bounded number of queries whatever the number of rows.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from itertools import islice
 
-from sqlalchemy import Row, and_, func, or_, select
+from sqlalchemy import Row, and_, func, or_, select, union
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -126,6 +127,21 @@ class Queries:
         query = select(c.id, c.category, c.fullname, c.shortname, c.idnumber)
         return {row.id: row for chunk in _chunks(ids)
                 for row in conn.execute(query.where(c.id.in_(chunk)))}
+
+    def user_courses(self, conn: Connection, userids: Collection[int]) -> dict[int, set[int]]:
+        """The courses each user is enrolled in (any method, any status, any period) or has
+        a log row in, by user id (users with none are absent): one statement a thousand
+        users."""
+        ue, e, log = self.t.user_enrolments.c, self.t.enrol.c, self.t.log.c
+        enrolled = select(ue.userid, e.courseid).join_from(
+            self.t.user_enrolments, self.t.enrol, e.id == ue.enrolid)
+        logged = select(log.userid, log.courseid).where(log.courseid > 0)
+        courses: dict[int, set[int]] = defaultdict(set)
+        for chunk in _chunks(userids):
+            query = union(enrolled.where(ue.userid.in_(chunk)), logged.where(log.userid.in_(chunk)))
+            for userid, courseid in conn.execute(query):
+                courses[userid].add(courseid)
+        return dict(courses)
 
     def latest_enrolment_starts(self, conn: Connection, userids: Collection[int],
                                 before: int) -> dict[int, int]:
