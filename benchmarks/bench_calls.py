@@ -48,7 +48,7 @@ def main() -> None:
         demo = build_demo_site(url)
         app = create_app(Settings(database_url=url))
         statements = []
-        event.listen(app.site.engine, "before_cursor_execute", lambda *_: statements.append(1))
+        event.listen(app.network.home.engine, "before_cursor_execute", lambda *_: statements.append(1))
         for caller, token in demo.tokens.items():
             assert call(app, token, demo.reference.username).startswith("200")
             statements.clear()
@@ -58,7 +58,7 @@ def main() -> None:
             elapsed = (time.perf_counter() - started) / args.calls
             print(f"{caller:8} {elapsed * 1000:6.1f} ms/call  "
                   f"{len(statements) / args.calls:.0f} statements/call")
-        app.site.engine.dispose()
+        app.network.home.engine.dispose()
 
 
 if __name__ == "__main__":

@@ -64,6 +64,22 @@ def test_worked_example_module_scope(example):
     assert (module.COURSEID, module.COURSESHORTNAME) == (ids["course"], "C5")
 
 
+def test_time_in_a_deleted_activity_stays_activity_time(example):
+    """A deviation from the block, which books it to the course's other part: the module
+    keeps its id, its type comes from the log row's component, and it has no name."""
+    site, b, ids = example
+    b.log(ids["user"], 20000, "viewed", "course_module", 70, ids["course"], 99, "mod_page")
+    b.log(ids["user"], 20120, "viewed", "course", 50, ids["course"])
+    window = dict(timefrom=20000, timeto=30000)
+    modules = site.get_stats("alice", statsscope="module", **window, now=NOW,
+                             caller=OPERATOR).MODULES
+    gone = [(m.NAME, m.TYPE, m.SECONDS, m.COURSESHORTNAME) for m in modules if m.ID == 99]
+    assert gone == [("", "page", 120, "C5")]
+    (course,) = site.get_stats("alice", statsscope="course", **window, now=NOW,
+                               caller=OPERATOR).COURSES
+    assert (course.ACTIVITYSECONDS, course.OTHERSECONDS) == (120, 0)
+
+
 def test_window_end_caps_the_last_ping(example):
     site, _, _ = example
     # The last row at 11000 is credited only up to the window end.
@@ -198,6 +214,31 @@ def test_enrolment_filter_moves_the_window_start(example):
     site, b, ids = example
     enrol = b.insert("enrol", enrol="manual", courseid=ids["course"], status=0)
     b.insert("user_enrolments", enrolid=enrol, userid=ids["user"], timestart=5000, status=0)
+    b.config_plugin("block_use_stats", "enrolmentfilter", "1")
+    stats = site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR)
+    assert (stats.USER.FROM, stats.USER.SECONDS) == (5000, 900)
+
+
+def test_enrolment_filter_takes_only_enrolments_starting_before_the_window_end(example):
+    """As the block: an enrolment that starts at ``timeto`` itself does not move the start."""
+    site, b, ids = example
+    unfiltered = site.get_stats("alice", timefrom=0, timeto=5000, now=NOW, caller=OPERATOR)
+    enrol = b.insert("enrol", enrol="manual", courseid=ids["course"], status=0)
+    b.insert("user_enrolments", enrolid=enrol, userid=ids["user"], timestart=5000, status=0)
+    b.config_plugin("block_use_stats", "enrolmentfilter", "1")
+    stats = site.get_stats("alice", timefrom=0, timeto=5000, now=NOW, caller=OPERATOR)
+    assert (stats.USER.FROM, stats.USER.SECONDS) == (0, unfiltered.USER.SECONDS) == (0, 1900)
+    assert site.get_stats("alice", timefrom=0, timeto=5001, now=NOW,
+                          caller=OPERATOR).USER.FROM == 5000
+
+
+def test_enrolment_filter_looks_at_the_users_enrolment_status_only(example):
+    """As the block: a disabled enrolment method still counts, a suspended enrolment does not."""
+    site, b, ids = example
+    disabled = b.insert("enrol", enrol="self", courseid=ids["course"], status=1)
+    b.insert("user_enrolments", enrolid=disabled, userid=ids["user"], timestart=5000, status=0)
+    manual = b.insert("enrol", enrol="manual", courseid=ids["course"], status=0)
+    b.insert("user_enrolments", enrolid=manual, userid=ids["user"], timestart=10500, status=1)
     b.config_plugin("block_use_stats", "enrolmentfilter", "1")
     stats = site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR)
     assert (stats.USER.FROM, stats.USER.SECONDS) == (5000, 900)

@@ -8,15 +8,19 @@
   courses only, it still opens all of one's own figures: the time one spent is
   not another person's data.
 - Holders of the course capability see a user's figures in the courses where
-  they hold it, and nothing beyond them: no site total, no sessions.
-- Anyone else is refused with ``Client.Forbidden``, including when the target
-  does not exist, so that users cannot be probed.
+  they hold it, and nothing beyond them: no site total, no sessions. They may
+  see the users of those courses, as Moodle's participants and logs show them:
+  enrolled there (any method, any status, any period), or with a log row there.
+- Anyone else is refused with ``Client.Forbidden``. A user one may not see is
+  refused as one who does not exist, with the same message, and a course where one
+  may see nothing as one that does not exist: nobody can probe which users exist.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
+from sqlalchemy import Row
 from sqlalchemy.engine import Connection
 
 from ..config import Capabilities
@@ -35,6 +39,7 @@ class Viewer:
         self.capabilities = capabilities
         self.permissions = permissions
         self.config = config
+        self._seen: dict[int, bool] = {}  # course id: holds the course capability there
 
     @classmethod
     def everything(cls, capabilities: Capabilities) -> Viewer:
@@ -65,9 +70,41 @@ class Viewer:
         p, own = self.permissions, self.capabilities.own
         return p is None or p.in_system(own) or p.in_some_course(own)
 
-    def refuse_unknown(self, error: Exception) -> Exception:
-        """What to raise for a target that does not exist: only wide viewers learn it."""
-        return error if self.sees_everyone else self._forbidden("this user's figures")
+    def visible(self, conn: Connection, queries: Queries, users: Sequence[Row]) -> list[Row]:
+        """Those of ``users`` the viewer may see: all of them for a viewer who sees everyone;
+        else themself, and the users enrolled in, or with a log row in, a course where the
+        viewer holds the course capability.
+
+        A bounded number of statements, whatever the number of users and courses.
+        """
+        if self.sees_everyone:
+            return list(users)
+        others = [user.id for user in users if user.id != self.userid]
+        courses = {}
+        if others and self.permissions.may_hold_anywhere(self.capabilities.course):
+            courses = queries.user_courses(conn, others)
+        seen = self.courses_seen(conn, queries, {c for ids in courses.values() for c in ids})
+        return [user for user in users
+                if user.id == self.userid or not seen.isdisjoint(courses.get(user.id, ()))]
+
+    def hidden_user(self) -> Forbidden:
+        """The refusal of a target user the viewer may not see, and of one who does not
+        exist: the same, so that nobody can probe which users exist."""
+        c = self.capabilities
+        return Forbidden(f"targetuser names no user whose figures you may see: another user's "
+                         f"figures need {c.site} in the system context, or {c.course} in a "
+                         f"course of theirs; one's own need {c.own}")
+
+    def hidden_course(self) -> Forbidden:
+        """The refusal of a course where the viewer may see nothing, and of one that does
+        not exist: the same."""
+        c = self.capabilities
+        return Forbidden(f"courseidentifier names no course whose figures you may see: they "
+                         f"need {c.course} in the course, or {c.site} in the system context")
+
+    def unknown_course(self, error: Exception) -> Exception:
+        """What to raise for a course that does not exist: only wide viewers learn it."""
+        return error if self.sees_everyone else self.hidden_course()
 
     def require_course_reader(self, scope: str) -> None:
         """Refuse a viewer limited to courses unless the scope reports per course."""
@@ -78,16 +115,20 @@ class Viewer:
 
     def courses_seen(self, conn: Connection, queries: Queries,
                      courseids: Collection[int]) -> frozenset[int]:
-        """Those of ``courseids`` where the viewer holds the course capability."""
-        capability = self.capabilities.course
-        permissions = Permissions.load(conn, queries, self.config, self.userid, [capability],
-                                       courseids)
-        return frozenset(c for c in courseids if permissions.in_course(capability, c))
+        """Those of ``courseids`` where the viewer holds the course capability (each course
+        is looked at once in a call)."""
+        missing = set(courseids) - self._seen.keys()
+        if missing:
+            capability = self.capabilities.course
+            permissions = Permissions.load(conn, queries, self.config, self.userid, [capability],
+                                           missing)
+            self._seen |= {c: permissions.in_course(capability, c) for c in missing}
+        return frozenset(c for c in courseids if self._seen[c])
 
     def require_course(self, conn: Connection, queries: Queries, target: int, courseid: int) -> None:
         """Refuse unless the viewer may see ``target``'s figures in one course."""
         if not self.sees_all_of(target) and courseid not in self.courses_seen(conn, queries, [courseid]):
-            raise self._forbidden("this user's figures in this course")
+            raise self.hidden_course()
 
     def require_everyone(self) -> None:
         """Refuse a population beyond one course (listed users, everyone) unless the viewer
@@ -102,7 +143,7 @@ class Viewer:
         if self.sees_everyone:
             return
         if courseid not in self.courses_seen(conn, queries, [courseid]):
-            raise self._forbidden("the figures of this course's users")
+            raise self.hidden_course()
         self.require_course_reader(scope)
 
     def _forbidden(self, what: str) -> Forbidden:

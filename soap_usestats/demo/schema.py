@@ -65,6 +65,8 @@ class DemoTables(MoodleTables):
                 _int("firstaccess"), _int("lastaccess"), _int("lastlogin"),
                 _int("currentlogin"), _int("timecreated"), _int("timemodified"))
         Index(p + "user_mneuse_uix", t.user.c.mnethostid, t.user.c.username, unique=True)
+        Index(p + "user_ema_ix", t.user.c.email)
+        Index(p + "user_idn_ix", t.user.c.idnumber)
 
         _extend(t.course,
                 _int("sortorder"), Column("summary", Text),
@@ -73,6 +75,8 @@ class DemoTables(MoodleTables):
                 Column("visible", INT_SMALL, nullable=False, default=1),
                 Column("enablecompletion", INT_SMALL, nullable=False, default=0),
                 _int("timecreated"), _int("timemodified"))
+        Index(p + "cour_idn_ix", t.course.c.idnumber)
+        Index(p + "cour_sho_ix", t.course.c.shortname)
         _extend(t.course_modules,
                 _int("section"), _int("added"),
                 Column("visible", INT_SMALL, nullable=False, default=1),

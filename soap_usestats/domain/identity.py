@@ -3,7 +3,7 @@
 A token acts for its owner, once the site accepts it; a client credential for
 its configured Moodle user, or for the ``callinguser`` it asserts when it is
 trusted. From anyone else ``callinguser`` must name the authenticated user or be
-absent.
+absent, whoever else it names: existing or not, the refusal is the same.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from ..auth.caller import Caller, CallingUser
 from ..exceptions import Forbidden
-from ..moodle.queries import Queries
+from ..moodle.queries import Queries, compared
 from ..moodle.siteconfig import SiteConfig
 from ..wwwroots import same
 
@@ -33,10 +33,18 @@ def acting_user(conn: Connection, queries: Queries, config: SiteConfig, caller: 
     else:
         raise Forbidden("this credential acts for no Moodle user: configure its user, "
                         "or mark it trusted and send callinguser")
-    if asserted and acting != _user_id(conn, queries, asserted, host):
+    if asserted and not _names(conn, queries, acting, asserted, host):
         raise Forbidden("callinguser must name the authenticated user; "
                         "only a trusted client may assert another")
     return acting
+
+
+def _names(conn: Connection, queries: Queries, userid: int, username: str, host: int) -> bool:
+    """Whether ``username`` of ``host`` is user ``userid``: compared with that user alone,
+    so that an untrusted caller learns nothing of other users."""
+    user = queries.users(conn, [userid]).get(userid)
+    return (user is not None and user.mnethostid == host
+            and user.username == compared("username", username))
 
 
 def _calling_host(conn: Connection, queries: Queries, config: SiteConfig, root: str | None) -> int:

@@ -28,6 +28,7 @@ from ..config import Capabilities, DirectSite, Settings
 from ..exceptions import ConfigError, InvalidParameter, UnknownCourse, UnknownHost, UnknownUser
 from ..moodle.cache import CachingQueries, TtlCache
 from ..moodle.database import connect, read_only
+from ..moodle.queries import compared
 from ..moodle.siteconfig import SiteConfig
 from ..moodle.tables import MoodleTables
 from ..moodle.versions import require_window_functions
@@ -224,7 +225,7 @@ class MoodleSite:
             try:
                 course = self._course(conn, cfield, cvalue)
             except UnknownCourse as error:
-                raise viewer.refuse_unknown(error) from None
+                raise viewer.unknown_course(error) from None
             viewer.require_course(conn, self.queries, user.id, course.id)
             grades = self.queries.grades(conn, course.id, user.id)
         return _scores(user, course, grades, with_items=scope == "notes/items")
@@ -277,15 +278,14 @@ class MoodleSite:
         return Viewer.of(call.conn, self.queries, call.config, self.capabilities, userid)
 
     def _target(self, call: _Call, viewer: Viewer, field: str, value: str | int) -> Row:
-        try:
-            return self._user(call.conn, field, value, call.config.localhost)
-        except UnknownUser as error:
-            raise viewer.refuse_unknown(error) from None
-
-    def _user(self, conn: Connection, field: str, value: str | int, localhost: int) -> Row:
-        users = self.queries.find_users(conn, field, value, localhost)
+        """The user asked about, among those the viewer may see: to a viewer who may not
+        see everyone, a user they may not see is as one who does not exist."""
+        wide = viewer.sees_everyone
+        found = self.queries.find_users(call.conn, field, value, call.config.localhost,
+                                        limit=2 if wide else None)
+        users = viewer.visible(call.conn, self.queries, found)
         if not users:
-            raise UnknownUser(f"no user has {field} {value!r}")
+            raise UnknownUser(f"no user has {field} {value!r}") if wide else viewer.hidden_user()
         if len(users) > 1:
             raise UnknownUser(f"more than one user has {field} {value!r}; ask by another field")
         return users[0]
@@ -313,7 +313,7 @@ class MoodleSite:
             try:
                 courseid = self._course(conn, *course).id
             except UnknownCourse as error:
-                raise viewer.refuse_unknown(error) from None
+                raise viewer.unknown_course(error) from None
             viewer.require_course_population(conn, self.queries, courseid, asked.scope)
             return partial(self.queries.enrolled_users, conn, courseid, asked.start, asked.end)
         viewer.require_everyone()
@@ -325,12 +325,12 @@ class MoodleSite:
     def _listed(self, call: _Call, field: str, targets: list[str | int]) -> list[int]:
         """The ids of the users listed, in order; every unknown or ambiguous one refused at once."""
         rows = self.queries.users_matching(call.conn, field, targets, call.config.localhost)
-        found: dict[str | int, list[int]] = defaultdict(list)
+        found: dict[str | int, set[int]] = defaultdict(set)
         for row in rows:
-            found[row.matched].append(row.id)
-        key = (lambda v: str(v).lower()) if field == "email" else (lambda v: v)
-        unknown = [t for t in targets if not found.get(key(t))]
-        ambiguous = [t for t in targets if len(found.get(key(t), ())) > 1]
+            found[row.matched].add(row.id)
+        matches = {t: found.get(compared(field, t), set()) for t in targets}
+        unknown = [t for t in targets if not matches[t]]
+        ambiguous = [t for t in targets if len(matches[t]) > 1]
         problems = [f"no user has {field} {_listing(unknown)}"] if unknown else []
         if ambiguous:
             problems.append(f"more than one user has {field} {_listing(ambiguous)}; "

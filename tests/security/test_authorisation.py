@@ -117,8 +117,14 @@ def test_prohibit_wins_over_another_roles_allow(school):
     helper = b.role("helper")
     b.allow(helper, COURSE, contexts["system"])
     b.assign(users["teacher"], helper, contexts["C5"])
-    assert course_seconds(stats(school, school.caller("teacher"))) == {}
-    assert stats(school, school.caller("teacher")).USER.SECONDS == 0
+    # The teacher holds the course capability nowhere: alice is not theirs to see, and is
+    # refused as a user who does not exist (the contract: no identity of a user one may
+    # not see), not answered with zero figures.
+    with pytest.raises(Forbidden) as refused:
+        stats(school, school.caller("teacher"))
+    with pytest.raises(Forbidden) as missing:
+        stats(school, school.caller("teacher"), target="nobody")
+    assert str(refused.value) == str(missing.value)
 
 
 def test_no_capability_is_forbidden(school):
