@@ -18,6 +18,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from soap_usestats.config import Settings
@@ -28,6 +29,7 @@ from soap_usestats.web.health import DatabaseHealth
 from tests.support import HANG_SECONDS
 from tests.support.databases import fresh_database
 from tests.support.metrics import sample
+from tests.support.moodle import MoodleBuilder
 from tests.support.servers import TcpProxy, free_port, gunicorn
 from tests.support.wsgi import WsgiClient
 
@@ -69,8 +71,8 @@ def unreachable_url() -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/moodle"
 
 
-def test_healthz_is_ok_and_counted(app_on, database_url):
-    app = app_on(database_url)
+def test_healthz_is_ok_and_counted(app_on, builder):
+    app = app_on(builder.url)
     status, headers, body = call(app, "GET", "/healthz")
     assert (status, json.loads(body)) == ("200 OK", HEALTHY)
     assert headers["Content-Type"] == "application/json"
@@ -96,6 +98,56 @@ def test_healthz_without_database_is_503_without_details(app_on, caplog):
     assert sample(metrics, "usestats_database_errors_total") == 1
 
 
+@pytest.mark.parametrize("moodle", [True, False], ids=["wrong prefix", "not Moodle"])
+def test_healthz_is_503_when_the_tables_are_not_there(database_url, moodle, caplog):
+    """A wrong table prefix, or a database that holds no Moodle: 503 naming the problem,
+    the table and the setting to check, and nothing secret; the operator's log says it too."""
+    url, prefix = database_url, "mdl_"
+    if moodle:
+        MoodleBuilder(url).engine.dispose()
+        prefix = "wrong_"
+    app = create_app(Settings(database_url=url, table_prefix=prefix))
+    try:
+        status, _, body = call(app, "GET", "/healthz")
+        _, _, metrics = call(app, "GET", "/metrics")
+    finally:
+        app.network.home.engine.dispose()
+    answer = json.loads(body)
+    assert status == "503 Service Unavailable"
+    assert (answer["status"], answer["database"]) == ("unavailable", "schema mismatch")
+    assert f"prefix '{prefix}'" in answer["detail"] and "table_prefix" in answer["detail"]
+    assert "does not exist" in answer["detail"] and "soap-usestats check" in answer["detail"]
+    assert make_url(url).host is None or make_url(url).host not in body.decode()
+    assert make_url(url).database not in body.decode()
+    assert sample(metrics, "usestats_requests_total",
+                  operation="healthz", outcome="Server.SchemaMismatch") == 1
+    assert sample(metrics, "usestats_database_errors_total") == 0
+    assert f"health check: table '{prefix}" in caplog.text
+
+
+def test_the_tables_are_checked_once_in_a_while_and_the_database_every_time(builder):
+    """A load balancer polling every second costs ``SELECT 1`` a second: the statement over
+    the tables runs again only after ``tables_seconds``, and its verdict is kept between."""
+    engine = connect(builder.url)
+    statements = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *args: statements.append(statement))
+    try:
+        health = DatabaseHealth(engine, "wrong_", tables_seconds=3600)
+        assert health.check().database == "schema mismatch"
+        assert health.check().database == "schema mismatch"
+        assert health.check().database == "schema mismatch"
+        selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        assert len(selects) == 3 and "wrong_user" in selects[0]
+        assert all("wrong_" not in s for s in selects[1:])
+        health = DatabaseHealth(engine, "mdl_", tables_seconds=0)
+        statements.clear()
+        assert health.check().ok and health.check().ok
+        assert sum("mdl_logstore_standard_log" in s for s in statements) == 2
+    finally:
+        engine.dispose()
+
+
 def test_a_hung_database_fails_the_check_at_the_deadline():
     """A server that accepts connections and never answers: unhealthy after the timeout, and
     the checks that follow wait on the same probe rather than pile up new ones."""
@@ -103,10 +155,10 @@ def test_a_hung_database_fails_the_check_at_the_deadline():
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         engine = connect(f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/moodle")
-        health = DatabaseHealth(engine, timeout=0.5)
+        health = DatabaseHealth(engine, "mdl_", timeout=0.5)
         started = time.monotonic()
-        assert not health.reachable()
-        assert not health.reachable()
+        assert health.check().database == "unreachable"
+        assert health.check().database == "unreachable"
         assert time.monotonic() - started < HANG_SECONDS
         probes = [t for t in threading.enumerate() if t.name == "usestats-health-probe"]
         assert len(probes) == 1

@@ -110,7 +110,7 @@ class UseStatsApp:
             JSON_PATH: _Protocol(Endpoint(soap_application(HttpRpc(validator="soft"), ContractJson())),
                                  None, None, JSON, faults.json_body, faults.http_status),
         }
-        self.health = health.DatabaseHealth(network.home.engine)
+        self.health = health.DatabaseHealth(network.home.engine, network.home.queries.t.prefix)
         self.metrics = Metrics()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -202,9 +202,9 @@ class UseStatsApp:
         if path == METRICS_PATH:
             record.outcome = "ok"
             return Response("200 OK", Metrics.CONTENT_TYPE, self.metrics.exposition(), no_store)
-        reachable = self.health.reachable()
-        record.outcome = "ok" if reachable else DatabaseUnavailable.faultcode
-        status, body = health.report(reachable)
+        verdict = self.health.check()
+        record.outcome = verdict.outcome
+        status, body = health.report(verdict)
         return Response(status, health.CONTENT_TYPE, body, no_store)
 
 
