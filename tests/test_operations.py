@@ -4,6 +4,7 @@ systemd files are valid."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import socket
@@ -23,21 +24,25 @@ from sqlalchemy.engine import make_url
 
 from soap_usestats.config import Settings
 from soap_usestats.demo.site import build_demo_site
+from soap_usestats.domain.site import MoodleSite
 from soap_usestats.moodle.database import connect
 from soap_usestats.web.app import create_app
 from soap_usestats.web.health import DatabaseHealth
+from soap_usestats.web.requestlog import configure_logging
 from tests.support import HANG_SECONDS
 from tests.support.databases import fresh_database
+from tests.support.examples import worked_example
 from tests.support.metrics import sample
 from tests.support.moodle import MoodleBuilder
 from tests.support.servers import TcpProxy, free_port, gunicorn
-from tests.support.wsgi import WsgiClient
+from tests.support.wsgi import WsgiClient, envelope
 
 DEPLOY = Path(__file__).parent.parent / "deploy"
 GUNICORN_CONF = DEPLOY / "gunicorn.conf.py"
 HEALTHY = {"status": "ok", "database": "ok"}
 UNHEALTHY = {"status": "unavailable", "database": "unreachable"}
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+TOKEN = "b" * 32
 
 
 def call(app, method: str, path: str, body: bytes = b"") -> tuple[str, dict, bytes]:
@@ -266,3 +271,45 @@ def test_systemd_unit_is_valid(tmp_path):
                     .replace("/opt/soap-usestats/venv/bin/gunicorn", str(gunicorn_bin)))
     verified = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert verified.returncode == 0 and not verified.stderr, verified.stderr
+
+
+def test_a_failed_call_is_logged_in_a_line_and_only_a_defect_with_its_stack(builder, monkeypatch,
+                                                                          caplog):
+    """A client's mistake: the request line. A server fault: its cause in one line, then the
+    request line. A traceback for Server.InternalError only, once."""
+    worked_example(builder)
+    builder.admin_token(TOKEN)
+    configure_logging()
+
+    def logged(table_prefix: str, targetuser: str) -> list[logging.LogRecord]:
+        app = create_app(Settings(database_url=builder.url, table_prefix=table_prefix))
+        body = envelope(f"<u:GetStats><u:targetuser>{targetuser}</u:targetuser></u:GetStats>")
+        try:
+            caplog.clear()
+            with caplog.at_level(logging.INFO):
+                WsgiClient(app, QUERY_STRING=f"wstoken={TOKEN}").post(body)
+            return [r for r in caplog.records if r.name != "soap_usestats.moodle.versions"]
+        finally:
+            app.network.home.engine.dispose()
+
+    def lines(records) -> list[str]:
+        return "\n".join(logging.Formatter().format(r) for r in records).splitlines()
+
+    client_fault = logged("mdl_", "nobody")
+    assert [r.name for r in client_fault] == ["soap_usestats.requests"]
+    assert "outcome=Client.UnknownUser" in client_fault[0].getMessage()
+
+    server_fault = logged("wrong_", "alice")
+    assert [r.name for r in server_fault] == ["soap_usestats.soap.faults", "soap_usestats.requests"]
+    assert len(lines(server_fault)) == 2
+    assert "Server.SchemaMismatch: table 'wrong_" in server_fault[0].getMessage()
+
+    def defect(*args, **kwargs):
+        raise KeyError("a defect")
+
+    monkeypatch.setattr(MoodleSite, "get_stats", defect)
+    internal = logged("mdl_", "alice")
+    assert [r.name for r in internal] == ["soap_usestats.soap.faults", "soap_usestats.requests"]
+    assert [r.exc_info is not None for r in internal] == [True, False]
+    assert "outcome=Server.InternalError" in internal[1].getMessage()
+    assert sum(line.startswith("Traceback") for line in lines(internal)) == 1

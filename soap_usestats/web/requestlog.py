@@ -31,11 +31,13 @@ class RequestRecord:
 def configure_logging() -> None:
     """Log to stderr at ``USESTATS_LOG_LEVEL`` (default INFO).
 
-    Spyne logs every client fault with a stack trace; the request line already
-    says how a request ended, so Spyne's client and protocol loggers are quieted.
-    Its server logger keeps the stack traces of real defects.
+    Spyne logs every fault an operation raises with a stack trace (``spyne.application``
+    a server fault, ``spyne.application.client`` a client's). The request line already
+    says how a request ended and ``soap.faults`` logs a server fault's cause in one line,
+    and a defect's (``Server.InternalError``) with its stack trace: Spyne's loggers are
+    quieted, all but its critical errors.
     """
     logging.basicConfig(level=os.environ.get("USESTATS_LOG_LEVEL", "INFO").upper(), format=FORMAT)
-    for name in ("spyne.application.client", "spyne.server", "spyne.protocol", "spyne.interface",
+    for name in ("spyne.application", "spyne.server", "spyne.protocol", "spyne.interface",
                  "spyne.model", "spyne.util"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
