@@ -10,6 +10,7 @@ runs with.
 from soap_usestats.config import load_settings
 from soap_usestats.web import serving
 
-globals().update(serving.settings(load_settings().trusted_proxies))
-globals().update(serving.HOOKS)
+service = load_settings()
+globals().update(serving.settings(service.trusted_proxies))
+globals().update(serving.hooks(service.public_url))
 serving.prepare_metrics()

@@ -10,6 +10,7 @@ import re
 import sys
 import time
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -41,21 +42,25 @@ def serve(args: argparse.Namespace) -> None:
     serving.prepare_metrics()
     from .web.app import create_app
 
-    create_app(settings)  # fail here, in the foreground, on a bad configuration
+    # Fail here, in the foreground, on a bad configuration.
+    create_app(replace(settings, public_url=settings.public_url or serving.bind_url(options["bind"])))
+
+    def announce(soap_url: str) -> None:
+        """Once listening: where the WSDL is, and a call to paste."""
+        print(f"WSDL: {soap_url}?wsdl", flush=True)
+        if args.example_user and args.example_token:
+            print(EXAMPLE.format(soap_url=soap_url, user=args.example_user,
+                                 token=args.example_token), flush=True)
 
     class Server(BaseApplication):
         def load_config(self):
-            for name, value in {**options, **serving.HOOKS}.items():
+            for name, value in {**options, **serving.hooks(settings.public_url, announce)}.items():
                 self.cfg.set(name, value)
 
         def load(self):
             configure_logging()
             return create_app(settings)
 
-    print(f"WSDL: {settings.public_url}?wsdl", flush=True)
-    if args.example_user and args.example_token:
-        print(EXAMPLE.format(soap_url=settings.public_url, user=args.example_user,
-                             token=args.example_token), flush=True)
     Server().run()
 
 
@@ -76,7 +81,10 @@ def wsdl(args: argparse.Namespace) -> None:
     from .soap.service import soap_application
     from .soap.wsdl import build_wsdl
 
-    document = build_wsdl(soap_application(), args.public_url or load_settings().public_url)
+    from .web.serving import served_url
+
+    document = build_wsdl(soap_application(),
+                          args.public_url or load_settings().public_url or served_url())
     if args.output:
         Path(args.output).write_bytes(document)
     else:
@@ -158,7 +166,9 @@ def parser() -> argparse.ArgumentParser:
     commands = main_parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("serve", help="serve the SOAP service with gunicorn")
-    p.add_argument("--bind", help="address to listen on (default: USESTATS_BIND or 127.0.0.1:8000)")
+    p.add_argument("--bind", help="address to listen on, or several, comma-separated (default: "
+                                  "USESTATS_BIND or 127.0.0.1:8000); the WSDL's address unless "
+                                  "USESTATS_PUBLIC_URL says otherwise")
     p.add_argument("--workers", type=int, help="worker processes (default: USESTATS_WORKERS or "
                                                "2 * cores + 1, at most 8)")
     p.add_argument("--example-user", help="print a ready-to-paste call for this username...")
@@ -172,7 +182,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=demo)
 
     p = commands.add_parser("wsdl", help="print the WSDL the service publishes")
-    p.add_argument("--public-url", help="the soap:address (default: USESTATS_PUBLIC_URL)")
+    p.add_argument("--public-url", help="the soap:address (default: USESTATS_PUBLIC_URL, else "
+                                        "http://<USESTATS_BIND>/soap)")
     p.add_argument("--output", help="write to this file instead of standard output")
     p.set_defaults(run=wsdl)
 

@@ -65,7 +65,6 @@ from .timemodel.settings import TimeModelOverrides
 from .wwwroots import normalise
 
 DEMO_DATABASE_URL = "sqlite:///var/demo_moodle.sqlite"
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000/soap"
 DEFAULT_NONCE_STORE = os.path.join(tempfile.gettempdir(), "soap-usestats-nonces.sqlite")
 MIN_SECRET_KEY_LENGTH = 32
 CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -130,7 +129,9 @@ class Capabilities:
 class Settings:
     database_url: str = DEMO_DATABASE_URL
     table_prefix: str = "mdl_"
-    public_url: str = DEFAULT_PUBLIC_URL
+    #: The address clients reach ``/soap`` at, written into the WSDL; None (not configured)
+    #: is ``http://<the address served>/soap`` (``web.serving.served_url``).
+    public_url: str | None = None
     use_stats: TimeModelOverrides = field(default_factory=TimeModelOverrides)
     secret_key: str | None = field(default=None, repr=False)
     secret_key_file: str | None = None

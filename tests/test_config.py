@@ -7,7 +7,6 @@ from ipaddress import ip_network
 import pytest
 
 from soap_usestats.config import (
-    DEFAULT_PUBLIC_URL,
     DEMO_DATABASE_URL,
     Capabilities,
     ClientCredential,
@@ -19,7 +18,8 @@ from soap_usestats.timemodel.settings import TimeModelOverrides
 
 
 def test_defaults_without_file_or_environment():
-    assert load_settings({}) == Settings(DEMO_DATABASE_URL, "mdl_", DEFAULT_PUBLIC_URL, TimeModelOverrides())
+    """public_url not configured is None: the address served decides (tests/test_serving.py)."""
+    assert load_settings({}) == Settings(DEMO_DATABASE_URL, "mdl_", None, TimeModelOverrides())
 
 
 def test_file_then_environment(tmp_path):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from spyne.protocol.http import HttpRpc
 
@@ -37,7 +37,7 @@ from ..soap.messages import UseStatsFault
 from ..soap.protocols import ContractJson, ContractSoap12
 from ..soap.service import Call, soap_application
 from ..soap.wsdl import build_wsdl
-from . import health
+from . import health, serving
 from .body import parse_envelope, read_body
 from .help import Endpoint as PageEndpoint
 from .help import help_page
@@ -224,6 +224,9 @@ def _accepts_html(accept: str) -> bool:
 
 def create_app(settings: Settings | None = None, site: MoodleSite | None = None) -> UseStatsApp:
     """The WSGI application for ``settings`` (default: the environment's configuration);
-    ``site``, when given, is the service's own site."""
+    ``site``, when given, is the service's own site. Without a configured ``public_url``,
+    the WSDL's address is that of the sockets served (never a request's ``Host``)."""
     settings = settings or load_settings()
+    if settings.public_url is None:
+        settings = replace(settings, public_url=serving.served_url())
     return UseStatsApp(Network.from_settings(settings, site), settings)

@@ -3,13 +3,20 @@
 
 Environment (besides the service's own ``USESTATS_*`` settings):
 
-- ``USESTATS_BIND``: address to listen on (default ``127.0.0.1:8000``, behind a TLS proxy);
+- ``USESTATS_BIND``: address to listen on (default ``127.0.0.1:8000``, behind a TLS proxy),
+  or several, comma-separated (``unix:PATH`` for a socket);
 - ``USESTATS_WORKERS``: worker processes (default ``2 * cores + 1``, at most 8: the
   work is the Moodle database's, more processes only queue there);
 - ``USESTATS_THREADS``: threads per worker (default 4; 1 runs gunicorn's sync worker);
 - ``PROMETHEUS_MULTIPROC_DIR``: where workers keep their metrics for ``/metrics``
   (default: a directory of its own under ``$RUNTIME_DIRECTORY``, which systemd's
   ``RuntimeDirectory=`` sets, else under the temporary directory).
+
+When ``public_url`` is not configured, the WSDL's address is ``http://<the address
+served>/soap``: in a gunicorn worker the first TCP socket it serves (a wildcard address
+such as ``0.0.0.0`` or ``::`` is named by the host's name, with a warning), elsewhere
+``USESTATS_BIND``. It never comes from a request's ``Host`` header. A service that listens
+on unix sockets only must have its ``public_url``: gunicorn refuses to start without it.
 
 Forwarded headers (``X-Forwarded-Proto``...) are believed only from the service's
 ``trusted_proxies``, the same addresses whose ``X-Forwarded-For`` it believes.
@@ -20,17 +27,29 @@ so :func:`prepare_metrics` must run before the application is loaded.
 from __future__ import annotations
 
 import glob
+import ipaddress
 import os
+import socket
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from typing import Any
+
+from gunicorn.util import parse_address
+
+from ..exceptions import ConfigError
+
+DEFAULT_BIND = "127.0.0.1:8000"
+_NEEDS_PUBLIC_URL = ("set USESTATS_PUBLIC_URL (public_url) to the address clients reach "
+                     "/soap at, through the proxy in front")
+#: The sockets this gunicorn worker serves (``post_fork``); empty elsewhere.
+_served: list[socket.socket] = []
 
 
 def settings(trusted_proxies: tuple = (), environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """gunicorn's settings for the service, by gunicorn's names."""
     return {
-        "bind": environ.get("USESTATS_BIND", "127.0.0.1:8000"),
+        "bind": environ.get("USESTATS_BIND", DEFAULT_BIND),
         "workers": int(environ.get("USESTATS_WORKERS") or min(2 * (os.cpu_count() or 1) + 1, 8)),
         "threads": int(environ.get("USESTATS_THREADS") or 4),
         "timeout": 60,            # a worker silent this long is restarted
@@ -42,6 +61,61 @@ def settings(trusted_proxies: tuple = (), environ: Mapping[str, str] = os.enviro
         "loglevel": environ.get("USESTATS_LOG_LEVEL", "info").lower(),
         "forwarded_allow_ips": ",".join(str(network) for network in trusted_proxies),
     }
+
+
+def served_url(environ: Mapping[str, str] = os.environ) -> str:
+    """``http://<the address served>/soap``, the public URL when none is configured: in a
+    gunicorn worker, that of the sockets it serves; elsewhere, that of ``USESTATS_BIND``."""
+    if _served:
+        return sockets_url(_served)
+    return bind_url(environ.get("USESTATS_BIND", DEFAULT_BIND))
+
+
+def sockets_url(sockets: Iterable[socket.socket]) -> str:
+    """The ``/soap`` URL of the first TCP socket of ``sockets`` (ConfigError if none)."""
+    sockets = list(sockets)
+    address = _tcp_address(sockets)
+    if address is None:
+        shown = ", ".join(str(listener) for listener in sockets)
+        raise ConfigError(f"the service listens on {shown} only: {_NEEDS_PUBLIC_URL}")
+    return _soap_url(*address)
+
+
+def bind_url(bind: str) -> str:
+    """The ``/soap`` URL of the first TCP address of a gunicorn ``bind`` (comma-separated)."""
+    for item in (part.strip() for part in bind.split(",")):
+        try:
+            address = parse_address(item) if item else None
+        except RuntimeError as error:  # gunicorn's word for a malformed address
+            raise ConfigError(f"USESTATS_BIND {bind}: {error}") from None
+        if isinstance(address, tuple):
+            return _soap_url(*address)
+    raise ConfigError(f"the service listens on {bind} only: {_NEEDS_PUBLIC_URL}")
+
+
+def _tcp_address(sockets: Iterable[socket.socket]) -> tuple[str, int] | None:
+    """The host and port of the first TCP socket of ``sockets``."""
+    for listener in sockets:
+        if listener.family in (socket.AF_INET, socket.AF_INET6):
+            return listener.getsockname()[:2]
+    return None
+
+
+def _soap_url(host: str, port: int) -> str:
+    """``http://host:port/soap``; a wildcard address is named by the host's name."""
+    if _is_wildcard(host):
+        host = socket.getfqdn()
+    elif ":" in host:  # an IPv6 address, its zone quoted
+        host = "[" + host.replace("%", "%25") + "]"
+    return f"http://{host}:{port}/soap"
+
+
+def _is_wildcard(host: str) -> bool:
+    """Whether ``host`` is an address of every interface (``0.0.0.0``, ``::``)."""
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 def prepare_metrics() -> str:
@@ -76,5 +150,31 @@ def on_exit(server) -> None:
         os.rmdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 
-#: The server hooks that keep the shared metrics right.
-HOOKS = {"on_starting": on_starting, "child_exit": child_exit, "on_exit": on_exit}
+def post_fork(server, worker) -> None:
+    """A worker knows the sockets it serves before it loads the application."""
+    _served[:] = worker.sockets
+
+
+def hooks(public_url: str | None, announce: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The server hooks: the shared metrics kept right, each worker told the sockets it
+    serves, and, once listening, the WSDL's address logged (and given to ``announce``).
+
+    Without ``public_url``, a service on unix sockets only is refused (gunicorn prints
+    the one-line error and exits), and one on a wildcard address is warned about.
+    """
+
+    def when_ready(server) -> None:
+        try:
+            url = public_url or sockets_url(server.LISTENERS)
+        except ConfigError as error:
+            raise RuntimeError(str(error)) from None
+        server.log.info("WSDL: %s?wsdl", url)
+        address = _tcp_address(server.LISTENERS)
+        if public_url is None and address is not None and _is_wildcard(address[0]):
+            server.log.warning("public_url is not set and the service listens on every address: "
+                               "the WSDL sends clients to %s; %s", url, _NEEDS_PUBLIC_URL)
+        if announce is not None:
+            announce(url)
+
+    return {"on_starting": on_starting, "child_exit": child_exit, "on_exit": on_exit,
+            "post_fork": post_fork, "when_ready": when_ready}
