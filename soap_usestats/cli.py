@@ -55,7 +55,8 @@ def serve(args: argparse.Namespace) -> None:
     class Server(BaseApplication):
         def load_config(self):
             for name, value in {**options, **serving.hooks(settings.public_url, announce)}.items():
-                self.cfg.set(name, value)
+                if name in self.cfg.settings:  # an older gunicorn lacks the newer ones
+                    self.cfg.set(name, value)
 
         def load(self):
             configure_logging()

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -208,3 +208,40 @@ def test_every_address_is_named_by_the_host_with_a_warning(demo):
         assert soap_url == f"http://{socket.getfqdn()}:{port}/soap"
         assert served_address(f"http://127.0.0.1:{port}/soap") == soap_url
         assert "public_url is not set and the service listens on every address" in output()
+
+
+def test_no_control_socket_but_in_the_instances_own_runtime_directory():
+    assert serving.settings(environ={})["control_socket_disable"] is True
+    assert "control_socket" not in serving.settings(environ={})
+    options = serving.settings(environ={"RUNTIME_DIRECTORY": "/run/soap-usestats"})
+    assert options["control_socket"] == "/run/soap-usestats/gunicorn.ctl"
+    assert "control_socket_disable" not in options
+
+
+@pytest.mark.e2e
+def test_two_instances_never_share_a_control_socket(demo, tmp_path):
+    """Two `serve` and a gunicorn with deploy/gunicorn.conf.py side by side: none claims
+    gunicorn's default socket in the home directory; under systemd each has its own."""
+    home = tmp_path / "home"
+    home.mkdir()
+    runtime = [tmp_path / "run-a", tmp_path / "run-b"]
+    gunicorn = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--bind",
+                f"127.0.0.1:{free_port()}", "soap_usestats.wsgi:application"]
+    commands = [([*SERVE, "--bind", f"127.0.0.1:{free_port()}"], {}),
+                (gunicorn, {}),
+                ([*SERVE, "--bind", f"127.0.0.1:{free_port()}"], {"RUNTIME_DIRECTORY": str(runtime[0])}),
+                ([*SERVE, "--bind", f"127.0.0.1:{free_port()}"], {"RUNTIME_DIRECTORY": str(runtime[1])})]
+    for directory in runtime:
+        directory.mkdir(mode=0o700)
+    with ExitStack() as stack:
+        outputs = []
+        for command, env in commands:
+            env = environment(demo[0], HOME=str(home), **env)
+            env.pop("XDG_RUNTIME_DIR", None)
+            outputs.append(stack.enter_context(running(command, env))[1])
+        deadline = time.monotonic() + 20
+        while not all((d / "gunicorn.ctl").exists() for d in runtime) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [(d / "gunicorn.ctl").is_socket() for d in runtime] == [True, True]
+        assert list(home.iterdir()) == []
+        assert not any("Control socket listening" in output() for output in outputs[:2])

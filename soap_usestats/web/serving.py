@@ -10,7 +10,9 @@ Environment (besides the service's own ``USESTATS_*`` settings):
 - ``USESTATS_THREADS``: threads per worker (default 4; 1 runs gunicorn's sync worker);
 - ``PROMETHEUS_MULTIPROC_DIR``: where workers keep their metrics for ``/metrics``
   (default: a directory of its own under ``$RUNTIME_DIRECTORY``, which systemd's
-  ``RuntimeDirectory=`` sets, else under the temporary directory).
+  ``RuntimeDirectory=`` sets, else under the temporary directory);
+- ``RUNTIME_DIRECTORY`` also holds gunicorn's control socket, ``gunicorn.ctl``; without
+  it there is none.
 
 When ``public_url`` is not configured, the WSDL's address is ``http://<the address
 served>/soap``: in a gunicorn worker the first TCP socket it serves (a wildcard address
@@ -60,7 +62,22 @@ def settings(trusted_proxies: tuple = (), environ: Mapping[str, str] = os.enviro
         "errorlog": "-",
         "loglevel": environ.get("USESTATS_LOG_LEVEL", "info").lower(),
         "forwarded_allow_ips": ",".join(str(network) for network in trusted_proxies),
+        **_control_socket(environ),
     }
+
+
+def _control_socket(environ: Mapping[str, str]) -> dict[str, Any]:
+    """gunicorn's control socket (``gunicornc``, gunicorn 25.1+): the instance's own, in the
+    runtime directory systemd gives the service (``RuntimeDirectory=``), else none (set
+    ``RUNTIME_DIRECTORY`` to a directory of the instance's own to have one).
+
+    gunicorn's default path (``~/.gunicorn/gunicorn.ctl``, or ``$XDG_RUNTIME_DIR``) is the
+    same for every instance of a user: the last one started takes it over, and the first
+    one stopped removes it, so ``gunicornc`` would drive another instance.
+    """
+    if directory := environ.get("RUNTIME_DIRECTORY", "").split(":")[0]:
+        return {"control_socket": os.path.join(directory, "gunicorn.ctl")}
+    return {"control_socket_disable": True}
 
 
 def served_url(environ: Mapping[str, str] = os.environ) -> str:
