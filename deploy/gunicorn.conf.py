@@ -8,9 +8,13 @@ runs with.
 """
 
 from soap_usestats.config import load_settings
+from soap_usestats.exceptions import ConfigError
 from soap_usestats.web import serving
 
-service = load_settings()
-globals().update(serving.settings(service.trusted_proxies))
+try:
+    service = load_settings()
+    globals().update(serving.settings(service.trusted_proxies))
+except ConfigError as error:  # one line for the operator, not gunicorn's traceback
+    raise SystemExit(f"soap-usestats: {error}") from None
 globals().update(serving.hooks(service.public_url))
 serving.prepare_metrics()

@@ -161,39 +161,55 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     if "secret_key" in values:
         raise ConfigError(f"secret_key cannot be in the configuration file: {_NO_KEY}")
     overrides = dict(_table("use_stats", values.pop("use_stats", {})))
-    for name in (*_STRINGS, *_COUNTS, *_ZERO_COUNTS, "trusted_proxies"):
-        if (value := environ.get(f"USESTATS_{name.upper()}")) is not None:
-            values[name] = value
-    for name in time_model.setting_names():
-        if (value := environ.get(f"USESTATS_{name.upper()}")) is not None:
-            overrides[name] = value
     unknown = set(values) - {f.name for f in fields(Settings)}
     unknown |= {f"use_stats.{k}" for k in set(overrides) - set(time_model.setting_names())}
     if unknown:
         raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+    #: What an error names a setting by: the variable it came from, else its key in the file.
+    names: dict[str, str] = {}
+    for name in (*_STRINGS, *_COUNTS, *_ZERO_COUNTS, "trusted_proxies"):
+        if (value := environ.get(variable := f"USESTATS_{name.upper()}")) is not None:
+            values[name], names[name] = value, variable
+    for name in time_model.setting_names():
+        if (value := environ.get(variable := f"USESTATS_{name.upper()}")) is not None:
+            overrides[name] = _override(variable, name, value)
     parsed: dict[str, Any] = {}
     for name in _STRINGS:
         if name in values:
-            parsed[name] = _string(name, values[name], empty=name == "table_prefix")
+            parsed[name] = _string(names.get(name, name), values[name], empty=name == "table_prefix")
     for name in (*_COUNTS, *_ZERO_COUNTS):
         if name in values:
-            parsed[name] = _count(name, values[name], zero=name in _ZERO_COUNTS)
+            parsed[name] = _count(names.get(name, name), values[name], zero=name in _ZERO_COUNTS)
     if "trusted_proxies" in values:
-        parsed["trusted_proxies"] = _networks(values["trusted_proxies"])
+        parsed["trusted_proxies"] = _networks(names.get("trusted_proxies", "trusted_proxies"),
+                                              values["trusted_proxies"])
     if "capabilities" in values:
         parsed["capabilities"] = _capabilities(values["capabilities"])
     clients = parse_clients(values.get("clients", {}))
     if "sites" in values:
         parsed["sites"] = parse_sites(values["sites"])
-    secret_key = (environ.get("USESTATS_SECRET_KEY", "").strip()
-                  or _read_secret("secret_key_file", parsed.get("secret_key_file")))
+    secret_key = environ.get("USESTATS_SECRET_KEY", "").strip()
+    source = "USESTATS_SECRET_KEY"
+    if not secret_key:
+        secret_key = _read_secret("secret_key_file", parsed.get("secret_key_file"))
+        source = f"secret_key_file {parsed.get('secret_key_file')}"
     if secret_key is not None and len(secret_key) < MIN_SECRET_KEY_LENGTH:
-        raise ConfigError(f"the secret key must be at least {MIN_SECRET_KEY_LENGTH} characters")
+        raise ConfigError(f"the secret key must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                          f"({source})")
     if clients and secret_key is None:
         raise ConfigError(f"clients are configured but there is no secret key: {_NO_KEY}")
     return Settings(**parsed, use_stats=time_model.parse(overrides, TimeModelOverrides),
                     secret_key=secret_key,
                     clients=clients)
+
+
+def _override(variable: str, name: str, value: str) -> Any:
+    """A time model setting from the environment, checked: its error names ``variable``."""
+    try:
+        time_model.parse({name: value}, TimeModelOverrides)
+    except ConfigError as error:
+        raise ConfigError(str(error).replace(f"use_stats.{name}", variable, 1)) from None
+    return value
 
 
 def _read_file(path: str) -> dict[str, Any]:
@@ -327,15 +343,15 @@ def _count(name: str, value: Any, zero: bool = False) -> int:
     return value
 
 
-def _networks(value: Any) -> tuple:
-    """The networks of ``trusted_proxies``: a list, or a comma-separated string."""
+def _networks(name: str, value: Any) -> tuple:
+    """The networks of ``trusted_proxies`` (called ``name``): a list, or a comma-separated string."""
     items = [i.strip() for i in value.split(",") if i.strip()] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise ConfigError("trusted_proxies must be a list of IP addresses or networks")
+        raise ConfigError(f"{name} must be a list of IP addresses or networks")
     networks = []
     for item in items:
         try:
             networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
-            raise ConfigError(f"trusted_proxies: {item!r} is not an IP address or network") from None
+            raise ConfigError(f"{name}: {item!r} is not an IP address or network") from None
     return tuple(networks)

@@ -41,14 +41,37 @@ def test_comma_separated_labels_from_the_environment():
 
 
 @pytest.mark.parametrize("environ, message", [
-    ({"USESTATS_THRESHOLD": "soon"}, "threshold"),
-    ({"USESTATS_LASTPINGCREDIT": "-1"}, "lastpingcredit"),
-    ({"USESTATS_ENROLMENTFILTER": "maybe"}, "enrolmentfilter"),
+    ({"USESTATS_THRESHOLD": "soon"}, "^USESTATS_THRESHOLD must be a whole number of minutes$"),
+    ({"USESTATS_THRESHOLD": "abc"}, "^USESTATS_THRESHOLD must be a whole number of minutes$"),
+    ({"USESTATS_LASTPINGCREDIT": "-1"}, "^USESTATS_LASTPINGCREDIT must be"),
+    ({"USESTATS_ENROLMENTFILTER": "maybe"}, "^USESTATS_ENROLMENTFILTER must be true or false$"),
+    ({"USESTATS_IGNOREMODULES": ""}, None),
+    ({"USESTATS_CACHE_SECONDS": "1m"}, "^USESTATS_CACHE_SECONDS must be a whole number$"),
+    ({"USESTATS_MAX_REQUEST_BYTES": "0"}, "^USESTATS_MAX_REQUEST_BYTES must be a positive"),
+    ({"USESTATS_PUBLIC_URL": ""}, "^USESTATS_PUBLIC_URL must be a non-empty string$"),
+    ({"USESTATS_TRUSTED_PROXIES": "proxy.example"}, "^USESTATS_TRUSTED_PROXIES: 'proxy.example'"),
+    ({"USESTATS_SECRET_KEY": "short"}, r"^the secret key must be .* \(USESTATS_SECRET_KEY\)$"),
     ({"USESTATS_CONFIG": "/nonexistent/usestats.toml"}, "cannot read"),
 ])
 def test_bad_values_are_named(environ, message):
+    """An environment variable's error names the variable, not the file's key."""
+    if message is None:
+        load_settings(environ)
+        return
     with pytest.raises(ConfigError, match=message):
         load_settings(environ)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[use_stats]\nthreshold = \"soon\"\n", "^use_stats.threshold must be a whole number"),
+    ("cache_seconds = -1\n", "^cache_seconds must be a whole number$"),
+    ('trusted_proxies = "proxy.example"\n', "^trusted_proxies: 'proxy.example'"),
+])
+def test_bad_values_in_the_file_are_named_by_their_key(tmp_path, text, message):
+    path = tmp_path / "usestats.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"USESTATS_CONFIG": str(path)})
 
 
 def test_unknown_and_malformed_files(tmp_path):
@@ -132,7 +155,7 @@ def test_capabilities_for_sites_without_block_use_stats(tmp_path):
     ('clients = "sap-prod"\n', {}, "clients must be a table"),
     ("wsse_max_age = 0\n", {}, "wsse_max_age must be a positive whole number"),
     ("wsse_max_age = true\n", {}, "wsse_max_age must be a positive whole number"),
-    ("", {"USESTATS_WSSE_MAX_AGE": "5m"}, "wsse_max_age must be a positive whole number"),
+    ("", {"USESTATS_WSSE_MAX_AGE": "5m"}, "USESTATS_WSSE_MAX_AGE must be a positive whole number"),
     ("max_request_bytes = -1\n", {}, "max_request_bytes must be a positive whole number"),
     ('trusted_proxies = ["10.0.0.0/8", "proxy.example"]\n', {}, "trusted_proxies: 'proxy.example' is not"),
     ("trusted_proxies = [1]\n", {}, "trusted_proxies must be a list"),

@@ -245,3 +245,29 @@ def test_two_instances_never_share_a_control_socket(demo, tmp_path):
         assert [(d / "gunicorn.ctl").is_socket() for d in runtime] == [True, True]
         assert list(home.iterdir()) == []
         assert not any("Control socket listening" in output() for output in outputs[:2])
+
+
+@pytest.mark.parametrize("environ, message", [
+    ({"USESTATS_WORKERS": "many"}, "^USESTATS_WORKERS must be a positive whole number, not 'many'$"),
+    ({"USESTATS_THREADS": "0"}, "^USESTATS_THREADS must be a positive whole number"),
+    ({"USESTATS_LOG_LEVEL": "loud"}, "^USESTATS_LOG_LEVEL must be one of DEBUG, INFO"),
+])
+def test_a_bad_gunicorn_variable_is_named(environ, message):
+    with pytest.raises(ConfigError, match=message):
+        serving.settings(environ=environ)
+
+
+@pytest.mark.parametrize("variable, value", [("USESTATS_THRESHOLD", "abc"),
+                                             ("USESTATS_WORKERS", "many")])
+def test_serve_and_gunicorn_name_a_bad_variable_in_one_line(demo, variable, value):
+    env = environment(demo[0], **{variable: value})
+    served = subprocess.run([*SERVE, "--bind", "127.0.0.1:0"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert served.returncode == 2
+    [line] = served.stderr.splitlines()
+    assert line.startswith(f"soap-usestats serve: {variable} must be ")
+    command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--bind", "127.0.0.1:0",
+               "soap_usestats.wsgi:application"]
+    gunicorn = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert gunicorn.returncode != 0
+    assert gunicorn.stderr.strip().splitlines() == [line.replace(" serve:", ":")]

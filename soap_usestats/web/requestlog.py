@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..exceptions import ConfigError
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 log = logging.getLogger("soap_usestats.requests")
 
@@ -28,6 +32,14 @@ class RequestRecord:
                  self.status, seconds * 1000)
 
 
+def log_level(environ: Mapping[str, str] = os.environ) -> str:
+    """``USESTATS_LOG_LEVEL`` (default INFO), checked."""
+    level = environ.get("USESTATS_LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in LEVELS:
+        raise ConfigError(f"USESTATS_LOG_LEVEL must be one of {', '.join(LEVELS)}, not {level!r}")
+    return level
+
+
 def configure_logging() -> None:
     """Log to stderr at ``USESTATS_LOG_LEVEL`` (default INFO).
 
@@ -37,7 +49,7 @@ def configure_logging() -> None:
     and a defect's (``Server.InternalError``) with its stack trace: Spyne's loggers are
     quieted, all but its critical errors.
     """
-    logging.basicConfig(level=os.environ.get("USESTATS_LOG_LEVEL", "INFO").upper(), format=FORMAT)
+    logging.basicConfig(level=log_level(), format=FORMAT)
     for name in ("spyne.application", "spyne.server", "spyne.protocol", "spyne.interface",
                  "spyne.model", "spyne.util"):
         logging.getLogger(name).setLevel(logging.CRITICAL)

@@ -40,6 +40,7 @@ from typing import Any
 from gunicorn.util import parse_address
 
 from ..exceptions import ConfigError
+from .requestlog import log_level
 
 DEFAULT_BIND = "127.0.0.1:8000"
 _NEEDS_PUBLIC_URL = ("set USESTATS_PUBLIC_URL (public_url) to the address clients reach "
@@ -52,18 +53,27 @@ def settings(trusted_proxies: tuple = (), environ: Mapping[str, str] = os.enviro
     """gunicorn's settings for the service, by gunicorn's names."""
     return {
         "bind": environ.get("USESTATS_BIND", DEFAULT_BIND),
-        "workers": int(environ.get("USESTATS_WORKERS") or min(2 * (os.cpu_count() or 1) + 1, 8)),
-        "threads": int(environ.get("USESTATS_THREADS") or 4),
+        "workers": _count(environ, "USESTATS_WORKERS", min(2 * (os.cpu_count() or 1) + 1, 8)),
+        "threads": _count(environ, "USESTATS_THREADS", 4),
         "timeout": 60,            # a worker silent this long is restarted
         "graceful_timeout": 30,   # requests in progress get this long to finish on stop or reload
         "keepalive": 5,
         "proc_name": "soap-usestats",
         "accesslog": None,        # the service logs one line per request itself
         "errorlog": "-",
-        "loglevel": environ.get("USESTATS_LOG_LEVEL", "info").lower(),
+        "loglevel": log_level(environ).lower(),
         "forwarded_allow_ips": ",".join(str(network) for network in trusted_proxies),
         **_control_socket(environ),
     }
+
+
+def _count(environ: Mapping[str, str], variable: str, default: int) -> int:
+    text = environ.get(variable, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{variable} must be a positive whole number, not {text!r}")
+    return int(text)
 
 
 def _control_socket(environ: Mapping[str, str]) -> dict[str, Any]:
