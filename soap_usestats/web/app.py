@@ -29,7 +29,7 @@ from ..config import Settings, load_settings
 from ..federation import chain
 from ..domain.site import MoodleSite
 from ..federation.network import Network
-from ..exceptions import DatabaseUnavailable
+from ..exceptions import DatabaseUnavailable, InvalidXML
 from ..namespaces import SOAP11_ENV, SOAP12_ENV
 from ..soap import faults
 from ..soap.endpoint import Endpoint
@@ -40,7 +40,7 @@ from ..soap.wsdl import build_wsdl
 from . import health, serving
 from .body import parse_envelope, read_body
 from .help import Endpoint as PageEndpoint
-from .help import help_page
+from .help import help_page, operations
 from .metrics import Metrics
 from .requestlog import RequestRecord
 
@@ -55,6 +55,9 @@ JSON = "application/json"
 HTML = "text/html; charset=utf-8"
 #: The methods ``/soap`` and ``/soap12`` answer (HEAD as GET: gunicorn drops the body).
 SOAP_METHODS = "GET, HEAD, POST"
+#: The challenge of a 401 (JSON): HTTP Basic for a configured client; a Moodle web service
+#: token goes in the query instead (``?wstoken=``), as the fault's message says.
+BASIC_CHALLENGE = 'Basic realm="soap_usestats", charset="UTF-8"'
 
 
 @dataclass(frozen=True)
@@ -133,10 +136,12 @@ class UseStatsApp:
         method = record.method
         if path in (HEALTH_PATH, METRICS_PATH):
             return self._operators(path, method, record)
-        if path.startswith(JSON_PATH + "/"):
+        if path == JSON_PATH or path.startswith(JSON_PATH + "/"):
             if method != "GET":
                 return _plain("405 Method Not Allowed", "GET /json/GetStats?targetuser=...\n",
                               [("Allow", "GET")])
+            if path == JSON_PATH:
+                return self._json_pointer(record)
             spyne_environ = dict(environ, PATH_INFO=environ["PATH_INFO"][len(JSON_PATH):])
             return self._operation(self.protocols[JSON_PATH], environ, spyne_environ, record)
         protocol = self.protocols.get(path)
@@ -170,6 +175,16 @@ class UseStatsApp:
                                 f"A page for people: {protocol.url} in a web browser "
                                 "(Accept: text/html)\n", headers)
 
+    def _json_pointer(self, record: RequestRecord) -> Response:
+        """``GET /json``, which names no operation: the contract's fault, saying how to call one."""
+        protocol = self.protocols[JSON_PATH]
+        names = [method.name for method in operations(protocol.endpoint.app)]
+        fault = faults.to_contract(InvalidXML(
+            f"name the operation in the path, its parameters in the query: "
+            f"/json/{names[0]}?targetuser=...&wstoken=...; the operations are {', '.join(names)}"))
+        record.outcome = fault.faultcode
+        return Response(protocol.fault_status(fault), protocol.content_type, protocol.fault_body(fault))
+
     def _operation(self, protocol: _Protocol, environ: dict, spyne_environ: dict,
                    record: RequestRecord) -> Response:
         """One operation call, from the request to the answer or the contract's fault."""
@@ -188,8 +203,9 @@ class UseStatsApp:
         except Exception as error:  # noqa: BLE001 - every error becomes the contract's fault
             fault = faults.to_contract(error)
             record.outcome = fault.faultcode
-            return Response(protocol.fault_status(fault), protocol.content_type,
-                            protocol.fault_body(fault))
+            status = protocol.fault_status(fault)
+            challenge = [("WWW-Authenticate", BASIC_CHALLENGE)] if status.startswith("401") else []
+            return Response(status, protocol.content_type, protocol.fault_body(fault), challenge)
         record.outcome = "ok"
         return Response("200 OK", answer.content_type, answer.body)
 
