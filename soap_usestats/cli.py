@@ -14,9 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from .auth.clients import new_client, new_secret_key
-from .config import CLIENT_NAME, ClientCredential, load_settings, parse_clients
+from .config import CLIENT_NAME, ClientCredential, check_database_url, load_settings, parse_clients
 from .exceptions import ConfigError
 from .web.requestlog import configure_logging
 
@@ -68,11 +69,16 @@ def serve(args: argparse.Namespace) -> None:
 def demo(args: argparse.Namespace) -> None:
     from .demo.site import build_demo_site
 
-    url = args.url or load_settings().database_url
+    url = check_database_url("--url", args.url) if args.url else load_settings().database_url
     database = make_url(url).database
     if make_url(url).get_backend_name() == "sqlite" and database:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    site = build_demo_site(url, prefix=args.prefix, learners=args.learners)
+    try:
+        site = build_demo_site(url, prefix=args.prefix, learners=args.learners)
+    except DBAPIError as error:
+        raise ConfigError(f"cannot build the demo site in {make_url(url).render_as_string()}: "
+                          f"{_first_line(error.orig)} (the database must exist, empty, and its "
+                          "user may create tables in it)") from None
     print(f"Demo Moodle site {site.wwwroot}: {site.learners} learners, {site.log_rows} log rows.")
     print(f"Manager's web service token: {site.token}")
     print(f"Reference learner: {site.reference.username}")
@@ -160,6 +166,10 @@ def client_name(text: str) -> str:
         raise argparse.ArgumentTypeError("a client name is 1-64 letters, digits and . _ @ -, "
                                          "starting with a letter or digit")
     return text
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -59,6 +59,9 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
 from .exceptions import ConfigError
 from .timemodel import settings as time_model
 from .timemodel.settings import TimeModelOverrides
@@ -77,6 +80,11 @@ _COUNTS = ("wsse_max_age", "max_request_bytes")
 #: Counts where 0 is allowed (and switches something off).
 _ZERO_COUNTS = ("cache_seconds",)
 _NO_KEY = "set USESTATS_SECRET_KEY or secret_key_file (soap-usestats credentials key makes one)"
+#: The URL scheme, with the driver the service ships, of each database it reads.
+SCHEMES = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql",
+           "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "sqlite": "sqlite"}
+_URL_FORMS = ("write mysql+pymysql://USER:PASSWORD@HOST/DATABASE (MariaDB, MySQL), "
+              "postgresql+psycopg://USER:PASSWORD@HOST/DATABASE or sqlite:///PATH")
 
 
 @dataclass(frozen=True)
@@ -177,6 +185,8 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     for name in _STRINGS:
         if name in values:
             parsed[name] = _string(names.get(name, name), values[name], empty=name == "table_prefix")
+    if "database_url" in parsed:
+        check_database_url(names.get("database_url", "database_url"), parsed["database_url"])
     for name in (*_COUNTS, *_ZERO_COUNTS):
         if name in values:
             parsed[name] = _count(names.get(name, name), values[name], zero=name in _ZERO_COUNTS)
@@ -201,6 +211,30 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     return Settings(**parsed, use_stats=time_model.parse(overrides, TimeModelOverrides),
                     secret_key=secret_key,
                     clients=clients)
+
+
+def check_database_url(name: str, value: str) -> str:
+    """``value``, when SQLAlchemy can connect to it with a driver installed here; else a
+    ConfigError naming the setting ``name`` and the URL to write (password hidden)."""
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ConfigError(f"{name} is not a database URL: {_URL_FORMS}") from None
+    try:
+        url.get_dialect().import_dbapi()
+        return value
+    except NoSuchModuleError:
+        problem = f"{url.drivername}:// is not a database SQLAlchemy knows"
+    except ImportError as error:
+        problem = f"its driver, {error.name or url.drivername}, is not installed"
+    scheme = SCHEMES.get(url.get_backend_name())
+    hint = f"write {_shown(url.set(drivername=scheme))}" if scheme else _URL_FORMS
+    raise ConfigError(f"{name} {_shown(url)} cannot be used: {problem}; {hint}")
+
+
+
+def _shown(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
 
 
 def _override(variable: str, name: str, value: str) -> Any:
@@ -290,7 +324,9 @@ def parse_sites(raw: Any) -> Mapping[str, DirectSite | PeerService]:
         if peer:
             sites[key] = _peer(where, key, entry, timeout)
         else:
-            sites[key] = DirectSite(key, _string(f"{where}.database_url", entry["database_url"]),
+            url = check_database_url(f"{where}.database_url",
+                                     _string(f"{where}.database_url", entry["database_url"]))
+            sites[key] = DirectSite(key, url,
                                     _string(f"{where}.table_prefix", entry.get("table_prefix", "mdl_"),
                                             empty=True), timeout)
     return MappingProxyType(sites)

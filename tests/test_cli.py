@@ -5,11 +5,13 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from soap_usestats.auth.clients import ClientRegistry
 from soap_usestats.cli import main
 from soap_usestats.config import load_settings
 from soap_usestats.exceptions import AuthenticationFailed
+from tests.support.databases import fresh_database
 from tests.support.examples import WSDL_FILE
 
 
@@ -119,3 +121,38 @@ def test_credentials_list_shows_no_secret(environment, capsys):
     for client in load_settings().clients.values():
         assert client.salt not in listing and client.password_hash not in listing
     assert not any(password in listing for password in passwords) and KEY not in listing
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_demo_into_a_database_that_does_not_exist_is_one_line(backend, tmp_path, capsys):
+    url, drop = fresh_database(backend, tmp_path)
+    drop()
+    assert main(["demo", "--url", url, "--learners", "2"]) == 2
+    out, err = capsys.readouterr()
+    [line] = err.splitlines()
+    assert line.startswith(f"soap-usestats demo: cannot build the demo site in {make_url(url)}: ")
+    assert make_url(url).database in line and "the database must exist" in line and out == ""
+
+
+@pytest.mark.parametrize("command", [["demo"], ["check"], ["serve"], ["credentials", "list"],
+                                     ["wsdl"]])
+def test_every_command_says_which_database_url_to_write(command, monkeypatch, capsys):
+    """mysql://, as a Moodle admin writes it, would end in "No module named 'MySQLdb'"."""
+    for name in [name for name in os.environ if name.startswith("USESTATS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("USESTATS_DATABASE_URL", "mysql://usestats_ro:s3cret@db.example.com/moodle")
+    assert main(command) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        f"soap-usestats {command[0]}: USESTATS_DATABASE_URL mysql://usestats_ro:***@db.example.com/"
+        "moodle cannot be used: its driver, MySQLdb, is not installed; write "
+        "mysql+pymysql://usestats_ro:***@db.example.com/moodle"]
+    assert out == ""
+
+
+def test_demo_url_option_says_which_url_to_write(capsys):
+    assert main(["demo", "--url", "postgres://moodle@db.example.com/moodle"]) == 2
+    assert capsys.readouterr().err == (
+        "soap-usestats demo: --url postgres://moodle@db.example.com/moodle cannot be used: "
+        "postgres:// is not a database SQLAlchemy knows; write "
+        "postgresql+psycopg://moodle@db.example.com/moodle\n")

@@ -169,3 +169,36 @@ def test_bad_security_settings_are_named(tmp_path, text, environ, message):
     with pytest.raises(ConfigError, match=message) as failure:
         load_settings(config(tmp_path, text, **environ))
     assert KEY not in str(failure.value) and HASH not in str(failure.value)
+
+
+@pytest.mark.parametrize("url, write", [
+    ("mysql://usestats_ro:s3cret@db.example.com/moodle?charset=utf8mb4",
+     "write mysql+pymysql://usestats_ro:***@db.example.com/moodle?charset=utf8mb4"),
+    ("mariadb://usestats_ro:s3cret@db.example.com/moodle", "write mariadb+pymysql://usestats_ro:***@"),
+    ("postgres://usestats_ro:s3cret@db.example.com/moodle",
+     "write postgresql+psycopg://usestats_ro:***@db.example.com/moodle"),
+    ("mysql+mysqldb://usestats_ro:s3cret@db/moodle", "write mysql+pymysql://usestats_ro:***@db/moodle"),
+    ("oracle+cx_oracle://usestats_ro:s3cret@db/moodle", "write mysql+pymysql://USER:PASSWORD@HOST"),
+    ("moodle database on db.example.com", "is not a database URL: write mysql+pymysql://"),
+])
+def test_a_database_url_without_its_driver_says_what_to_write(tmp_path, url, write):
+    """The form a Moodle admin writes (mysql://) needs a driver the service does not ship: the
+    error names the setting and the URL to write, without the password; the same for a file's
+    database_url and a site's."""
+    path = tmp_path / "usestats.toml"
+    path.write_text(f'database_url = "{url}"\n')
+    sites = tmp_path / "sites.toml"
+    sites.write_text(f'[sites."https://moodle-b.example.com"]\ndatabase_url = "{url}"\n')
+    for environ, name in (({"USESTATS_DATABASE_URL": url}, "USESTATS_DATABASE_URL"),
+                          ({"USESTATS_CONFIG": str(path)}, "database_url"),
+                          ({"USESTATS_CONFIG": str(sites)}, "sites.'https://moodle-b.example.com'.database_url")):
+        with pytest.raises(ConfigError) as failure:
+            load_settings(environ)
+        message = str(failure.value)
+        assert message.startswith(f"{name} ") and write in message and "s3cret" not in message
+
+
+def test_the_database_urls_the_service_can_use(tmp_path):
+    for url in ("mysql+pymysql://u:p@db/moodle", "postgresql+psycopg://u@db/moodle",
+                f"sqlite:///{tmp_path / 'moodle.sqlite'}"):
+        assert load_settings({"USESTATS_DATABASE_URL": url}).database_url == url

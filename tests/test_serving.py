@@ -271,3 +271,17 @@ def test_serve_and_gunicorn_name_a_bad_variable_in_one_line(demo, variable, valu
     gunicorn = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert gunicorn.returncode != 0
     assert gunicorn.stderr.strip().splitlines() == [line.replace(" serve:", ":")]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("config", [[], ["-c", str(GUNICORN_CONF)]], ids=["wsgi", "conf"])
+def test_gunicorn_stops_on_a_database_url_it_cannot_use_with_one_line(config):
+    env = environment("mysql://usestats_ro:s3cret@db.example.com/moodle")
+    command = [sys.executable, "-m", "gunicorn", *config, "--workers", "1", "--bind", "127.0.0.1:0",
+               "soap_usestats.wsgi:application"]
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert finished.returncode != 0
+    assert "Traceback" not in finished.stderr and "s3cret" not in finished.stderr
+    assert ("soap-usestats: USESTATS_DATABASE_URL mysql://usestats_ro:***@db.example.com/moodle "
+            "cannot be used: its driver, MySQLdb, is not installed; write "
+            "mysql+pymysql://usestats_ro:***@db.example.com/moodle\n") in finished.stderr
