@@ -17,7 +17,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from .auth.clients import new_client, new_secret_key
-from .config import CLIENT_NAME, ClientCredential, check_database_url, load_settings, parse_clients
+from .config import (
+    CLIENT_NAME,
+    ClientCredential,
+    Settings,
+    check_database_url,
+    load_settings,
+    parse_clients,
+)
 from .exceptions import ConfigError
 from .web.requestlog import configure_logging
 
@@ -124,6 +131,10 @@ def credentials_add(args: argparse.Namespace) -> None:
     if settings.secret_key is None:
         raise ConfigError("there is no secret key: set USESTATS_SECRET_KEY or secret_key_file "
                           "(soap-usestats credentials key makes one)")
+    if args.user is None and not args.trusted:
+        raise ConfigError("a client with neither --user nor --trusted acts for nobody, and every "
+                          "call it makes would be refused: give --user USERNAME (the Moodle user "
+                          "it acts as) or --trusted (it names the user in callinguser), or both")
     client, password = new_client(settings.secret_key, args.name, args.trusted, args.user)
     text = Path(path).read_text(encoding="utf-8")
     block = ("" if not text else "\n" if text.endswith("\n") else "\n\n") + _toml_block(client)
@@ -131,6 +142,8 @@ def credentials_add(args: argparse.Namespace) -> None:
         parse_clients(tomllib.loads(text + block).get("clients", {}))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"adding [clients.{args.name}] would not leave valid TOML: {error}") from None
+    if args.user is not None:
+        _check_user(settings, args.user)
     try:
         with open(path, "a", encoding="utf-8") as file:
             file.write(block)
@@ -139,6 +152,19 @@ def credentials_add(args: argparse.Namespace) -> None:
     print(f"Added client {args.name} to {path}.")
     print("Its password follows, shown this once and stored nowhere: hand it to the client now.")
     print(password)
+
+
+def _check_user(settings: Settings, username: str) -> None:
+    """Refuse a ``--user`` the site's database says is no user of it; warn when it cannot say."""
+    from . import checks
+
+    finding = checks.client_user(settings, username)
+    if finding.status == checks.FAIL:
+        raise ConfigError(f"--user {finding.detail}: create the user in Moodle first, "
+                          "or correct the username")
+    if finding.status == checks.WARN:
+        print(f"soap-usestats credentials add: warning: --user {username!r} {finding.detail}; "
+              "soap-usestats check tells once the database answers", file=sys.stderr)
 
 
 def _toml_block(client: ClientCredential) -> str:

@@ -7,7 +7,9 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import create_engine, select, update
 
+from soap_usestats import checks
 from soap_usestats.cli import main
+from soap_usestats.config import Settings
 from soap_usestats.demo.schema import DemoTables
 from soap_usestats.demo.site import build_demo_site
 from tests.support.databases import BACKENDS, fresh_database
@@ -123,3 +125,29 @@ def test_an_unreachable_database_fails_without_its_password(run):
     assert lines["database"].startswith(
         "FAIL database: cannot use postgresql+psycopg://erp:***@127.0.0.1:1/moodle")
     assert "s3cret-pw" not in lines["database"]
+
+
+def test_clients_and_their_users(demo, run, tmp_path):
+    """Each configured client: whom it acts as, found as the service finds it; a client that
+    acts for nobody, or for a user the site does not have, fails."""
+    url, _, owner = demo
+    entry = 'salt = "s"\npassword_hash = "sha256:' + "ab" * 32 + '"\n'
+    config = tmp_path / "usestats.toml"
+    config.write_text(f'[clients.erp]\n{entry}user = "{owner}"\n[clients.hub]\n{entry}trusted = true\n'
+                      f'[clients.nobody]\n{entry}[clients.typo]\n{entry}user = "{owner}x"\n')
+    status, lines = run(USESTATS_DATABASE_URL=url, USESTATS_CONFIG=str(config),
+                        USESTATS_SECRET_KEY="k" * 43)
+    assert status == 1
+    assert lines["client erp"].startswith(f"ok   client erp: acts as '{owner}' (user id ")
+    assert lines["client hub"].startswith("ok   client hub: trusted")
+    assert lines["client nobody"].startswith("FAIL client nobody: neither a user nor trusted")
+    assert lines["client typo"].startswith(f"FAIL client typo: acts as '{owner}x', who is not")
+
+
+def test_a_client_user_is_looked_up_read_only(demo):
+    url, _, owner = demo
+    settings = Settings(database_url=url)
+    assert checks.client_user(settings, owner).status == checks.OK
+    missing = checks.client_user(settings, owner + "x")
+    assert (missing.status, missing.detail) == (
+        checks.FAIL, f"'{owner}x' is not a user of https://learn.example.com")
