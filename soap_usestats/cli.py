@@ -11,6 +11,7 @@ import sys
 import time
 import tomllib
 from dataclasses import replace
+from getpass import getpass
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -109,12 +110,34 @@ def check(args: argparse.Namespace) -> int:
     from . import checks
 
     configure_logging()
-    token = args.token or os.environ.get("USESTATS_CHECK_TOKEN")
+    if args.token:
+        print("soap-usestats check: warning: a token on the command line is visible to every "
+              "user of this host (ps); give it in USESTATS_CHECK_TOKEN or with --token-file",
+              file=sys.stderr)
+    token = args.token or _token_from(args.token_file) or os.environ.get("USESTATS_CHECK_TOKEN")
     failed = False
     for finding in checks.check(load_settings(), token, client_ip=args.client_ip, now=int(time.time())):
         print(finding, flush=True)
         failed |= finding.status == checks.FAIL
     return 1 if failed else 0
+
+
+def _token_from(path: str | None) -> str | None:
+    """The token in the file ``path`` (``-``: standard input, asked without echo on a
+    terminal), its first line, stripped."""
+    if path is None:
+        return None
+    try:
+        if path == "-":
+            text = getpass("Web service token: ") if sys.stdin.isatty() else sys.stdin.readline()
+        else:
+            with open(path, encoding="utf-8") as file:
+                text = file.readline()
+    except OSError as error:
+        raise ConfigError(f"cannot read --token-file {path}: {error.strerror}") from None
+    if not text.strip():
+        raise ConfigError(f"--token-file {path} holds no token")
+    return text.strip()
 
 
 def credentials_key(args: argparse.Namespace) -> None:
@@ -225,7 +248,11 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=wsdl)
 
     p = commands.add_parser("check", help="check the configuration against the Moodle database")
-    p.add_argument("--token", help="also check this web service token (better: USESTATS_CHECK_TOKEN)")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument("--token-file", metavar="FILE",
+                       help="also check the web service token in FILE (- reads standard input); "
+                            "or set USESTATS_CHECK_TOKEN")
+    token.add_argument("--token", help="the same, but visible to every user of the host (ps)")
     p.add_argument("--client-ip", default="127.0.0.1",
                    help="the address the token is checked from (for tokens restricted to addresses)")
     p.set_defaults(run=check)

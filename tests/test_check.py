@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from contextlib import contextmanager
 
 import pytest
@@ -151,3 +152,27 @@ def test_a_client_user_is_looked_up_read_only(demo):
     missing = checks.client_user(settings, owner + "x")
     assert (missing.status, missing.detail) == (
         checks.FAIL, f"'{owner}x' is not a user of https://learn.example.com")
+
+
+def test_the_token_stays_out_of_the_command_line(demo, run, tmp_path, monkeypatch, capsys):
+    """USESTATS_CHECK_TOKEN, --token-file FILE and --token-file - (standard input) give the
+    token without putting it where ps shows it; --token still works, with a warning."""
+    url, token, owner = demo
+    path = tmp_path / "erp.token"
+    path.write_text(token + "\n")
+    accepted = f"it acts as {owner}"
+    status, lines = run("--token-file", str(path), USESTATS_DATABASE_URL=url)
+    assert status == 0 and lines["token"].endswith(accepted)
+    monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
+    status, lines = run("--token-file", "-", USESTATS_DATABASE_URL=url)
+    assert status == 0 and lines["token"].endswith(accepted)
+    status, lines = run(USESTATS_DATABASE_URL=url, USESTATS_CHECK_TOKEN=token)
+    assert status == 0 and lines["token"].endswith(accepted)
+    monkeypatch.delenv("USESTATS_CHECK_TOKEN")
+    assert main(["check", "--token", token]) == 0
+    out, err = capsys.readouterr()
+    assert "warning: a token on the command line is visible" in err and "USESTATS_CHECK_TOKEN" in err
+    assert token not in out + err
+    path.write_text("\n")
+    assert main(["check", "--token-file", str(path)]) == 2
+    assert "holds no token" in capsys.readouterr().err
