@@ -95,7 +95,6 @@ def demo(args: argparse.Namespace) -> None:
 def wsdl(args: argparse.Namespace) -> None:
     from .soap.service import soap_application
     from .soap.wsdl import build_wsdl
-
     from .web.serving import served_url
 
     document = build_wsdl(soap_application(),
