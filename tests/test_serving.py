@@ -3,6 +3,7 @@ whatever sets it (USESTATS_BIND, --bind, gunicorn's own --bind), and never a Hos
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -13,6 +14,7 @@ import time
 import urllib.request
 from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from lxml import etree
@@ -285,3 +287,12 @@ def test_gunicorn_stops_on_a_database_url_it_cannot_use_with_one_line(config):
     assert ("soap-usestats: USESTATS_DATABASE_URL mysql://usestats_ro:***@db.example.com/moodle "
             "cannot be used: its driver, MySQLdb, is not installed; write "
             "mysql+pymysql://usestats_ro:***@db.example.com/moodle\n") in finished.stderr
+
+
+def test_with_reuse_port_the_master_names_the_bind():
+    """gunicorn --reuse-port: the workers open their sockets, the master has none to read."""
+    announced: list[str] = []
+    server = SimpleNamespace(LISTENERS=[], cfg=SimpleNamespace(bind=["127.0.0.1:8101"]),
+                             log=logging.getLogger("gunicorn.error"))
+    serving.hooks(None, announced.append)["when_ready"](server)
+    assert announced == ["http://127.0.0.1:8101/soap"]

@@ -68,6 +68,7 @@ def settings(trusted_proxies: tuple = (), environ: Mapping[str, str] = os.enviro
 
 
 def _count(environ: Mapping[str, str], variable: str, default: int) -> int:
+    """The positive whole number in ``variable``, else ``default``."""
     text = environ.get(variable, "").strip()
     if not text:
         return default
@@ -192,7 +193,9 @@ def hooks(public_url: str | None, announce: Callable[[str], None] | None = None)
 
     def when_ready(server) -> None:
         try:
-            url = public_url or sockets_url(server.LISTENERS)
+            # With reuse_port, each worker opens its own sockets: the master has none.
+            url = public_url or (sockets_url(server.LISTENERS) if server.LISTENERS
+                                 else bind_url(",".join(server.cfg.bind)))
         except ConfigError as error:
             raise RuntimeError(str(error)) from None
         server.log.info("WSDL: %s?wsdl", url)
