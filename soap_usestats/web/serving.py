@@ -185,7 +185,7 @@ def post_fork(server, worker) -> None:
 
 def hooks(public_url: str | None, announce: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The server hooks: the shared metrics kept right, each worker told the sockets it
-    serves, and, once listening, the WSDL's address logged (and given to ``announce``).
+    serves, and, once listening, the WSDL's address logged (or given to ``announce``).
 
     Without ``public_url``, a service on unix sockets only is refused (gunicorn prints
     the one-line error and exits), and one on a wildcard address is warned about.
@@ -198,13 +198,14 @@ def hooks(public_url: str | None, announce: Callable[[str], None] | None = None)
                                  else bind_url(",".join(server.cfg.bind)))
         except ConfigError as error:
             raise RuntimeError(str(error)) from None
-        server.log.info("WSDL: %s?wsdl", url)
+        if announce is None:
+            server.log.info("WSDL: %s?wsdl", url)
+        else:
+            announce(url)
         address = _tcp_address(server.LISTENERS)
         if public_url is None and address is not None and _is_wildcard(address[0]):
             server.log.warning("public_url is not set and the service listens on every address: "
                                "the WSDL sends clients to %s; %s", url, _NEEDS_PUBLIC_URL)
-        if announce is not None:
-            announce(url)
 
     return {"on_starting": on_starting, "child_exit": child_exit, "on_exit": on_exit,
             "post_fork": post_fork, "when_ready": when_ready}
