@@ -14,12 +14,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from soap_usestats.config import Settings
@@ -30,7 +31,7 @@ from soap_usestats.web.app import create_app
 from soap_usestats.web.health import DatabaseHealth
 from soap_usestats.web.requestlog import configure_logging
 from tests.support import HANG_SECONDS
-from tests.support.databases import fresh_database
+from tests.support.databases import SERVERS, fresh_database
 from tests.support.examples import worked_example
 from tests.support.metrics import sample
 from tests.support.moodle import MoodleBuilder
@@ -128,6 +129,37 @@ def test_healthz_is_503_when_the_tables_are_not_there(database_url, moodle, capl
                   operation="healthz", outcome="Server.SchemaMismatch") == 1
     assert sample(metrics, "usestats_database_errors_total") == 0
     assert f"health check: table '{prefix}" in caplog.text
+
+
+def test_healthz_is_503_when_the_account_cannot_read_a_table(tmp_path, caplog):
+    """PostgreSQL: an account without SELECT on one table the service reads."""
+    url, drop = fresh_database("postgresql", tmp_path)
+    role = f"usestats_ro_{uuid.uuid4().hex[:8]}"
+    owner = MoodleBuilder(url)
+    try:
+        with owner.engine.begin() as conn:
+            conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+            conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"))
+            conn.execute(text(f"REVOKE SELECT ON mdl_role_capabilities FROM {role}"))
+        app = create_app(Settings(database_url=make_url(url).set(username=role)
+                                  .render_as_string(hide_password=False)))
+        try:
+            status, _, body = call(app, "GET", "/healthz")
+        finally:
+            app.network.home.engine.dispose()
+        answer = json.loads(body)
+        assert status == "503 Service Unavailable" and answer["database"] == "query failed"
+        assert role not in body.decode() and "the service log says why" in answer["detail"]
+        assert "permission denied" in caplog.text
+    finally:
+        with owner.engine.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+        owner.engine.dispose()
+        drop()
+        admin = create_engine(SERVERS["postgresql"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        admin.dispose()
 
 
 def test_the_tables_are_checked_once_in_a_while_and_the_database_every_time(builder):
