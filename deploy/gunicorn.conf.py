@@ -8,10 +8,14 @@ runs with.
 """
 
 from soap_usestats.config import load_settings
+from soap_usestats.exceptions import ConfigError
 from soap_usestats.web import serving
 
-configured = load_settings()
-globals().update(serving.settings(configured.trusted_proxies,
-                                  timeout=serving.worker_timeout(configured)))
-globals().update(serving.HOOKS)
+try:
+    configured = load_settings()
+    globals().update(serving.settings(configured.trusted_proxies,
+                                      timeout=serving.worker_timeout(configured)))
+except ConfigError as error:  # one line for the operator, not gunicorn's traceback
+    raise SystemExit(f"soap-usestats: {error}") from None
+globals().update(serving.hooks(configured.public_url))
 serving.prepare_metrics()

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from .auth import tokens
-from .config import PeerService, Settings
+from .config import ClientCredential, PeerService, Settings
 from .domain.site import MoodleSite
 from .exceptions import (
     AuthenticationFailed,
@@ -27,8 +28,10 @@ from .exceptions import (
     root_cause,
 )
 from .federation.peer import Peer
-from .moodle.database import read_only
+from .moodle.database import connect, read_only
+from .moodle.queries import Queries
 from .moodle.siteconfig import SiteConfig
+from .moodle.tables import MoodleTables
 from .timemodel import settings as time_model
 from .timemodel.settings import BLOCK, BlockSettings, TimeModelOverrides
 
@@ -50,6 +53,9 @@ def check(settings: Settings, token: str | None = None, *, client_ip: str = "127
           now: int) -> Iterator[Finding]:
     """The findings about ``settings``, one at a time; with ``token``, whether the site
     accepts that web service token from ``client_ip`` at Unix time ``now``."""
+    if absent := _absent_file(settings.database_url):
+        yield Finding(FAIL, "database", absent)
+        return
     try:
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
         site = MoodleSite.from_settings(settings)
@@ -109,8 +115,64 @@ def _site(conn: Connection, site: MoodleSite, settings: Settings, token: str | N
     config = SiteConfig.read(conn, queries)
     yield _web_services(config)
     yield _wwwroot(queries.wwwroot(conn, config.localhost), config.localhost)
+    for client in settings.clients.values():
+        yield _client(conn, queries, config.localhost, client)
     if token:
         yield _token(conn, site, config, token, client_ip, now)
+
+
+def client_user(settings: Settings, username: str) -> Finding:
+    """Whether ``username`` is a user of the configured site, found as the service finds a
+    client's user (read-only); ``warn`` when the database cannot tell."""
+    subject = f"user {username}"
+    if absent := _absent_file(settings.database_url):
+        return Finding(WARN, subject, f"not checked: {absent}")
+    engine = connect(settings.database_url)
+    queries = Queries(MoodleTables(settings.table_prefix))
+    try:
+        with read_only(engine) as conn:
+            localhost = SiteConfig.read(conn, queries).localhost
+            found = _user(conn, queries, localhost, username)
+            site = queries.wwwroot(conn, localhost) or "the site"
+    except (UseStatsError, SQLAlchemyError) as error:
+        return Finding(WARN, subject, f"not checked, the Moodle database cannot be used: "
+                                      f"{_first_line(root_cause(error))}")
+    finally:
+        engine.dispose()
+    if found is None:
+        return Finding(FAIL, subject, f"{username!r} is not a user of {site}")
+    return Finding(OK, subject, f"{username!r} is user id {found} of {site}")
+
+
+def _client(conn: Connection, queries: Queries, localhost: int, client: ClientCredential) -> Finding:
+    """A client credential: whom it acts for, and whether that user exists."""
+    subject = f"client {client.name}"
+    if client.user is None:
+        if client.trusted:
+            return Finding(OK, subject, "trusted: it names the user in callinguser")
+        return Finding(FAIL, subject, "neither a user nor trusted: every call it makes is "
+                                      "refused; add it again with --user or --trusted")
+    found = _user(conn, queries, localhost, client.user)
+    if found is None:
+        return Finding(FAIL, subject, f"acts as {client.user!r}, who is not a user of this site")
+    return Finding(OK, subject, f"acts as {client.user!r} (user id {found})"
+                                + (", trusted" if client.trusted else ""))
+
+
+def _user(conn: Connection, queries: Queries, localhost: int, username: str) -> int | None:
+    """The id of the site's one non-deleted user ``username``, as a client's user is found."""
+    users = queries.find_users(conn, "username", username, localhost)
+    return users[0].id if len(users) == 1 else None
+
+
+def _absent_file(url: str) -> str | None:
+    """Why a SQLite database cannot be the site's: its file does not exist (connecting
+    would create an empty one)."""
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return None if Path(path).exists() else f"the SQLite file {path} does not exist"
 
 
 def _tables(conn: Connection, site: MoodleSite, prefix: str) -> Finding:

@@ -10,12 +10,22 @@ import re
 import sys
 import time
 import tomllib
+from dataclasses import replace
+from getpass import getpass
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from .auth.clients import new_client, new_secret_key
-from .config import CLIENT_NAME, ClientCredential, load_settings, parse_clients
+from .config import (
+    CLIENT_NAME,
+    ClientCredential,
+    Settings,
+    check_database_url,
+    load_settings,
+    parse_clients,
+)
 from .exceptions import ConfigError
 from .web.requestlog import configure_logging
 
@@ -41,32 +51,42 @@ def serve(args: argparse.Namespace) -> None:
     serving.prepare_metrics()
     from .web.app import create_app
 
-    create_app(settings)  # fail here, in the foreground, on a bad configuration
+    # Fail here, in the foreground, on a bad configuration.
+    create_app(replace(settings, public_url=settings.public_url or serving.bind_url(options["bind"])))
+
+    def announce(soap_url: str) -> None:
+        """Once listening: where the WSDL is, and a call to paste."""
+        print(f"WSDL: {soap_url}?wsdl", flush=True)
+        if args.example_user and args.example_token:
+            print(EXAMPLE.format(soap_url=soap_url, user=args.example_user,
+                                 token=args.example_token), flush=True)
 
     class Server(BaseApplication):
         def load_config(self):
-            for name, value in {**options, **serving.HOOKS}.items():
-                self.cfg.set(name, value)
+            for name, value in {**options, **serving.hooks(settings.public_url, announce)}.items():
+                if name in self.cfg.settings:  # an older gunicorn lacks the newer ones
+                    self.cfg.set(name, value)
 
         def load(self):
             configure_logging()
             return create_app(settings)
 
-    print(f"WSDL: {settings.public_url}?wsdl", flush=True)
-    if args.example_user and args.example_token:
-        print(EXAMPLE.format(soap_url=settings.public_url, user=args.example_user,
-                             token=args.example_token), flush=True)
     Server().run()
 
 
 def demo(args: argparse.Namespace) -> None:
     from .demo.site import build_demo_site
 
-    url = args.url or load_settings().database_url
+    url = check_database_url("--url", args.url) if args.url else load_settings().database_url
     database = make_url(url).database
     if make_url(url).get_backend_name() == "sqlite" and database:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    site = build_demo_site(url, prefix=args.prefix, learners=args.learners)
+    try:
+        site = build_demo_site(url, prefix=args.prefix, learners=args.learners)
+    except DBAPIError as error:
+        raise ConfigError(f"cannot build the demo site in {make_url(url).render_as_string()}: "
+                          f"{_first_line(error.orig)} (the database must exist, empty, and its "
+                          "user may create tables in it)") from None
     print(f"Demo Moodle site {site.wwwroot}: {site.learners} learners, {site.log_rows} log rows.")
     print(f"Manager's web service token: {site.token}")
     print(f"Reference learner: {site.reference.username}")
@@ -75,8 +95,10 @@ def demo(args: argparse.Namespace) -> None:
 def wsdl(args: argparse.Namespace) -> None:
     from .soap.service import soap_application
     from .soap.wsdl import build_wsdl
+    from .web.serving import served_url
 
-    document = build_wsdl(soap_application(), args.public_url or load_settings().public_url)
+    document = build_wsdl(soap_application(),
+                          args.public_url or load_settings().public_url or served_url())
     if args.output:
         Path(args.output).write_bytes(document)
     else:
@@ -87,12 +109,34 @@ def check(args: argparse.Namespace) -> int:
     from . import checks
 
     configure_logging()
-    token = args.token or os.environ.get("USESTATS_CHECK_TOKEN")
+    if args.token:
+        print("soap-usestats check: warning: a token on the command line is visible to every "
+              "user of this host (ps); give it in USESTATS_CHECK_TOKEN or with --token-file",
+              file=sys.stderr)
+    token = args.token or _token_from(args.token_file) or os.environ.get("USESTATS_CHECK_TOKEN")
     failed = False
     for finding in checks.check(load_settings(), token, client_ip=args.client_ip, now=int(time.time())):
         print(finding, flush=True)
         failed |= finding.status == checks.FAIL
     return 1 if failed else 0
+
+
+def _token_from(path: str | None) -> str | None:
+    """The token in the file ``path`` (``-``: standard input, asked without echo on a
+    terminal), its first line, stripped."""
+    if path is None:
+        return None
+    try:
+        if path == "-":
+            text = getpass("Web service token: ") if sys.stdin.isatty() else sys.stdin.readline()
+        else:
+            with open(path, encoding="utf-8") as file:
+                text = file.readline()
+    except OSError as error:
+        raise ConfigError(f"cannot read --token-file {path}: {error.strerror}") from None
+    if not text.strip():
+        raise ConfigError(f"--token-file {path} holds no token")
+    return text.strip()
 
 
 def credentials_key(args: argparse.Namespace) -> None:
@@ -109,6 +153,10 @@ def credentials_add(args: argparse.Namespace) -> None:
     if settings.secret_key is None:
         raise ConfigError("there is no secret key: set USESTATS_SECRET_KEY or secret_key_file "
                           "(soap-usestats credentials key makes one)")
+    if args.user is None and not args.trusted:
+        raise ConfigError("a client with neither --user nor --trusted acts for nobody, and every "
+                          "call it makes would be refused: give --user USERNAME (the Moodle user "
+                          "it acts as) or --trusted (it names the user in callinguser), or both")
     client, password = new_client(settings.secret_key, args.name, args.trusted, args.user)
     text = Path(path).read_text(encoding="utf-8")
     block = ("" if not text else "\n" if text.endswith("\n") else "\n\n") + _toml_block(client)
@@ -116,6 +164,8 @@ def credentials_add(args: argparse.Namespace) -> None:
         parse_clients(tomllib.loads(text + block).get("clients", {}))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"adding [clients.{args.name}] would not leave valid TOML: {error}") from None
+    if args.user is not None:
+        _check_user(settings, args.user)
     try:
         with open(path, "a", encoding="utf-8") as file:
             file.write(block)
@@ -124,6 +174,19 @@ def credentials_add(args: argparse.Namespace) -> None:
     print(f"Added client {args.name} to {path}.")
     print("Its password follows, shown this once and stored nowhere: hand it to the client now.")
     print(password)
+
+
+def _check_user(settings: Settings, username: str) -> None:
+    """Refuse a ``--user`` the site's database says is no user of it; warn when it cannot say."""
+    from . import checks
+
+    finding = checks.client_user(settings, username)
+    if finding.status == checks.FAIL:
+        raise ConfigError(f"--user {finding.detail}: create the user in Moodle first, "
+                          "or correct the username")
+    if finding.status == checks.WARN:
+        print(f"soap-usestats credentials add: warning: --user {username!r} {finding.detail}; "
+              "soap-usestats check tells once the database answers", file=sys.stderr)
 
 
 def _toml_block(client: ClientCredential) -> str:
@@ -153,12 +216,18 @@ def client_name(text: str) -> str:
     return text
 
 
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="soap-usestats", description=__doc__)
     commands = main_parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("serve", help="serve the SOAP service with gunicorn")
-    p.add_argument("--bind", help="address to listen on (default: USESTATS_BIND or 127.0.0.1:8000)")
+    p.add_argument("--bind", help="address to listen on, or several, comma-separated (default: "
+                                  "USESTATS_BIND or 127.0.0.1:8000); the WSDL's address unless "
+                                  "USESTATS_PUBLIC_URL says otherwise")
     p.add_argument("--workers", type=int, help="worker processes (default: USESTATS_WORKERS or "
                                                "2 * cores + 1, at most 8)")
     p.add_argument("--example-user", help="print a ready-to-paste call for this username...")
@@ -172,12 +241,17 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=demo)
 
     p = commands.add_parser("wsdl", help="print the WSDL the service publishes")
-    p.add_argument("--public-url", help="the soap:address (default: USESTATS_PUBLIC_URL)")
+    p.add_argument("--public-url", help="the soap:address (default: USESTATS_PUBLIC_URL, else "
+                                        "http://<USESTATS_BIND>/soap)")
     p.add_argument("--output", help="write to this file instead of standard output")
     p.set_defaults(run=wsdl)
 
     p = commands.add_parser("check", help="check the configuration against the Moodle database")
-    p.add_argument("--token", help="also check this web service token (better: USESTATS_CHECK_TOKEN)")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument("--token-file", metavar="FILE",
+                       help="also check the web service token in FILE (- reads standard input); "
+                            "or set USESTATS_CHECK_TOKEN")
+    token.add_argument("--token", help="the same, but visible to every user of the host (ps)")
     p.add_argument("--client-ip", default="127.0.0.1",
                    help="the address the token is checked from (for tokens restricted to addresses)")
     p.set_defaults(run=check)

@@ -66,13 +66,15 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
 from .exceptions import ConfigError
 from .timemodel import settings as time_model
 from .timemodel.settings import TimeModelOverrides
 from .wwwroots import normalise
 
 DEMO_DATABASE_URL = "sqlite:///var/demo_moodle.sqlite"
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000/soap"
 DEFAULT_NONCE_STORE = os.path.join(tempfile.gettempdir(), "soap-usestats-nonces.sqlite")
 MIN_SECRET_KEY_LENGTH = 32
 CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -91,6 +93,11 @@ _ZERO_COUNTS = ("cache_seconds", "throttle_failures")
 #: Lists of IP addresses and networks.
 _NETWORKS = ("trusted_proxies", "throttle_exempt")
 _NO_KEY = "set USESTATS_SECRET_KEY or secret_key_file (soap-usestats credentials key makes one)"
+#: The URL scheme, with the driver the service ships, of each database it reads.
+SCHEMES = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql",
+           "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "sqlite": "sqlite"}
+_URL_FORMS = ("write mysql+pymysql://USER:PASSWORD@HOST/DATABASE (MariaDB, MySQL), "
+              "postgresql+psycopg://USER:PASSWORD@HOST/DATABASE or sqlite:///PATH")
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,9 @@ class Capabilities:
 class Settings:
     database_url: str = DEMO_DATABASE_URL
     table_prefix: str = "mdl_"
-    public_url: str = DEFAULT_PUBLIC_URL
+    #: The address clients reach ``/soap`` at, written into the WSDL; None (not configured)
+    #: is ``http://<the address served>/soap`` (``web.serving.served_url``).
+    public_url: str | None = None
     use_stats: TimeModelOverrides = field(default_factory=TimeModelOverrides)
     secret_key: str | None = field(default=None, repr=False)
     secret_key_file: str | None = None
@@ -183,40 +192,81 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     if "secret_key" in values:
         raise ConfigError(f"secret_key cannot be in the configuration file: {_NO_KEY}")
     overrides = dict(_table("use_stats", values.pop("use_stats", {})))
-    for name in (*_STRINGS, *_COUNTS, *_ZERO_COUNTS, *_NETWORKS):
-        if (value := environ.get(f"USESTATS_{name.upper()}")) is not None:
-            values[name] = value
-    for name in time_model.setting_names():
-        if (value := environ.get(f"USESTATS_{name.upper()}")) is not None:
-            overrides[name] = value
     unknown = set(values) - {f.name for f in fields(Settings)}
     unknown |= {f"use_stats.{k}" for k in set(overrides) - set(time_model.setting_names())}
     if unknown:
         raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+    #: What an error names a setting by: the variable it came from, else its key in the file.
+    names: dict[str, str] = {}
+    for name in (*_STRINGS, *_COUNTS, *_ZERO_COUNTS, *_NETWORKS):
+        if (value := environ.get(variable := f"USESTATS_{name.upper()}")) is not None:
+            values[name], names[name] = value, variable
+    for name in time_model.setting_names():
+        if (value := environ.get(variable := f"USESTATS_{name.upper()}")) is not None:
+            overrides[name] = _override(variable, name, value)
     parsed: dict[str, Any] = {}
     for name in _STRINGS:
         if name in values:
-            parsed[name] = _string(name, values[name], empty=name == "table_prefix")
+            parsed[name] = _string(names.get(name, name), values[name], empty=name == "table_prefix")
+    if "database_url" in parsed:
+        check_database_url(names.get("database_url", "database_url"), parsed["database_url"])
     for name in (*_COUNTS, *_ZERO_COUNTS):
         if name in values:
-            parsed[name] = _count(name, values[name], zero=name in _ZERO_COUNTS)
+            parsed[name] = _count(names.get(name, name), values[name], zero=name in _ZERO_COUNTS)
     for name in _NETWORKS:
         if name in values:
-            parsed[name] = _networks(name, values[name])
+            parsed[name] = _networks(names.get(name, name), values[name])
     if "capabilities" in values:
         parsed["capabilities"] = _capabilities(values["capabilities"])
     clients = parse_clients(values.get("clients", {}))
     if "sites" in values:
         parsed["sites"] = parse_sites(values["sites"])
-    secret_key = (environ.get("USESTATS_SECRET_KEY", "").strip()
-                  or _read_secret("secret_key_file", parsed.get("secret_key_file")))
+    secret_key = environ.get("USESTATS_SECRET_KEY", "").strip()
+    source = "USESTATS_SECRET_KEY"
+    if not secret_key:
+        secret_key = _read_secret("secret_key_file", parsed.get("secret_key_file"))
+        source = f"secret_key_file {parsed.get('secret_key_file')}"
     if secret_key is not None and len(secret_key) < MIN_SECRET_KEY_LENGTH:
-        raise ConfigError(f"the secret key must be at least {MIN_SECRET_KEY_LENGTH} characters")
+        raise ConfigError(f"the secret key must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                          f"({source})")
     if clients and secret_key is None:
         raise ConfigError(f"clients are configured but there is no secret key: {_NO_KEY}")
     return Settings(**parsed, use_stats=time_model.parse(overrides, TimeModelOverrides),
                     secret_key=secret_key,
                     clients=clients)
+
+
+def check_database_url(name: str, value: str) -> str:
+    """``value``, when SQLAlchemy can connect to it with a driver installed here; else a
+    ConfigError naming the setting ``name`` and the URL to write (password hidden)."""
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ConfigError(f"{name} is not a database URL: {_URL_FORMS}") from None
+    try:
+        url.get_dialect().import_dbapi()
+        return value
+    except NoSuchModuleError:
+        problem = f"{url.drivername}:// is not a database SQLAlchemy knows"
+    except ImportError as error:
+        problem = f"its driver, {error.name or url.drivername}, is not installed"
+    scheme = SCHEMES.get(url.get_backend_name())
+    hint = f"write {_shown(url.set(drivername=scheme))}" if scheme else _URL_FORMS
+    raise ConfigError(f"{name} {_shown(url)} cannot be used: {problem}; {hint}")
+
+
+
+def _shown(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _override(variable: str, name: str, value: str) -> Any:
+    """A time model setting from the environment, checked: its error names ``variable``."""
+    try:
+        time_model.parse({name: value}, TimeModelOverrides)
+    except ConfigError as error:
+        raise ConfigError(str(error).replace(f"use_stats.{name}", variable, 1)) from None
+    return value
 
 
 def _read_file(path: str) -> dict[str, Any]:
@@ -298,7 +348,9 @@ def parse_sites(raw: Any) -> Mapping[str, DirectSite | PeerService]:
         if peer:
             sites[key] = _peer(where, key, entry, timeout)
         else:
-            sites[key] = DirectSite(key, _string(f"{where}.database_url", entry["database_url"]),
+            url = check_database_url(f"{where}.database_url",
+                                     _string(f"{where}.database_url", entry["database_url"]))
+            sites[key] = DirectSite(key, url,
                                     _string(f"{where}.table_prefix", entry.get("table_prefix", "mdl_"),
                                             empty=True), timeout)
     return MappingProxyType(sites)

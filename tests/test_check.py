@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, select, update
 
+from soap_usestats import checks
 from soap_usestats.cli import main
+from soap_usestats.config import Settings
 from soap_usestats.demo.schema import DemoTables
 from soap_usestats.demo.site import build_demo_site
 from tests.support.databases import BACKENDS, fresh_database
@@ -123,3 +126,53 @@ def test_an_unreachable_database_fails_without_its_password(run):
     assert lines["database"].startswith(
         "FAIL database: cannot use postgresql+psycopg://erp:***@127.0.0.1:1/moodle")
     assert "s3cret-pw" not in lines["database"]
+
+
+def test_clients_and_their_users(demo, run, tmp_path):
+    """Each configured client: whom it acts as, found as the service finds it; a client that
+    acts for nobody, or for a user the site does not have, fails."""
+    url, _, owner = demo
+    entry = 'salt = "s"\npassword_hash = "sha256:' + "ab" * 32 + '"\n'
+    config = tmp_path / "usestats.toml"
+    config.write_text(f'[clients.erp]\n{entry}user = "{owner}"\n[clients.hub]\n{entry}trusted = true\n'
+                      f'[clients.nobody]\n{entry}[clients.typo]\n{entry}user = "{owner}x"\n')
+    status, lines = run(USESTATS_DATABASE_URL=url, USESTATS_CONFIG=str(config),
+                        USESTATS_SECRET_KEY="k" * 43)
+    assert status == 1
+    assert lines["client erp"].startswith(f"ok   client erp: acts as '{owner}' (user id ")
+    assert lines["client hub"].startswith("ok   client hub: trusted")
+    assert lines["client nobody"].startswith("FAIL client nobody: neither a user nor trusted")
+    assert lines["client typo"].startswith(f"FAIL client typo: acts as '{owner}x', who is not")
+
+
+def test_a_client_user_is_looked_up_read_only(demo):
+    url, _, owner = demo
+    settings = Settings(database_url=url)
+    assert checks.client_user(settings, owner).status == checks.OK
+    missing = checks.client_user(settings, owner + "x")
+    assert (missing.status, missing.detail) == (
+        checks.FAIL, f"'{owner}x' is not a user of https://learn.example.com")
+
+
+def test_the_token_stays_out_of_the_command_line(demo, run, tmp_path, monkeypatch, capsys):
+    """USESTATS_CHECK_TOKEN, --token-file FILE and --token-file - (standard input) give the
+    token without putting it where ps shows it; --token still works, with a warning."""
+    url, token, owner = demo
+    path = tmp_path / "erp.token"
+    path.write_text(token + "\n")
+    accepted = f"it acts as {owner}"
+    status, lines = run("--token-file", str(path), USESTATS_DATABASE_URL=url)
+    assert status == 0 and lines["token"].endswith(accepted)
+    monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
+    status, lines = run("--token-file", "-", USESTATS_DATABASE_URL=url)
+    assert status == 0 and lines["token"].endswith(accepted)
+    status, lines = run(USESTATS_DATABASE_URL=url, USESTATS_CHECK_TOKEN=token)
+    assert status == 0 and lines["token"].endswith(accepted)
+    monkeypatch.delenv("USESTATS_CHECK_TOKEN")
+    assert main(["check", "--token", token]) == 0
+    out, err = capsys.readouterr()
+    assert "warning: a token on the command line is visible" in err and "USESTATS_CHECK_TOKEN" in err
+    assert token not in out + err
+    path.write_text("\n")
+    assert main(["check", "--token-file", str(path)]) == 2
+    assert "holds no token" in capsys.readouterr().err

@@ -7,7 +7,6 @@ from ipaddress import ip_network
 import pytest
 
 from soap_usestats.config import (
-    DEFAULT_PUBLIC_URL,
     DEMO_DATABASE_URL,
     Capabilities,
     ClientCredential,
@@ -19,7 +18,8 @@ from soap_usestats.timemodel.settings import TimeModelOverrides
 
 
 def test_defaults_without_file_or_environment():
-    assert load_settings({}) == Settings(DEMO_DATABASE_URL, "mdl_", DEFAULT_PUBLIC_URL, TimeModelOverrides())
+    """public_url not configured is None: the address served decides (tests/test_serving.py)."""
+    assert load_settings({}) == Settings(DEMO_DATABASE_URL, "mdl_", None, TimeModelOverrides())
 
 
 def test_file_then_environment(tmp_path):
@@ -41,14 +41,37 @@ def test_comma_separated_labels_from_the_environment():
 
 
 @pytest.mark.parametrize("environ, message", [
-    ({"USESTATS_THRESHOLD": "soon"}, "threshold"),
-    ({"USESTATS_LASTPINGCREDIT": "-1"}, "lastpingcredit"),
-    ({"USESTATS_ENROLMENTFILTER": "maybe"}, "enrolmentfilter"),
+    ({"USESTATS_THRESHOLD": "soon"}, "^USESTATS_THRESHOLD must be a whole number of minutes$"),
+    ({"USESTATS_THRESHOLD": "abc"}, "^USESTATS_THRESHOLD must be a whole number of minutes$"),
+    ({"USESTATS_LASTPINGCREDIT": "-1"}, "^USESTATS_LASTPINGCREDIT must be"),
+    ({"USESTATS_ENROLMENTFILTER": "maybe"}, "^USESTATS_ENROLMENTFILTER must be true or false$"),
+    ({"USESTATS_IGNOREMODULES": ""}, None),
+    ({"USESTATS_CACHE_SECONDS": "1m"}, "^USESTATS_CACHE_SECONDS must be a whole number$"),
+    ({"USESTATS_MAX_REQUEST_BYTES": "0"}, "^USESTATS_MAX_REQUEST_BYTES must be a positive"),
+    ({"USESTATS_PUBLIC_URL": ""}, "^USESTATS_PUBLIC_URL must be a non-empty string$"),
+    ({"USESTATS_TRUSTED_PROXIES": "proxy.example"}, "^USESTATS_TRUSTED_PROXIES: 'proxy.example'"),
+    ({"USESTATS_SECRET_KEY": "short"}, r"^the secret key must be .* \(USESTATS_SECRET_KEY\)$"),
     ({"USESTATS_CONFIG": "/nonexistent/usestats.toml"}, "cannot read"),
 ])
 def test_bad_values_are_named(environ, message):
+    """An environment variable's error names the variable, not the file's key."""
+    if message is None:
+        load_settings(environ)
+        return
     with pytest.raises(ConfigError, match=message):
         load_settings(environ)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[use_stats]\nthreshold = \"soon\"\n", "^use_stats.threshold must be a whole number"),
+    ("cache_seconds = -1\n", "^cache_seconds must be a whole number$"),
+    ('trusted_proxies = "proxy.example"\n', "^trusted_proxies: 'proxy.example'"),
+])
+def test_bad_values_in_the_file_are_named_by_their_key(tmp_path, text, message):
+    path = tmp_path / "usestats.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"USESTATS_CONFIG": str(path)})
 
 
 def test_unknown_and_malformed_files(tmp_path):
@@ -132,7 +155,7 @@ def test_capabilities_for_sites_without_block_use_stats(tmp_path):
     ('clients = "sap-prod"\n', {}, "clients must be a table"),
     ("wsse_max_age = 0\n", {}, "wsse_max_age must be a positive whole number"),
     ("wsse_max_age = true\n", {}, "wsse_max_age must be a positive whole number"),
-    ("", {"USESTATS_WSSE_MAX_AGE": "5m"}, "wsse_max_age must be a positive whole number"),
+    ("", {"USESTATS_WSSE_MAX_AGE": "5m"}, "USESTATS_WSSE_MAX_AGE must be a positive whole number"),
     ("max_request_bytes = -1\n", {}, "max_request_bytes must be a positive whole number"),
     ('trusted_proxies = ["10.0.0.0/8", "proxy.example"]\n', {}, "trusted_proxies: 'proxy.example' is not"),
     ("trusted_proxies = [1]\n", {}, "trusted_proxies must be a list"),
@@ -146,3 +169,36 @@ def test_bad_security_settings_are_named(tmp_path, text, environ, message):
     with pytest.raises(ConfigError, match=message) as failure:
         load_settings(config(tmp_path, text, **environ))
     assert KEY not in str(failure.value) and HASH not in str(failure.value)
+
+
+@pytest.mark.parametrize("url, write", [
+    ("mysql://usestats_ro:s3cret@db.example.com/moodle?charset=utf8mb4",
+     "write mysql+pymysql://usestats_ro:***@db.example.com/moodle?charset=utf8mb4"),
+    ("mariadb://usestats_ro:s3cret@db.example.com/moodle", "write mariadb+pymysql://usestats_ro:***@"),
+    ("postgres://usestats_ro:s3cret@db.example.com/moodle",
+     "write postgresql+psycopg://usestats_ro:***@db.example.com/moodle"),
+    ("mysql+mysqldb://usestats_ro:s3cret@db/moodle", "write mysql+pymysql://usestats_ro:***@db/moodle"),
+    ("oracle+cx_oracle://usestats_ro:s3cret@db/moodle", "write mysql+pymysql://USER:PASSWORD@HOST"),
+    ("moodle database on db.example.com", "is not a database URL: write mysql+pymysql://"),
+])
+def test_a_database_url_without_its_driver_says_what_to_write(tmp_path, url, write):
+    """The form a Moodle admin writes (mysql://) needs a driver the service does not ship: the
+    error names the setting and the URL to write, without the password; the same for a file's
+    database_url and a site's."""
+    path = tmp_path / "usestats.toml"
+    path.write_text(f'database_url = "{url}"\n')
+    sites = tmp_path / "sites.toml"
+    sites.write_text(f'[sites."https://moodle-b.example.com"]\ndatabase_url = "{url}"\n')
+    for environ, name in (({"USESTATS_DATABASE_URL": url}, "USESTATS_DATABASE_URL"),
+                          ({"USESTATS_CONFIG": str(path)}, "database_url"),
+                          ({"USESTATS_CONFIG": str(sites)}, "sites.'https://moodle-b.example.com'.database_url")):
+        with pytest.raises(ConfigError) as failure:
+            load_settings(environ)
+        message = str(failure.value)
+        assert message.startswith(f"{name} ") and write in message and "s3cret" not in message
+
+
+def test_the_database_urls_the_service_can_use(tmp_path):
+    for url in ("mysql+pymysql://u:p@db/moodle", "postgresql+psycopg://u@db/moodle",
+                f"sqlite:///{tmp_path / 'moodle.sqlite'}"):
+        assert load_settings({"USESTATS_DATABASE_URL": url}).database_url == url

@@ -246,3 +246,33 @@ def test_json_faults(service, params, status, code):
     answer = json_call(service, "GetStats", **params)
     assert answer[0] == status
     assert answer[1]["faultcode"] == code and isinstance(answer[1]["status"], int)
+
+
+def test_a_json_401_challenges_for_http_basic(service):
+    soap_url, _ = service
+    base = soap_url.removesuffix("/soap")
+    for query in ("targetuser=alice", "targetuser=alice&wstoken=" + "0" * 32):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/json/GetStats?{query}", timeout=10)
+        assert refused.value.code == 401
+        assert refused.value.headers["WWW-Authenticate"] == 'Basic realm="soap_usestats", charset="UTF-8"'
+        assert json.load(refused.value)["faultcode"] == "Client.AuthenticationFailed"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{base}/json/GetStats?targetuser=nobody&wstoken={service[1]}", timeout=10)
+    assert refused.value.code == 400 and "WWW-Authenticate" not in refused.value.headers
+
+
+@pytest.mark.parametrize("path", ["/json", "/json/"])
+def test_json_without_an_operation_says_how_to_call_one(service, path):
+    base = service[0].removesuffix("/soap")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(base + path, timeout=10)
+    assert refused.value.code == 400
+    fault = json.load(refused.value)
+    assert fault["faultcode"] == "Client.InvalidXML"
+    assert "/json/GetStats?targetuser=" in fault["faultstring"]
+    assert "GetStats, GetScores, GetUsersStats" in fault["faultstring"]
+    assert "None" not in fault["faultstring"]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(base + path, data=b"{}"), timeout=10)
+    assert refused.value.code == 405 and refused.value.headers["Allow"] == "GET"

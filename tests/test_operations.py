@@ -4,6 +4,7 @@ systemd files are valid."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import socket
@@ -13,29 +14,36 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from soap_usestats.config import Settings
 from soap_usestats.demo.site import build_demo_site
+from soap_usestats.domain.site import MoodleSite
 from soap_usestats.moodle.database import connect
 from soap_usestats.web.app import create_app
 from soap_usestats.web.health import DatabaseHealth
+from soap_usestats.web.requestlog import configure_logging
 from tests.support import HANG_SECONDS
-from tests.support.databases import fresh_database
+from tests.support.databases import SERVERS, fresh_database
+from tests.support.examples import worked_example
 from tests.support.metrics import sample
+from tests.support.moodle import MoodleBuilder
 from tests.support.servers import TcpProxy, free_port, gunicorn
-from tests.support.wsgi import WsgiClient
+from tests.support.wsgi import WsgiClient, envelope
 
 DEPLOY = Path(__file__).parent.parent / "deploy"
 GUNICORN_CONF = DEPLOY / "gunicorn.conf.py"
 HEALTHY = {"status": "ok", "database": "ok"}
 UNHEALTHY = {"status": "unavailable", "database": "unreachable"}
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+TOKEN = "b" * 32
 
 
 def call(app, method: str, path: str, body: bytes = b"") -> tuple[str, dict, bytes]:
@@ -69,8 +77,8 @@ def unreachable_url() -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/moodle"
 
 
-def test_healthz_is_ok_and_counted(app_on, database_url):
-    app = app_on(database_url)
+def test_healthz_is_ok_and_counted(app_on, builder):
+    app = app_on(builder.url)
     status, headers, body = call(app, "GET", "/healthz")
     assert (status, json.loads(body)) == ("200 OK", HEALTHY)
     assert headers["Content-Type"] == "application/json"
@@ -96,6 +104,87 @@ def test_healthz_without_database_is_503_without_details(app_on, caplog):
     assert sample(metrics, "usestats_database_errors_total") == 1
 
 
+@pytest.mark.parametrize("moodle", [True, False], ids=["wrong prefix", "not Moodle"])
+def test_healthz_is_503_when_the_tables_are_not_there(database_url, moodle, caplog):
+    """A wrong table prefix, or a database that holds no Moodle: 503 naming the problem,
+    the table and the setting to check, and nothing secret; the operator's log says it too."""
+    url, prefix = database_url, "mdl_"
+    if moodle:
+        MoodleBuilder(url).engine.dispose()
+        prefix = "wrong_"
+    app = create_app(Settings(database_url=url, table_prefix=prefix))
+    try:
+        status, _, body = call(app, "GET", "/healthz")
+        _, _, metrics = call(app, "GET", "/metrics")
+    finally:
+        app.network.home.engine.dispose()
+    answer = json.loads(body)
+    assert status == "503 Service Unavailable"
+    assert (answer["status"], answer["database"]) == ("unavailable", "schema mismatch")
+    assert f"prefix '{prefix}'" in answer["detail"] and "table_prefix" in answer["detail"]
+    assert "does not exist" in answer["detail"] and "soap-usestats check" in answer["detail"]
+    assert make_url(url).host is None or make_url(url).host not in body.decode()
+    assert make_url(url).database not in body.decode()
+    assert sample(metrics, "usestats_requests_total",
+                  operation="healthz", outcome="Server.SchemaMismatch") == 1
+    assert sample(metrics, "usestats_database_errors_total") == 0
+    assert f"health check: table '{prefix}" in caplog.text
+
+
+def test_healthz_is_503_when_the_account_cannot_read_a_table(tmp_path, caplog):
+    """PostgreSQL: an account without SELECT on one table the service reads."""
+    url, drop = fresh_database("postgresql", tmp_path)
+    role = f"usestats_ro_{uuid.uuid4().hex[:8]}"
+    owner = MoodleBuilder(url)
+    try:
+        with owner.engine.begin() as conn:
+            conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+            conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"))
+            conn.execute(text(f"REVOKE SELECT ON mdl_role_capabilities FROM {role}"))
+        app = create_app(Settings(database_url=make_url(url).set(username=role)
+                                  .render_as_string(hide_password=False)))
+        try:
+            status, _, body = call(app, "GET", "/healthz")
+        finally:
+            app.network.home.engine.dispose()
+        answer = json.loads(body)
+        assert status == "503 Service Unavailable" and answer["database"] == "query failed"
+        assert role not in body.decode() and "the service log says why" in answer["detail"]
+        assert "permission denied" in caplog.text
+    finally:
+        with owner.engine.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+        owner.engine.dispose()
+        drop()
+        admin = create_engine(SERVERS["postgresql"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        admin.dispose()
+
+
+def test_the_tables_are_checked_once_in_a_while_and_the_database_every_time(builder):
+    """A load balancer polling every second costs ``SELECT 1`` a second: the statement over
+    the tables runs again only after ``tables_seconds``, and its verdict is kept between."""
+    engine = connect(builder.url)
+    statements = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *args: statements.append(statement))
+    try:
+        health = DatabaseHealth(engine, "wrong_", tables_seconds=3600)
+        assert health.check().database == "schema mismatch"
+        assert health.check().database == "schema mismatch"
+        assert health.check().database == "schema mismatch"
+        selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        assert len(selects) == 3 and "wrong_user" in selects[0]
+        assert all("wrong_" not in s for s in selects[1:])
+        health = DatabaseHealth(engine, "mdl_", tables_seconds=0)
+        statements.clear()
+        assert health.check().ok and health.check().ok
+        assert sum("mdl_logstore_standard_log" in s for s in statements) == 2
+    finally:
+        engine.dispose()
+
+
 def test_a_hung_database_fails_the_check_at_the_deadline():
     """A server that accepts connections and never answers: unhealthy after the timeout, and
     the checks that follow wait on the same probe rather than pile up new ones."""
@@ -103,10 +192,10 @@ def test_a_hung_database_fails_the_check_at_the_deadline():
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         engine = connect(f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/moodle")
-        health = DatabaseHealth(engine, timeout=0.5)
+        health = DatabaseHealth(engine, "mdl_", timeout=0.5)
         started = time.monotonic()
-        assert not health.reachable()
-        assert not health.reachable()
+        assert health.check().database == "unreachable"
+        assert health.check().database == "unreachable"
         assert time.monotonic() - started < HANG_SECONDS
         probes = [t for t in threading.enumerate() if t.name == "usestats-health-probe"]
         assert len(probes) == 1
@@ -214,3 +303,45 @@ def test_systemd_unit_is_valid(tmp_path):
                     .replace("/opt/soap-usestats/venv/bin/gunicorn", str(gunicorn_bin)))
     verified = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert verified.returncode == 0 and not verified.stderr, verified.stderr
+
+
+def test_a_failed_call_is_logged_in_a_line_and_only_a_defect_with_its_stack(builder, monkeypatch,
+                                                                          caplog):
+    """A client's mistake: the request line. A server fault: its cause in one line, then the
+    request line. A traceback for Server.InternalError only, once."""
+    worked_example(builder)
+    builder.admin_token(TOKEN)
+    configure_logging()
+
+    def logged(table_prefix: str, targetuser: str) -> list[logging.LogRecord]:
+        app = create_app(Settings(database_url=builder.url, table_prefix=table_prefix))
+        body = envelope(f"<u:GetStats><u:targetuser>{targetuser}</u:targetuser></u:GetStats>")
+        try:
+            caplog.clear()
+            with caplog.at_level(logging.INFO):
+                WsgiClient(app, QUERY_STRING=f"wstoken={TOKEN}").post(body)
+            return [r for r in caplog.records if r.name != "soap_usestats.moodle.versions"]
+        finally:
+            app.network.home.engine.dispose()
+
+    def lines(records) -> list[str]:
+        return "\n".join(logging.Formatter().format(r) for r in records).splitlines()
+
+    client_fault = logged("mdl_", "nobody")
+    assert [r.name for r in client_fault] == ["soap_usestats.requests"]
+    assert "outcome=Client.UnknownUser" in client_fault[0].getMessage()
+
+    server_fault = logged("wrong_", "alice")
+    assert [r.name for r in server_fault] == ["soap_usestats.soap.faults", "soap_usestats.requests"]
+    assert len(lines(server_fault)) == 2
+    assert "Server.SchemaMismatch: table 'wrong_" in server_fault[0].getMessage()
+
+    def defect(*args, **kwargs):
+        raise KeyError("a defect")
+
+    monkeypatch.setattr(MoodleSite, "get_stats", defect)
+    internal = logged("mdl_", "alice")
+    assert [r.name for r in internal] == ["soap_usestats.soap.faults", "soap_usestats.requests"]
+    assert [r.exc_info is not None for r in internal] == [True, False]
+    assert "outcome=Server.InternalError" in internal[1].getMessage()
+    assert sum(line.startswith("Traceback") for line in lines(internal)) == 1

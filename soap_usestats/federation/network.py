@@ -73,6 +73,10 @@ class Network:
 
     @classmethod
     def from_settings(cls, settings: Settings, home: MoodleSite | None = None) -> Network:
+        """The network of ``settings``, whose ``public_url`` is known (``web.app.create_app``
+        puts the address served where none is configured)."""
+        if settings.public_url is None:
+            raise ValueError("a network needs this service's public_url")
         sites: dict[str, Remote] = {
             key: (Direct(MoodleSite.other(site, settings), site.timeout)
                   if isinstance(site, DirectSite) else Peer(site))

@@ -52,7 +52,7 @@ def to_contract(error: BaseException) -> UseStatsFault:
     else:
         log.error("internal error", exc_info=error)
         fault = _fault(InternalError("internal error; the service log has the details"))
-    if fault.faultcode.startswith("Server") and not isinstance(error, InternalError):
+    if fault.faultcode.startswith("Server") and fault.faultcode != InternalError.faultcode:
         log.warning("%s: %s", fault.faultcode, root_cause(error))
     return fault
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..auth import throttle
 from ..auth.addresses import client_address
@@ -29,7 +29,7 @@ from ..config import Settings, load_settings
 from ..federation import chain
 from ..domain.site import MoodleSite
 from ..federation.network import Network
-from ..exceptions import AuthenticationFailed, DatabaseUnavailable
+from ..exceptions import AuthenticationFailed, DatabaseUnavailable, InvalidXML
 from ..namespaces import SOAP11_ENV, SOAP12_ENV
 from ..soap import faults
 from ..soap.endpoint import Endpoint
@@ -37,10 +37,10 @@ from ..soap.messages import UseStatsFault
 from ..soap.protocols import ContractHttp, ContractJson, ContractSoap12
 from ..soap.service import Call, soap_application
 from ..soap.wsdl import build_wsdl
-from . import health
+from . import health, serving
 from .body import parse_envelope, read_body
 from .help import Endpoint as PageEndpoint
-from .help import help_page
+from .help import help_page, operations
 from .metrics import Metrics
 from .requestlog import RequestRecord
 
@@ -55,6 +55,9 @@ JSON = "application/json"
 HTML = "text/html; charset=utf-8"
 #: The methods ``/soap`` and ``/soap12`` answer (HEAD as GET: gunicorn drops the body).
 SOAP_METHODS = "GET, HEAD, POST"
+#: The challenge of a 401 (JSON): HTTP Basic for a configured client; a Moodle web service
+#: token goes in the query instead (``?wstoken=``), as the fault's message says.
+BASIC_CHALLENGE = 'Basic realm="soap_usestats", charset="UTF-8"'
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ class UseStatsApp:
                                                            ContractJson())),
                                  None, None, JSON, faults.json_body, faults.http_status),
         }
-        self.health = health.DatabaseHealth(network.home.engine)
+        self.health = health.DatabaseHealth(network.home.engine, network.home.queries.t.prefix)
         self.metrics = Metrics()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -139,10 +142,12 @@ class UseStatsApp:
         method = record.method
         if path in (HEALTH_PATH, METRICS_PATH):
             return self._operators(path, method, record)
-        if path.startswith(JSON_PATH + "/"):
+        if path == JSON_PATH or path.startswith(JSON_PATH + "/"):
             if method != "GET":
                 return _plain("405 Method Not Allowed", "GET /json/GetStats?targetuser=...\n",
                               [("Allow", "GET")])
+            if path == JSON_PATH:
+                return self._json_pointer(record)
             spyne_environ = dict(environ, PATH_INFO=environ["PATH_INFO"][len(JSON_PATH):])
             return self._operation(self.protocols[JSON_PATH], environ, spyne_environ, record)
         protocol = self.protocols.get(path)
@@ -176,6 +181,16 @@ class UseStatsApp:
                                 f"A page for people: {protocol.url} in a web browser "
                                 "(Accept: text/html)\n", headers)
 
+    def _json_pointer(self, record: RequestRecord) -> Response:
+        """``GET /json``, which names no operation: the contract's fault, saying how to call one."""
+        protocol = self.protocols[JSON_PATH]
+        names = [method.name for method in operations(protocol.endpoint.app)]
+        fault = faults.to_contract(InvalidXML(
+            f"name the operation in the path, its parameters in the query: "
+            f"/json/{names[0]}?targetuser=...&wstoken=...; the operations are {', '.join(names)}"))
+        record.outcome = fault.faultcode
+        return Response(protocol.fault_status(fault), protocol.content_type, protocol.fault_body(fault))
+
     def _operation(self, protocol: _Protocol, environ: dict, spyne_environ: dict,
                    record: RequestRecord) -> Response:
         """One operation call, from the request to the answer or the contract's fault.
@@ -202,8 +217,10 @@ class UseStatsApp:
                                      error)
             fault = faults.to_contract(error)
             record.outcome = fault.faultcode
-            return Response(protocol.fault_status(fault), protocol.content_type,
-                            protocol.fault_body(fault), throttle.retry_after(error))
+            status = protocol.fault_status(fault)
+            challenge = [("WWW-Authenticate", BASIC_CHALLENGE)] if status.startswith("401") else []
+            return Response(status, protocol.content_type, protocol.fault_body(fault),
+                            [*throttle.retry_after(error), *challenge])
         record.outcome = "ok"
         return Response("200 OK", answer.content_type, answer.body)
 
@@ -216,9 +233,9 @@ class UseStatsApp:
         if path == METRICS_PATH:
             record.outcome = "ok"
             return Response("200 OK", Metrics.CONTENT_TYPE, self.metrics.exposition(), no_store)
-        reachable = self.health.reachable()
-        record.outcome = "ok" if reachable else DatabaseUnavailable.faultcode
-        status, body = health.report(reachable)
+        verdict = self.health.check()
+        record.outcome = verdict.outcome
+        status, body = health.report(verdict)
         return Response(status, health.CONTENT_TYPE, body, no_store)
 
 
@@ -238,6 +255,9 @@ def _accepts_html(accept: str) -> bool:
 
 def create_app(settings: Settings | None = None, site: MoodleSite | None = None) -> UseStatsApp:
     """The WSGI application for ``settings`` (default: the environment's configuration);
-    ``site``, when given, is the service's own site."""
+    ``site``, when given, is the service's own site. Without a configured ``public_url``,
+    the WSDL's address is that of the sockets served (never a request's ``Host``)."""
     settings = settings or load_settings()
+    if settings.public_url is None:
+        settings = replace(settings, public_url=serving.served_url())
     return UseStatsApp(Network.from_settings(settings, site), settings)

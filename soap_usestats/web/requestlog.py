@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..exceptions import ConfigError
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 log = logging.getLogger("soap_usestats.requests")
 
@@ -30,14 +34,24 @@ class RequestRecord:
                  self.outcome, self.status, seconds * 1000)
 
 
+def log_level(environ: Mapping[str, str] = os.environ) -> str:
+    """``USESTATS_LOG_LEVEL`` (default INFO), checked."""
+    level = environ.get("USESTATS_LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in LEVELS:
+        raise ConfigError(f"USESTATS_LOG_LEVEL must be one of {', '.join(LEVELS)}, not {level!r}")
+    return level
+
+
 def configure_logging() -> None:
     """Log to stderr at ``USESTATS_LOG_LEVEL`` (default INFO).
 
-    Spyne logs every client fault with a stack trace; the request line already
-    says how a request ended, so Spyne's client and protocol loggers are quieted.
-    Its server logger keeps the stack traces of real defects.
+    Spyne logs every fault an operation raises with a stack trace (``spyne.application``
+    a server fault, ``spyne.application.client`` a client's). The request line already
+    says how a request ended and ``soap.faults`` logs a server fault's cause in one line,
+    and a defect's (``Server.InternalError``) with its stack trace: Spyne's loggers are
+    quieted, all but its critical errors.
     """
-    logging.basicConfig(level=os.environ.get("USESTATS_LOG_LEVEL", "INFO").upper(), format=FORMAT)
-    for name in ("spyne.application.client", "spyne.server", "spyne.protocol", "spyne.interface",
+    logging.basicConfig(level=log_level(), format=FORMAT)
+    for name in ("spyne.application", "spyne.server", "spyne.protocol", "spyne.interface",
                  "spyne.model", "spyne.util"):
         logging.getLogger(name).setLevel(logging.CRITICAL)

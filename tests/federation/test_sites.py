@@ -90,7 +90,8 @@ def test_the_chain_refuses_a_loop_and_a_long_chain():
 def network(tmp_path):
     home = build_site(f"sqlite:///{tmp_path / 'home.sqlite'}", HOME, None, 0)
     other = build_site(f"sqlite:///{tmp_path / 'b.sqlite'}", B, HOME, 1)
-    settings = Settings(database_url=home.url, sites={B: DirectSite(B, other.url)})
+    settings = Settings(database_url=home.url, public_url="https://hub.example.com/soap",
+                        sites={B: DirectSite(B, other.url)})
     yield Network.from_settings(settings), home
     for site in (home, other):
         site.builder.engine.dispose()
