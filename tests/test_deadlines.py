@@ -177,5 +177,5 @@ def test_the_deadline_is_a_setting(tmp_path):
     config.write_text("database_timeout = 45\n")
     assert load_settings({"USESTATS_CONFIG": str(config)}).database_timeout == 45
     for wrong in ("0", "-5", "soon"):
-        with pytest.raises(Exception, match="database_timeout must be a positive whole number"):
+        with pytest.raises(Exception, match="USESTATS_DATABASE_TIMEOUT must be a positive whole number"):
             load_settings({"USESTATS_DATABASE_TIMEOUT": wrong})

@@ -28,7 +28,8 @@ def test_every_fault_is_told(document):
 
 
 def test_one_configuration_file_path_everywhere():
-    documents = [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("deploy/*")]
+    documents = [ROOT / "README.md", *ROOT.glob("docs/*.md"),
+                 *(path for path in ROOT.glob("deploy/*") if path.is_file())]
     paths = {path for document in documents
              for path in re.findall(r"/etc/soap-usestats[\w./-]*\.toml", document.read_text())}
     assert paths == {"/etc/soap-usestats/soap-usestats.toml"}

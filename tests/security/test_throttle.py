@@ -428,10 +428,11 @@ def test_the_settings_and_their_defaults(tmp_path):
 
 
 @pytest.mark.parametrize("environ, message", [
-    ({"USESTATS_THROTTLE_FAILURES": "-1"}, "throttle_failures must be a whole number"),
-    ({"USESTATS_THROTTLE_SECONDS": "0"}, "throttle_seconds must be a positive whole number"),
+    ({"USESTATS_THROTTLE_FAILURES": "-1"}, "USESTATS_THROTTLE_FAILURES must be a whole number"),
+    ({"USESTATS_THROTTLE_SECONDS": "0"},
+     "USESTATS_THROTTLE_SECONDS must be a positive whole number"),
     ({"USESTATS_THROTTLE_EXEMPT": "10.0.0.0/8, localhost"},
-     "throttle_exempt: 'localhost' is not an IP address or network"),
+     "USESTATS_THROTTLE_EXEMPT: 'localhost' is not an IP address or network"),
 ])
 def test_wrong_settings_are_named(environ, message):
     with pytest.raises(ConfigError, match=message):
