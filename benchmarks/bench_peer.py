@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from soap_usestats import spyne_compat  # noqa: E402, F401 - before Spyne: its six on 3.12+
 from lxml import etree  # noqa: E402
 from spyne.util.xml import get_object_as_xml  # noqa: E402
 

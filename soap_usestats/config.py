@@ -23,7 +23,7 @@ Example file::
     # Failed authentications are throttled per client address (docs/security.md)
     throttle_failures = 10                     # in a row, then its calls are refused; 0: never
     throttle_seconds = 30                      # one more attempt every 30 s
-    throttle_exempt = ["127.0.0.0/8", "::1"]   # addresses never throttled
+    throttle_exempt = ["192.0.2.10"]           # addresses never throttled (default none)
 
     [clients.sap-prod]
     salt = "cA_QL__ZiRXkEq6WMhcGyg"
@@ -75,7 +75,6 @@ from .timemodel.settings import TimeModelOverrides
 from .wwwroots import normalise
 
 DEMO_DATABASE_URL = "sqlite:///var/demo_moodle.sqlite"
-DEFAULT_NONCE_STORE = os.path.join(tempfile.gettempdir(), "soap-usestats-nonces.sqlite")
 MIN_SECRET_KEY_LENGTH = 32
 CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 PASSWORD_HASH = re.compile(r"sha256:[0-9a-f]{64}")
@@ -147,6 +146,11 @@ class Capabilities:
     own: str = "block/use_stats:seeowndetails"
 
 
+def default_nonce_store() -> str:
+    """The nonce store of a host that names none: a file in the temporary directory."""
+    return os.path.join(tempfile.gettempdir(), "soap-usestats-nonces.sqlite")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEMO_DATABASE_URL
@@ -158,7 +162,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     secret_key_file: str | None = None
     clients: Mapping[str, ClientCredential] = field(default_factory=lambda: MappingProxyType({}))
-    nonce_store: str = DEFAULT_NONCE_STORE
+    nonce_store: str = field(default_factory=lambda: default_nonce_store())
     wsse_max_age: int = 300
     max_request_bytes: int = 1024 * 1024
     #: Seconds a host may reuse a site's settings and role definitions; 0 reads them every call.
@@ -173,7 +177,7 @@ class Settings:
     #: Seconds after which a throttled address may try once more.
     throttle_seconds: int = 30
     #: Addresses never throttled (IPv4Network or IPv6Network).
-    throttle_exempt: tuple = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1"))
+    throttle_exempt: tuple = ()
     capabilities: Capabilities = field(default_factory=Capabilities)
     #: The other sites of ``[sites]``, by normalised wwwroot (``wwwroots.normalise``).
     sites: Mapping[str, DirectSite | PeerService] = field(

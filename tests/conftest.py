@@ -6,10 +6,22 @@ Where a database server is absent its tests skip, saying so; in CI
 
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 
 from tests.support.databases import BACKENDS, fresh_database
 from tests.support.moodle import MoodleBuilder
+
+
+@pytest.fixture(autouse=True)
+def own_temporary_directory(tmp_path_factory, monkeypatch):
+    """Each test's own temporary directory for what the service keeps there by default (the
+    nonce store, with the counts of failed authentications), in process and in the servers a
+    test starts: no test meets an address that another throttled, or a nonce it spent."""
+    directory = str(tmp_path_factory.mktemp("tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", directory)
+    monkeypatch.setenv("TMPDIR", directory)
 
 
 @pytest.fixture(params=BACKENDS)

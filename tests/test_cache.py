@@ -46,7 +46,7 @@ def test_zero_seconds_keeps_nothing():
 def test_cache_seconds_from_the_environment():
     assert load_settings({}).cache_seconds == 60
     assert load_settings({"USESTATS_CACHE_SECONDS": "0"}).cache_seconds == 0
-    with pytest.raises(ConfigError, match="cache_seconds must be a whole number"):
+    with pytest.raises(ConfigError, match="USESTATS_CACHE_SECONDS must be a whole number"):
         load_settings({"USESTATS_CACHE_SECONDS": "-1"})
 
 

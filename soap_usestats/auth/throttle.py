@@ -17,7 +17,7 @@ number per address, updated in one atomic step.
 - A request that tests no credential (none or several sent, a store down:
   :class:`CredentialUnchecked`) is logged but not counted, so an HTTP client
   that sends its credentials only once answered 401 is never throttled for it.
-- Addresses in ``throttle_exempt`` (loopback by default) are never throttled.
+- Addresses in ``throttle_exempt`` (none by default) are never throttled.
   An IPv6 address counts with its whole /64, which one subscriber usually holds.
 
 The counts live where the nonces do: in the Redis of a ``redis://`` or

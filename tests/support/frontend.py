@@ -268,9 +268,11 @@ def main() -> None:
     loopback_up()
     report: dict = {"behind": "gunicorn" if args.direct else "nginx"}
     with ExitStack() as stack:
-        state = Path(tempfile.mkdtemp(prefix="usestats-frontend-"))
+        # nginx's workers (nobody, under root) buffer bodies in it: in /tmp, not in a test's
+        # own temporary directory, which only its owner may enter.
+        state = Path(tempfile.mkdtemp(prefix="usestats-frontend-", dir="/tmp"))
         stack.callback(shutil.rmtree, state, ignore_errors=True)
-        os.chmod(state, 0o755)  # nginx's workers (nobody, under root) buffer bodies in it
+        os.chmod(state, 0o755)
         stack.enter_context(service(f"sqlite:///{args.database}", state))
         if not args.direct:
             stack.enter_context(nginx(state))
