@@ -2,16 +2,23 @@
 
 A request is refused with :class:`~soap_usestats.exceptions.InvalidXML` when it
 is over the size limit, not UTF-8, not well-formed, holds a DTD (WS-I Basic
-Profile R1008, and so no entities), a processing instruction, elements nested
-deeper than :data:`MAX_DEPTH`, or is not one SOAP Envelope with one Body
-entry. The body is parsed without network, DTD loading or entity resolution,
-and the DTD scan runs on the bytes before any parser runs.
+Profile R1008, and so no entities), a processing instruction, more of anything
+than the bounds below allow, or is not one SOAP Envelope with one Body entry.
+The body is parsed without network, DTD loading or entity resolution, and the
+DTD scan runs on the bytes before any parser runs.
+
+The bounds are counted while parsing, and the parse stops at the first one
+passed. They cap what lxml and Spyne do in more than linear time once a body
+is parsed: an element's attributes are read one lookup each along the
+element's list of them (quadratic in their number), and an element's
+in-scope namespaces are gathered from all its ancestors whenever Spyne reads
+an ``xsi:type`` (elements times namespaces). The element count caps the rest,
+linear but not free. Each bound is many times what a real client sends.
 """
 
 from __future__ import annotations
 
 import re
-from io import BytesIO
 
 from lxml import etree
 
@@ -20,6 +27,16 @@ from ..namespaces import SOAP11_ENV, SOAP12_ENV
 
 #: Element nesting allowed; this service's requests need fewer than 10 levels.
 MAX_DEPTH = 32
+#: Elements in a request; GetUsersStats with its 1000 targetusers needs about 1030.
+MAX_ELEMENTS = 4096
+#: Attributes of one element, namespace declarations aside; clients send a few.
+MAX_ELEMENT_ATTRIBUTES = 64
+#: Attributes in a request: one an element (``xsi:type``, as SOAP encoding sends).
+MAX_ATTRIBUTES = 4096
+#: Namespace declarations in scope at an element: its own and its ancestors'.
+MAX_NAMESPACES_IN_SCOPE = 64
+#: Namespace declarations in a request: one an element, as some toolkits write them.
+MAX_NAMESPACES = 4096
 _VERSIONS = {SOAP11_ENV: "1.1", SOAP12_ENV: "1.2"}
 _PATHS = {"1.1": "/soap", "1.2": "/soap12"}
 
@@ -103,26 +120,76 @@ def _charset(content_type: str) -> str | None:
 
 
 def _parse(body: bytes) -> etree._Element:
-    """Parse, refusing processing instructions and deep nesting as they are met.
+    """Parse, refusing processing instructions and whatever passes a bound as they are met.
 
-    Events come in document order, and those before a syntax error come
-    before it: a document nested past libxml2's own limit (256) is told it is
-    too deep, not that it is malformed.
+    The body is fed in chunks, and each chunk's events are counted before the
+    next is parsed: a body past a bound is not parsed further. The events met
+    before a syntax error are counted before it is told: a document nested
+    past libxml2's own limit (256) is told it is too deep, not that it is
+    malformed.
     """
-    events = etree.iterparse(BytesIO(body), events=("start", "end", "pi"), **_PARSER_OPTIONS)
-    depth = 0
+    parser = etree.XMLPullParser(events=("start-ns", "start", "end", "pi"), **_PARSER_OPTIONS)
+    counts = _Counts()
+    root = syntax = None
     try:
-        for event, _ in events:
-            if event == "pi":
-                raise InvalidXML("the request holds a processing instruction; SOAP messages must not")
-            depth += 1 if event == "start" else -1
-            if depth > MAX_DEPTH:
-                raise InvalidXML(f"the request nests elements deeper than {MAX_DEPTH} levels")
+        for offset in range(0, len(body), _CHUNK):
+            parser.feed(body[offset:offset + _CHUNK])
+            counts.take(parser.read_events())
+        root = parser.close()
     except etree.XMLSyntaxError as error:
-        line, column = error.position
+        syntax = error
+    counts.take(parser.read_events())
+    if syntax is not None:
+        line, column = syntax.position
         where = f" (line {line}, column {column})" if line else ""
-        raise InvalidXML(f"the request is not well-formed XML{where}") from None
-    return events.root
+        raise InvalidXML(f"the request is not well-formed XML{where}")
+    return root
+
+
+class _Counts:
+    """What a request holds so far, refused the moment it passes a bound."""
+
+    def __init__(self) -> None:
+        self.elements = self.attributes = self.namespaces = 0
+        self.declared = 0       # declarations met since the last element: the next one's own
+        self.scopes = [0]       # namespaces in scope at each open element, the root's parent first
+
+    def take(self, events) -> None:
+        """Count parser events, ``(event, element)``, in document order."""
+        for event, element in events:
+            if event == "start-ns":
+                self.namespace()
+            elif event == "start":
+                self.element(element)
+            elif event == "end":
+                self.scopes.pop()
+            else:
+                raise InvalidXML("the request holds a processing instruction; SOAP messages must not")
+
+    def namespace(self) -> None:
+        self.namespaces += 1
+        self.declared += 1
+        if self.scopes[-1] + self.declared > MAX_NAMESPACES_IN_SCOPE:
+            raise InvalidXML(f"an element of the request has more than {MAX_NAMESPACES_IN_SCOPE} "
+                             "namespace declarations in scope")
+        if self.namespaces > MAX_NAMESPACES:
+            raise InvalidXML(f"the request declares more than {MAX_NAMESPACES} namespaces")
+
+    def element(self, element: etree._Element) -> None:
+        self.elements += 1
+        if self.elements > MAX_ELEMENTS:
+            raise InvalidXML(f"the request holds more than {MAX_ELEMENTS} elements")
+        if len(self.scopes) > MAX_DEPTH:
+            raise InvalidXML(f"the request nests elements deeper than {MAX_DEPTH} levels")
+        attributes = len(element.attrib)
+        if attributes > MAX_ELEMENT_ATTRIBUTES:
+            raise InvalidXML(f"an element of the request has more than {MAX_ELEMENT_ATTRIBUTES} "
+                             "attributes")
+        self.attributes += attributes
+        if self.attributes > MAX_ATTRIBUTES:
+            raise InvalidXML(f"the request holds more than {MAX_ATTRIBUTES} attributes")
+        self.scopes.append(self.scopes[-1] + self.declared)
+        self.declared = 0
 
 
 def _check_structure(envelope: etree._Element, namespace: str) -> None:
@@ -140,3 +207,4 @@ def _check_structure(envelope: etree._Element, namespace: str) -> None:
         raise InvalidXML("the SOAP Body must hold exactly one operation element")
     if entries[0].tag == f"{{{namespace}}}Fault":
         raise InvalidXML("a request cannot be a SOAP Fault")
+
