@@ -102,6 +102,19 @@ def test_wrong_client_credentials_are_refused_before_decoding(erp, decoded):
     assert good.status == 200 and decoded == ["GetStats"]
 
 
+@pytest.mark.parametrize("created", ["2026-13-45T99:99:99Z", "2026-02-30T12:00:00Z",
+                                     "2026-01-01T24:00:00Z", "2026-01-01T00:00:00+99:00"])
+def test_a_malformed_created_is_a_client_fault_naming_it(erp, decoded, created):
+    client, password = erp
+    for who in (("erp", password), ("nobody", "wrong")):
+        response = client.post(with_header(GET_STATS, username_token(*who, created)),
+                               QUERY_STRING=None)
+        code, message, status = response.fault()
+        assert (code, status) == ("Client.AuthenticationFailed", 501)
+        assert "Created" in message
+    assert decoded == []
+
+
 def test_a_token_is_checked_once_a_call(soap, decoded, checked):
     assert soap.post(GET_STATS).status == 200
     assert checked == [TOKEN] and decoded == ["GetStats"]
