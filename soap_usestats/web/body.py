@@ -5,7 +5,9 @@ is over the size limit, not UTF-8, not well-formed, holds a DTD (WS-I Basic
 Profile R1008, and so no entities), a processing instruction, more of anything
 than the bounds below allow, or is not one SOAP Envelope with one Body entry.
 The body is parsed without network, DTD loading or entity resolution, and the
-DTD scan runs on the bytes before any parser runs.
+DTD scan runs on the bytes before any parser runs. A header entry for this
+service marked ``mustUnderstand`` that it does not understand is refused with
+:class:`~soap_usestats.exceptions.NotUnderstood`, SOAP's ``MustUnderstand``.
 
 The bounds are counted while parsing, and the parse stops at the first one
 passed. They cap what lxml and Spyne do in more than linear time once a body
@@ -22,8 +24,8 @@ import re
 
 from lxml import etree
 
-from ..exceptions import InvalidXML
-from ..namespaces import SOAP11_ENV, SOAP12_ENV
+from ..exceptions import InvalidXML, NotUnderstood
+from ..namespaces import SOAP11_ENV, SOAP12_ENV, WSSE
 
 #: Element nesting allowed; this service's requests need fewer than 10 levels.
 MAX_DEPTH = 32
@@ -38,6 +40,14 @@ MAX_NAMESPACES_IN_SCOPE = 64
 #: Namespace declarations in a request: one an element, as some toolkits write them.
 MAX_NAMESPACES = 4096
 _VERSIONS = {SOAP11_ENV: "1.1", SOAP12_ENV: "1.2"}
+#: The header entries the service understands: WS-Security's (``auth.username``).
+UNDERSTOOD = frozenset({f"{{{WSSE}}}Security"})
+#: Who a header entry is for, by its SOAP 1.1 ``actor`` or SOAP 1.2 ``role``: these name
+#: this service (absent names it too); any other names another node, and ``none`` nobody.
+_FOR_THIS_NODE = {
+    SOAP11_ENV: ("actor", {"http://schemas.xmlsoap.org/soap/actor/next"}),
+    SOAP12_ENV: ("role", {f"{SOAP12_ENV}/role/next", f"{SOAP12_ENV}/role/ultimateReceiver"}),
+}
 _PATHS = {"1.1": "/soap", "1.2": "/soap12"}
 
 _CHUNK = 64 * 1024
@@ -96,6 +106,7 @@ def parse_envelope(body: bytes, content_type: str | None = None,
         raise InvalidXML("the request holds a DTD; SOAP messages must not (WS-I BP R1008)")
     envelope = _parse(body)
     _check_structure(envelope, namespace)
+    _check_headers(envelope, namespace)
     return envelope
 
 
@@ -208,3 +219,20 @@ def _check_structure(envelope: etree._Element, namespace: str) -> None:
     if entries[0].tag == f"{{{namespace}}}Fault":
         raise InvalidXML("a request cannot be a SOAP Fault")
 
+
+def _check_headers(envelope: etree._Element, namespace: str) -> None:
+    """SOAP's processing model: header entries for this service marked ``mustUnderstand``
+    that it does not understand end the request, before anything else is done with it."""
+    not_understood = [entry.tag for entry in envelope.iterfind(f"{{{namespace}}}Header/*")
+                      if _mandatory_here(entry, namespace) and entry.tag not in UNDERSTOOD]
+    if not_understood:
+        raise NotUnderstood(not_understood)
+
+
+def _mandatory_here(entry: etree._Element, namespace: str) -> bool:
+    """Whether a header entry is marked ``mustUnderstand`` and is for this service."""
+    if entry.get(f"{{{namespace}}}mustUnderstand", "").strip() not in ("1", "true"):
+        return False
+    attribute, ours = _FOR_THIS_NODE[namespace]
+    target = entry.get(f"{{{namespace}}}{attribute}")
+    return target is None or target.strip() in ours
