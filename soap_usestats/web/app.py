@@ -11,8 +11,8 @@
 A call goes one way: read and check the body, parse it once; let Spyne match
 the operation; authenticate the caller (a token against the home site); only
 then let Spyne decode the parameters; run the operation on the site; encode the
-answer. An error anywhere on the way becomes
-the contract's fault in ``soap.faults``, written as the protocol writes one.
+answer. An error anywhere on the way becomes the contract's fault in
+``soap.faults``, written as the protocol writes one.
 Each request is logged in one line: operation, caller, outcome, HTTP status and
 duration.
 """
