@@ -90,6 +90,7 @@ benchmark: $(STAMP) wrk
 	$(BIN)/python benchmarks/bench_light.py
 	$(BIN)/python benchmarks/bench_get_stats.py
 	$(BIN)/python benchmarks/bench_calls.py
+	$(BIN)/python benchmarks/bench_bodies.py
 
 # GetUsersStats over a 10M-row log of 10,000 users in PostgreSQL (about 5 minutes).
 benchmark-users: $(STAMP)

@@ -47,6 +47,21 @@ class InvalidXML(UseStatsError):
     faultcode, status = "Client.InvalidXML", 503
 
 
+class NotUnderstood(UseStatsError):
+    """SOAP header entries for this service, marked ``mustUnderstand``, that it does not
+    understand: SOAP's own ``MustUnderstand`` fault, answered before anything else is done.
+
+    ``headers`` are their names, ``{namespace}local``.
+    """
+
+    faultcode, status = "MustUnderstand", 503
+
+    def __init__(self, headers: list[str]) -> None:
+        super().__init__(f"the service does not understand the header {', '.join(headers)}, "
+                         "marked mustUnderstand")
+        self.headers = tuple(headers)
+
+
 class RemoteFailure(UseStatsError):
     """The site named by ``whereroot`` failed, timed out, or the call would loop."""
 

@@ -1,14 +1,16 @@
 """Who is calling: a Moodle web service token, HTTP Basic, or a WS-Security UsernameToken.
 
 Every operation call presents exactly one of them; the WSDL needs none. Client
-credentials are checked here, against the configuration; a token is taken with
-the address it came from, for the site to check in the call's own transaction.
+credentials are checked here, against the configuration; a token by the home
+site (``check_token``), with the address it came from. All are checked before
+the request's parameters are decoded.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from lxml import etree
@@ -29,10 +31,16 @@ NAMED_CREDENTIALS = 3
 NAME_LOGGED = 64
 
 
-class Authenticator:
-    """Finds the one credential a request presents, and checks a client's."""
+#: The Moodle user a web service token acts for, from an address at a Unix time; raises
+#: AuthenticationFailed when the site refuses the token.
+TokenCheck = Callable[[str, str, int], int]
 
-    def __init__(self, settings: Settings) -> None:
+
+class Authenticator:
+    """Finds the one credential a request presents, and checks it."""
+
+    def __init__(self, settings: Settings, check_token: TokenCheck) -> None:
+        self.check_token = check_token
         self.clients = ClientRegistry.from_settings(settings)
         self.nonces = username.nonce_store(settings)
         self.trusted_proxies = settings.trusted_proxies
@@ -48,8 +56,9 @@ class Authenticator:
         if len(presented) > 1:
             raise CredentialUnchecked("more than one credential presented; send exactly one")
         if token is not None:
-            return Caller(label=f"token {fingerprint(token)}", token=token,
-                          address=client_address(environ, self.trusted_proxies))
+            address = client_address(environ, self.trusted_proxies)
+            return Caller(label=f"token {fingerprint(token)}", token=token, address=address,
+                          userid=self.check_token(token, address, int(time.time())))
         if basic is not None:
             return _client(self.clients.check_password(*basic))
         return _client(username.authenticate_username_token(

@@ -9,16 +9,18 @@ from dataclasses import dataclass, field
 class Caller:
     """The authenticated party of a request.
 
-    A ``token`` caller presented a Moodle web service token from ``address``;
-    the site checks it and acts for its owner. A client credential (HTTP Basic,
-    UsernameToken) acts for its configured Moodle ``username``, or for the
-    ``callinguser`` it asserts when it is ``trusted``. ``label`` names the caller
-    in logs and never holds a secret.
+    A ``token`` caller presented a Moodle web service token from ``address``,
+    and acts for its owner: ``userid``, once the home site accepted the token (the
+    edge does so before decoding anything; a site checks a token not accepted yet).
+    A client credential (HTTP Basic, UsernameToken) acts for its configured Moodle
+    ``username``, or for the ``callinguser`` it asserts when it is ``trusted``.
+    ``label`` names the caller in logs and never holds a secret.
     """
 
     label: str
     token: str | None = field(default=None, repr=False)
     address: str = ""
+    userid: int | None = None
     username: str | None = None
     trusted: bool = False
     unrestricted: bool = False

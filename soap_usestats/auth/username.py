@@ -104,13 +104,26 @@ def _text(parent: etree._Element, namespace: str, name: str) -> str | None:
 
 def _check_created(created: str, now: float, max_age: int) -> None:
     """Refuse a ``wsu:Created`` older than ``max_age`` seconds or too far in the future."""
-    if not _DATETIME.fullmatch(created):
-        raise AuthenticationFailed("the UsernameToken's Created must be an xs:dateTime with a time zone")
-    age = now - datetime.fromisoformat(created).timestamp()
+    moment = _unix_time(created)
+    if moment is None:
+        raise AuthenticationFailed("the UsernameToken's Created must be an xs:dateTime with a "
+                                   "time zone, such as 2026-01-31T12:00:00Z")
+    age = now - moment
     if age > max_age:
         raise AuthenticationFailed("the UsernameToken has expired: its Created is too old")
     if age < -MAX_CLOCK_SKEW:
         raise AuthenticationFailed("the UsernameToken's Created is in the future")
+
+
+def _unix_time(created: str) -> float | None:
+    """The Unix time of an xs:dateTime with a time zone; ``None`` if it is not one, or names
+    no real moment (month 13, hour 99, February 30th)."""
+    if not _DATETIME.fullmatch(created):
+        return None
+    try:
+        return datetime.fromisoformat(created).timestamp()
+    except (ValueError, OverflowError):
+        return None
 
 
 class Nonces(Protocol):

@@ -15,12 +15,15 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..exceptions import InvalidParameter
 
 _MAC_BYTES = 32
+#: What :func:`encode` writes: base64url without padding (the decoder would drop anything else).
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 _REFUSED = "cursor is not a NEXTCURSOR this service gave for these parameters"
 
 
@@ -56,9 +59,11 @@ def encode(key: bytes, query: str, position: Position) -> str:
 def decode(key: bytes, query: str, cursor: str) -> Position:
     """The position a cursor holds; refused unless this key signed it for ``query``."""
     text = cursor.strip()
+    if not _BASE64URL.fullmatch(text):
+        raise InvalidParameter("cursor holds characters outside base64url (A-Z, a-z, 0-9, - and _)")
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
+    except binascii.Error:
         raise InvalidParameter(_REFUSED) from None
     mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
     if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).digest()):

@@ -135,6 +135,13 @@ class MoodleSite:
             return CallingUser(user.username, self.queries.wwwroot(call.conn, user.mnethostid),
                                own)
 
+    def token_owner(self, token: str, address: str, now: int) -> int:
+        """The Moodle user a web service token acts for, when Moodle would accept it from
+        ``address`` at ``now``; raises AuthenticationFailed."""
+        with read_only(self.engine) as conn:
+            config = SiteConfig.read(conn, self.queries)
+            return tokens.check_token(conn, self.queries, config, token, address, now)
+
     def about(self) -> SiteIdentity:
         """The site's wwwroot (as configuration names it, else its own) and its time zone."""
         with read_only(self.engine) as conn:
@@ -244,14 +251,16 @@ class MoodleSite:
     def _call(self, caller: Caller, now: int, check: Callable[[], T]) -> Iterator[tuple[_Call, T]]:
         """The call's transaction and its checked parameters.
 
-        The caller is authenticated first: a token is checked before the
+        The caller is authenticated first: a token the edge has not accepted yet
+        (a caller built in-process) is checked in the transaction, before the
         parameters, which other callers have checked before any connection.
         """
-        checked = None if caller.token is not None else check()
+        unchecked = caller.token is not None and caller.userid is None
+        checked = None if unchecked else check()
         with read_only(self.engine) as conn:
             config = SiteConfig.read(conn, self.queries)
-            userid = None
-            if caller.token is not None:
+            userid = caller.userid
+            if unchecked:
                 userid = tokens.check_token(conn, self.queries, config, caller.token,
                                             caller.address, now)
                 checked = check()

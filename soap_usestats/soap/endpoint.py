@@ -1,11 +1,11 @@
 """One protocol's operations, driven through Spyne for one request at a time.
 
 The edge hands over a request already read, checked and, for SOAP, parsed.
-Spyne matches the operation (:meth:`Endpoint.match`), validates and decodes
-its parameters (:meth:`Endpoint.decode`); once the edge has authenticated the caller, it runs
-the operation and encodes the answer (:meth:`Endpoint.run`). Any error is
-raised to the edge as it was met (an operation's own error unwrapped), for
-``faults.to_contract`` to answer.
+Spyne matches the operation (:meth:`Endpoint.match`); once the edge has
+authenticated the caller, it validates and decodes the parameters
+(:meth:`Endpoint.decode`), runs the operation and encodes the answer
+(:meth:`Endpoint.run`). Any error is raised to the edge as it was met (an
+operation's own error unwrapped), for ``faults.to_contract`` to answer.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ and the MNET status. Spyne's own faults (malformed XML, schema violations,
 unknown operations) are mapped to the contract's codes, and anything else is
 ``Server.InternalError``, its cause logged for the operator only. The writers
 below put a fault into a SOAP 1.1, a SOAP 1.2 or a JSON body.
+
+A header entry marked ``mustUnderstand`` that the service does not understand
+is answered with SOAP's own ``MustUnderstand`` fault, not one of the contract's
+codes, written as each SOAP version defines it.
 """
 
 from __future__ import annotations
@@ -13,10 +17,17 @@ from __future__ import annotations
 import json
 import logging
 
-from lxml.etree import Element, SubElement, tostring
+from lxml.etree import Element, QName, SubElement, _Element, tostring
 from spyne.model.fault import Fault
 
-from ..exceptions import InternalError, InvalidParameter, InvalidXML, UseStatsError, root_cause
+from ..exceptions import (
+    InternalError,
+    InvalidParameter,
+    InvalidXML,
+    NotUnderstood,
+    UseStatsError,
+    root_cause,
+)
 from ..namespaces import SOAP11_ENV, SOAP12_ENV, TNS, XML
 from .messages import UseStatsFault
 
@@ -58,16 +69,21 @@ def to_contract(error: BaseException) -> UseStatsFault:
 
 
 def _fault(error: UseStatsError) -> UseStatsFault:
-    return UseStatsFault(error.faultcode, str(error), error.status)
+    headers = error.headers if isinstance(error, NotUnderstood) else ()
+    return UseStatsFault(error.faultcode, str(error), error.status, headers)
 
 
 def soap11(fault: UseStatsFault) -> bytes:
-    """A SOAP 1.1 envelope holding ``fault``: code, string, and the MNET status in ``detail``."""
+    """A SOAP 1.1 envelope holding ``fault``: code, string, and the MNET status in ``detail``.
+
+    A ``MustUnderstand`` fault has no ``detail``: SOAP 1.1 keeps it for errors of the Body.
+    """
     envelope, body = _envelope(SOAP11_ENV, SOAP11_PREFIX)
     element = SubElement(body, f"{{{SOAP11_ENV}}}Fault")
     SubElement(element, "faultcode").text = f"{SOAP11_PREFIX}:{fault.faultcode}"
     SubElement(element, "faultstring").text = fault.faultstring
-    _status(SubElement(element, "detail"), fault)
+    if not fault.not_understood:
+        _status(SubElement(element, "detail"), fault)
     return tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
 
@@ -76,19 +92,36 @@ def soap12(fault: UseStatsFault) -> bytes:
 
     The code is ``Sender`` or ``Receiver``, as SOAP 1.2 requires, with the
     contract's code as its subcode (``tns:Client.Forbidden``); the MNET status is
-    in ``Detail`` as in SOAP 1.1.
+    in ``Detail`` as in SOAP 1.1. A ``MustUnderstand`` fault has that code alone,
+    and a ``NotUnderstood`` header block for each entry not understood.
     """
     envelope, body = _envelope(SOAP12_ENV, SOAP12_PREFIX)
     element = SubElement(body, f"{{{SOAP12_ENV}}}Fault")
     code = SubElement(element, f"{{{SOAP12_ENV}}}Code")
-    side = "Sender" if fault.faultcode.startswith("Client") else "Receiver"
-    SubElement(code, f"{{{SOAP12_ENV}}}Value").text = f"{SOAP12_PREFIX}:{side}"
-    subcode = SubElement(code, f"{{{SOAP12_ENV}}}Subcode")
-    SubElement(subcode, f"{{{SOAP12_ENV}}}Value", nsmap={"tns": TNS}).text = f"tns:{fault.faultcode}"
+    if fault.not_understood:
+        SubElement(code, f"{{{SOAP12_ENV}}}Value").text = f"{SOAP12_PREFIX}:{fault.faultcode}"
+        body.addprevious(_not_understood(fault.not_understood))
+    else:
+        side = "Sender" if fault.faultcode.startswith("Client") else "Receiver"
+        SubElement(code, f"{{{SOAP12_ENV}}}Value").text = f"{SOAP12_PREFIX}:{side}"
+        subcode = SubElement(code, f"{{{SOAP12_ENV}}}Subcode")
+        SubElement(subcode, f"{{{SOAP12_ENV}}}Value",
+                   nsmap={"tns": TNS}).text = f"tns:{fault.faultcode}"
     reason = SubElement(element, f"{{{SOAP12_ENV}}}Reason")
     SubElement(reason, f"{{{SOAP12_ENV}}}Text", {f"{{{XML}}}lang": "en"}).text = fault.faultstring
     _status(SubElement(element, f"{{{SOAP12_ENV}}}Detail"), fault)
     return tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+
+def _not_understood(names: tuple[str, ...]) -> _Element:
+    """A SOAP 1.2 Header with a ``NotUnderstood`` block naming each entry (``{ns}local``)."""
+    header = Element(f"{{{SOAP12_ENV}}}Header")
+    for name in names:
+        qname = QName(name)
+        nsmap = {"h": qname.namespace} if qname.namespace else None
+        SubElement(header, f"{{{SOAP12_ENV}}}NotUnderstood", nsmap=nsmap,
+                   qname=f"h:{qname.localname}" if nsmap else qname.localname)
+    return header
 
 
 def _envelope(namespace: str, prefix: str):

@@ -327,7 +327,9 @@ class UseStatsFault(Fault):
     __namespace__ = TNS
     _type_info = [("status", RequiredInt("The MNET status number of the fault."))]
 
-    def __init__(self, faultcode: str, faultstring: str, status: int) -> None:
+    def __init__(self, faultcode: str, faultstring: str, status: int,
+                 not_understood: tuple[str, ...] = ()) -> None:
         super().__init__(faultcode=faultcode, faultstring=faultstring)
         self.status = status
+        self.not_understood = not_understood  # a MustUnderstand fault's header entries
 

@@ -9,9 +9,10 @@
 =============================  ==========================================================
 
 A call goes one way: read and check the body, parse it once; let Spyne match
-the operation and decode its parameters; authenticate the caller; run the
-operation on the site; encode the answer. An error anywhere on the way becomes
-the contract's fault in ``soap.faults``, written as the protocol writes one.
+the operation; authenticate the caller (a token against the home site); only
+then let Spyne decode the parameters; run the operation on the site; encode the
+answer. An error anywhere on the way becomes the contract's fault in
+``soap.faults``, written as the protocol writes one.
 Each request is logged in one line: operation, caller, client address, outcome,
 HTTP status and duration.
 """
@@ -93,7 +94,7 @@ class UseStatsApp:
     def __init__(self, network: Network, settings: Settings) -> None:
         self.network = network
         self.max_request_bytes = settings.max_request_bytes
-        self.authenticator = Authenticator(settings)
+        self.authenticator = Authenticator(settings, network.home.token_owner)
         self.throttle = throttle.Throttle.from_settings(settings)
         self.trusted_proxies = settings.trusted_proxies
         public_url = settings.public_url.rstrip("/")
@@ -206,9 +207,9 @@ class UseStatsApp:
                 envelope = parse_envelope(body, environ.get("CONTENT_TYPE"), protocol.envelope)
             ctx = protocol.endpoint.match(spyne_environ, envelope)
             record.operation = ctx.descriptor.name
-            protocol.endpoint.decode(ctx)
             caller = self.authenticator(environ, envelope)
             record.caller = caller.label
+            protocol.endpoint.decode(ctx)
             via = chain.parse(environ.get(chain.ENVIRON_KEY))
             answer = protocol.endpoint.run(ctx, Call(self.network, caller, via))
         except Exception as error:  # noqa: BLE001 - every error becomes the contract's fault

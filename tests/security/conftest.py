@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from soap_usestats.auth.clients import new_client, new_secret_key
 from soap_usestats.config import Settings
 from soap_usestats.web.app import create_app
 from tests.support.examples import grades, worked_example
@@ -43,3 +44,13 @@ def make_client(moodle_url):
 def soap(make_client) -> WsgiClient:
     """A client of the application with the default settings."""
     return make_client()
+
+
+@pytest.fixture(scope="module")
+def erp(make_client) -> tuple[WsgiClient, str]:
+    """A client of an application with one configured client, ``erp`` acting as the site
+    administrator, and its password; it calls with the administrator's token unless told
+    otherwise."""
+    key = new_secret_key()
+    credential, password = new_client(key, "erp", user="wsadmin")
+    return make_client(clients={"erp": credential}, secret_key=key), password

@@ -200,7 +200,9 @@ def test_a_digest_at_the_edges_of_the_window_is_accepted(client, registry, nonce
     assert authenticate_username_token(token, registry, nonces, NOW) == client[0]
 
 
-@pytest.mark.parametrize("when", ["2023-11-14 22:13:20Z", "2023-11-14T22:13:20", "yesterday"])
+@pytest.mark.parametrize("when", ["2023-11-14 22:13:20Z", "2023-11-14T22:13:20", "yesterday",
+                                  "2026-13-45T99:99:99Z", "2023-02-30T22:13:20Z",
+                                  "2023-11-14T24:00:00Z", "2023-11-14T22:13:20+99:00"])
 def test_a_created_that_is_not_an_xs_datetime_with_zone_is_refused(client, registry, nonces, when):
     token = digest_token("sap-prod", client[1], os.urandom(16), when)
     with pytest.raises(AuthenticationFailed, match="xs:dateTime"):
