@@ -146,7 +146,7 @@ def test_every_fault_of_the_contract(client):
     # An error that refines another (a throttled client's refusal) answers the same code.
     assert {kind.faultcode for kind in all_faults(exceptions.UseStatsError)} <= codes
     for kind, meaning in page_module.FAULTS:
-        assert f"{kind.faultcode} {kind.status} {meaning}" in shown
+        assert f"{kind.faultcode} {page_module.status(kind)} {meaning}" in shown
 
 
 def test_links_to_both_wsdls(client):

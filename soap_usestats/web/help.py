@@ -33,26 +33,45 @@ from ..timemodel.engine import LogEvent, estimate
 #: What each fault of the contract means; its code and MNET status come from the class.
 FAULTS: tuple[tuple[type[exceptions.UseStatsError], str], ...] = (
     (exceptions.InvalidParameter,
-     "a parameter is malformed or out of range (timefrom after timeto, an unknown statsscope...)"),
+     ("a parameter is malformed or out of range (timefrom after timeto, an unknown "
+      "statsscope...); an element or query parameter that is not one of the operation's "
+      "(a misspelled name is never ignored), or given twice; a boolean other than true, "
+      "false, 1 or 0. The message names the parameter")),
     (exceptions.UnknownUser,
-     "no such non-deleted user, or more than one matches (email, idnumber)"),
+     ("no such non-deleted user (told only to a caller who may see every user), or more "
+      "than one matches (email, idnumber)")),
     (exceptions.UnknownCourse, "no such course, or more than one matches"),
-    (exceptions.AuthenticationFailed, "no credential, a wrong one, or more than one"),
-    (exceptions.Forbidden, "the caller's Moodle roles do not let it see these figures"),
+    (exceptions.AuthenticationFailed,
+     ("no credential, a wrong one, or more than one; or too many failed ones from the "
+      "caller's address lately (retry after the time the message gives)")),
+    (exceptions.Forbidden,
+     ("the caller's Moodle roles do not let it see these figures; to a caller who may not "
+      "see every user, also a user that does not exist, with the same message")),
     (exceptions.UnknownHost, "whereroot names no site this service answers for"),
     (exceptions.InvalidXML,
      ("not well-formed XML, a DTD, a processing instruction, not UTF-8, not a SOAP envelope, "
-      "no such operation, or over the size limit")),
+      "no such operation, over the size limit, or past a bound on its elements, attributes "
+      "or namespaces")),
     (exceptions.RemoteFailure,
-     ("the site whereroot names failed or did not answer within its timeout, or the call "
-      "would loop between services")),
+     ("the site whereroot names failed or did not answer within its timeout, answered "
+      "against the contract, or the call would loop between services")),
     (exceptions.DatabaseUnavailable,
-     "the Moodle database cannot be reached; the next request retries"),
+     ("the Moodle database cannot be reached or did not answer in time; the next request "
+      "retries")),
     (exceptions.SchemaMismatch,
      ("the service's configuration does not match the Moodle database (a table it reads is "
       "missing); the operator's log says what to fix")),
     (exceptions.InternalError, "a defect of the service; the operator's log has the details"),
+    (exceptions.NotUnderstood,
+     ("SOAP's own fault, without detail: a header entry marked mustUnderstand that the "
+      "service does not understand (WS-Security's it does)")),
 )
+
+
+def status(kind: type[exceptions.UseStatsError]) -> str:
+    """The MNET status a fault carries in its detail; none for SOAP's own faults."""
+    return str(kind.status) if kind.faultcode.startswith(("Client.", "Server.")) else "none"
+
 
 #: The example calls' parameters: the demo site's reference learner in the window of the
 #: time model's worked example (README, docs/time-model.md).
@@ -290,7 +309,7 @@ request, as <code>POST {html.escape(this.url)}?wstoken=TOKEN</code> with
 
 
 def _faults(app: Application) -> str:
-    rows = "".join(f"<tr><td><code>{kind.faultcode}</code></td><td>{kind.status}</td>"
+    rows = "".join(f"<tr><td><code>{kind.faultcode}</code></td><td>{status(kind)}</td>"
                    f"<td>{html.escape(meaning)}</td></tr>" for kind, meaning in FAULTS)
     soap12 = "soap12" in app.out_protocol.__class__.__name__.lower()
     how = ("SOAP 1.2 faults (HTTP 400 for a <code>Sender</code> fault, 500 for a "

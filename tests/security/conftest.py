@@ -28,11 +28,14 @@ def moodle_url(tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def make_client(moodle_url):
     """A client of a new application on the example site, with ``settings`` changed as asked;
-    it calls with the administrator's token."""
+    it calls with the administrator's token. The throttle of failed authentications is off
+    unless asked for: these tests fail to authenticate many times from one address on
+    purpose (``test_throttle.py`` tests the throttle)."""
     apps = []
 
     def make(**settings) -> WsgiClient:
-        apps.append(create_app(Settings(database_url=moodle_url, **settings)))
+        apps.append(create_app(Settings(database_url=moodle_url,
+                                        **{"throttle_failures": 0, **settings})))
         return WsgiClient(apps[-1], QUERY_STRING=f"wstoken={TOKEN}")
 
     yield make

@@ -120,11 +120,15 @@ def test_a_token_is_checked_once_a_call(soap, decoded, checked):
     assert checked == [TOKEN] and decoded == ["GetStats"]
 
 
+#: Where the home site's service is published: a network needs its own address.
+HOME_SERVICE = "http://127.0.0.1:8000/soap"
+
+
 @pytest.fixture
 def network(tmp_path):
     home = build_site(f"sqlite:///{tmp_path / 'home.sqlite'}", HOME, None, 0)
     other = build_site(f"sqlite:///{tmp_path / 'b.sqlite'}", B, HOME, 1)
-    yield Network.from_settings(Settings(database_url=home.url,
+    yield Network.from_settings(Settings(database_url=home.url, public_url=HOME_SERVICE,
                                          sites={B: DirectSite(B, other.url)})), home
     for site in (home, other):
         site.builder.engine.dispose()

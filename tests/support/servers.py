@@ -28,12 +28,14 @@ def gunicorn(database_url: str, *, config: str | None = None, port: int | None =
 
     With ``config``, gunicorn reads that configuration file for all but the address;
     otherwise it runs one worker with four threads. ``python`` runs it (another virtualenv's
-    serves the package installed there, from a ``cwd`` outside the source tree).
+    serves the package installed there, from a ``cwd`` outside the source tree). The throttle
+    of failed authentications is off unless ``USESTATS_THROTTLE_FAILURES`` says otherwise:
+    the tests call from one address, and some fail to authenticate on purpose.
     """
     port = port or free_port()
     soap_url = f"http://127.0.0.1:{port}/soap"
     environ = {**os.environ, "USESTATS_DATABASE_URL": database_url,
-               "USESTATS_PUBLIC_URL": soap_url, **env}
+               "USESTATS_PUBLIC_URL": soap_url, "USESTATS_THROTTLE_FAILURES": "0", **env}
     options = ["-c", config] if config else ["--workers", "1", "--threads", "4"]
     with tempfile.TemporaryFile() as output:  # a file, not a pipe nobody reads: it never fills
         process = subprocess.Popen(
