@@ -132,12 +132,15 @@ def free_port() -> int:
 @contextmanager
 def gunicorn(url: str, app: str = "soap_usestats.wsgi:application", workers: int = 2,
              threads: int = 1, **env: str) -> Iterator[str]:
-    """``app`` served by gunicorn on a free port; yields its base URL."""
+    """``app`` served by gunicorn on a free port; yields its base URL. Its nonce store (and
+    with it the counts of failed authentications) is its own unless ``env`` names one."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    state = tempfile.TemporaryDirectory(prefix="usestats-bench-")
     environ = {**os.environ, "USESTATS_DATABASE_URL": url, "USESTATS_PUBLIC_URL": f"{base}/soap",
-               "USESTATS_LOG_LEVEL": "warning", **env}
-    with tempfile.TemporaryFile() as output:
+               "USESTATS_LOG_LEVEL": "warning",
+               "USESTATS_NONCE_STORE": os.path.join(state.name, "nonces.sqlite"), **env}
+    with state, tempfile.TemporaryFile() as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
              str(workers), "--threads", str(threads), "--log-level", "warning", app],
