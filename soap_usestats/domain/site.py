@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, replace
 from decimal import Decimal
@@ -40,6 +40,7 @@ from ..wwwroots import normalise, same
 from . import cursor as paging
 from . import params
 from .identity import acting_user
+from .requests import ScoresRequest, StatsRequest, UsersStatsRequest
 from .results import (
     CourseFigures,
     CourseName,
@@ -149,21 +150,15 @@ class MoodleSite:
             wwwroot = self.wwwroot or self.queries.wwwroot(conn, config.localhost) or ""
             return SiteIdentity(wwwroot, _site_zone(config).key)
 
-    def get_stats(self, targetuser: str | None, targetuserfield: str | None = None,
-                  whereroot: str | None = None, statsscope: str | None = None,
-                  timefrom: int | None = None, timeto: int | None = None, *,
-                  now: int, caller: Caller, callinguser: CallingUser | None = None,
-                  daily: bool = False, timezone: str | None = None) -> Stats:
+    def get_stats(self, request: StatsRequest, *, now: int, caller: Caller) -> Stats:
         """Time spent by one user in the window, at the scope's level of detail (and per
         day when ``daily``), as far as ``caller`` (or the ``callinguser`` it asserts) may see it."""
         def check():
-            field = params.user_field(targetuserfield)
-            return (field, params.identifier("targetuser", targetuser, field),
-                    params.figures(statsscope, timefrom, timeto, now, daily, timezone))
+            return (*params.target_user(request), params.figures(request, now))
 
         with self._call(caller, now, check) as (call, (field, value, asked)):
-            self._answer_for_this_site(call, whereroot)
-            viewer = self._viewer(call, callinguser)
+            self._answer_for_this_site(call, request.whereroot)
+            viewer = self._viewer(call, request.callinguser)
             user = self._target(call, viewer, field, value)
             if not viewer.sees_all_of(user.id):
                 viewer.require_course_reader(asked.scope)
@@ -171,35 +166,31 @@ class MoodleSite:
             figures = self._figures(call, viewer, [user.id], asked, model, zone)
             return self._stats(call.conn, {user.id: user}, figures, asked, model, zone)[0]
 
-    def get_users_stats(self, targetusers: Sequence[str] | None = None,
-                        targetuserfield: str | None = None, whereroot: str | None = None,
-                        courseidfield: str | None = None, courseidentifier: str | None = None,
-                        statsscope: str | None = None, timefrom: int | None = None,
-                        timeto: int | None = None, *, now: int, caller: Caller,
-                        callinguser: CallingUser | None = None, daily: bool = False,
-                        timezone: str | None = None, pagesize: int | None = None,
-                        cursor: str | None = None) -> UsersStats:
+    def get_users_stats(self, request: UsersStatsRequest, *, now: int,
+                        caller: Caller) -> UsersStats:
         """A page of users' figures, each as :meth:`get_stats` gives it, in Moodle id order:
         the users listed, a course's enrolled users, or everyone with time in the window."""
         def check():
-            field = params.user_field(targetuserfield)
-            targets, course = params.target_users(targetusers, field), params.course(
-                courseidfield, courseidentifier)
+            field = params.user_field(request.targetuserfield)
+            targets = params.target_users(request.targetusers, field)
+            course = params.course(request.courseidfield, request.courseidentifier)
             if targets is not None and course is not None:
                 raise InvalidParameter("ask for targetusers or for a course's users, not both")
-            return (field, targets, course, params.page_size(pagesize),
-                    params.figures(statsscope, timefrom, timeto, now, daily, timezone))
+            return (field, targets, course, params.page_size(request.pagesize),
+                    params.figures(request, now))
 
         with self._call(caller, now, check) as (call, (field, targets, course, size, asked)):
-            self._answer_for_this_site(call, whereroot)
+            self._answer_for_this_site(call, request.whereroot)
+            callinguser = request.callinguser
             viewer = self._viewer(call, callinguser)
             query = paging.digest({
                 "callinguser": callinguser and astuple(callinguser),
-                "whereroot": normalise(whereroot), "targetuserfield": field,
+                "whereroot": normalise(request.whereroot), "targetuserfield": field,
                 "targetusers": targets and sorted(map(str, targets)), "course": course,
-                "statsscope": asked.scope, "timefrom": asked.start, "timeto": timeto,
-                "daily": asked.daily, "timezone": (timezone or "").strip()})
+                "statsscope": asked.scope, "timefrom": asked.start, "timeto": request.timeto,
+                "daily": asked.daily, "timezone": (request.timezone or "").strip()})
             key = paging.key_of(self.secret_key, self._siteidentifier(call))
+            cursor = request.cursor
             position = (paging.decode(key, query, cursor) if (cursor or "").strip()
                         else paging.Position(0, asked.end))
             asked = replace(asked, end=position.end)
@@ -213,21 +204,19 @@ class MoodleSite:
         return UsersStats(stats, paging.encode(key, query, paging.Position(last, asked.end))
                           if more else None)
 
-    def get_scores(self, targetuser: str | None, targetuserfield: str | None = None,
-                   whereroot: str | None = None, scorescope: str | None = None,
-                   courseidfield: str | None = None, courseidentifier: str | None = None, *,
-                   now: int, caller: Caller, callinguser: CallingUser | None = None) -> Scores:
+    def get_scores(self, request: ScoresRequest, *, now: int, caller: Caller) -> Scores:
         """Grades of one user in one course: the course total, and every item on demand."""
         def check():
-            field, cfield = params.user_field(targetuserfield), params.course_field(courseidfield)
-            return (params.score_scope(scorescope), field,
-                    params.identifier("targetuser", targetuser, field), cfield,
-                    params.identifier("courseidentifier", courseidentifier, cfield))
+            scope = params.score_scope(request.scorescope)
+            field, value = params.target_user(request)
+            cfield = params.course_field(request.courseidfield)
+            return (scope, field, value, cfield,
+                    params.identifier("courseidentifier", request.courseidentifier, cfield))
 
         with self._call(caller, now, check) as (call, (scope, field, value, cfield, cvalue)):
             conn = call.conn
-            self._answer_for_this_site(call, whereroot)
-            viewer = self._viewer(call, callinguser)
+            self._answer_for_this_site(call, request.whereroot)
+            viewer = self._viewer(call, request.callinguser)
             user = self._target(call, viewer, field, value)
             try:
                 course = self._course(conn, cfield, cvalue)

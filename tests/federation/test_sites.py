@@ -8,6 +8,7 @@ import pytest
 from soap_usestats import wwwroots
 from soap_usestats.auth.caller import OPERATOR, Caller
 from soap_usestats.config import DirectSite, PeerService, Settings, load_settings
+from soap_usestats.domain.requests import StatsRequest
 from soap_usestats.exceptions import ConfigError, Forbidden, RemoteFailure, UnknownUser
 from soap_usestats.federation import chain
 from soap_usestats.federation.network import Network
@@ -103,9 +104,11 @@ def caller(home, who: str) -> Caller:
 
 def test_every_site_at_once_books_each_day_once_in_one_zone(network):
     net, home = network
-    asked = dict(targetuser="lee", statsscope="course", daily=True, now=NOW, **WINDOW)
-    summed = net.get_stats(whereroot="*", caller=caller(home, "mgr"), **asked)
-    alone = [net.get_stats(whereroot=where, caller=caller(home, "mgr"), **asked)
+    asked = dict(targetuser="lee", statsscope="course", daily=True, **WINDOW)
+    summed = net.get_stats(StatsRequest(whereroot="*", **asked), now=NOW,
+                           caller=caller(home, "mgr"))
+    alone = [net.get_stats(StatsRequest(whereroot=where, **asked), now=NOW,
+                           caller=caller(home, "mgr"))
              for where in (None, B)]
     days = {}
     for stats in alone:
@@ -122,15 +125,19 @@ def test_every_site_at_once_books_each_day_once_in_one_zone(network):
 
 def test_the_operator_sees_every_site_whole_and_a_user_nowhere_is_unknown(network):
     net, _ = network
-    summed = net.get_stats("lee", whereroot="*", now=NOW, caller=OPERATOR, **WINDOW)
+    summed = net.get_stats(StatsRequest(targetuser="lee", whereroot="*", **WINDOW), now=NOW,
+                           caller=OPERATOR)
     assert len(summed.sites) == 2
     with pytest.raises(UnknownUser):
-        net.get_stats("nobody", whereroot="*", now=NOW, caller=OPERATOR, **WINDOW)
+        net.get_stats(StatsRequest(targetuser="nobody", whereroot="*", **WINDOW), now=NOW,
+                      caller=OPERATOR)
 
 
 def test_no_twin_means_no_rights_even_at_every_site(network):
     net, home = network
     """cat may see her own figures at home; on B only a local manager shares her username."""
-    assert net.get_stats("cat", now=NOW, caller=caller(home, "cat"), **WINDOW)
+    assert net.get_stats(StatsRequest(targetuser="cat", **WINDOW), now=NOW,
+                         caller=caller(home, "cat"))
     with pytest.raises(Forbidden, match="https://b.test: callinguser 'cat' has no MNET account"):
-        net.get_stats("cat", whereroot="*", now=NOW, caller=caller(home, "cat"), **WINDOW)
+        net.get_stats(StatsRequest(targetuser="cat", whereroot="*", **WINDOW), now=NOW,
+                      caller=caller(home, "cat"))
