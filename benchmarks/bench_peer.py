@@ -60,8 +60,9 @@ def learner(number: int, days: int, activities: int) -> results.Stats:
         for m in range(activities)]
     person = results.Person(100 + number, f"learner{number}", "Firstname", "Lastname",
                             f"E-{number:06d}")
-    return results.Stats(person, 1_767_225_600, 1_798_761_599, "module", total, [],
-                         modules=modules, zone="Europe/Paris")
+    return results.Stats(person, 1_767_225_600, 1_798_761_599, "module", total, None, days,
+                         modules=modules, zone="Europe/Paris", final_before=1_798_761_599,
+                         final_days=frozenset(total.days))
 
 
 def page(days: int, activities: int) -> bytes:

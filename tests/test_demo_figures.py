@@ -44,8 +44,8 @@ def test_reference_learner_by_hand(demo_sites):
     site, demo, _ = demo_sites["sqlite"]
     ref = demo.reference
     window = dict(timefrom=ref.timefrom, timeto=ref.timeto)
-    stats = site.get_stats(StatsRequest(targetuser=ref.username, statsscope="course", **window),
-                           now=NOW, caller=OPERATOR)
+    stats = site.get_stats(StatsRequest(targetuser=ref.username, statsscope="course",
+                                        sessions=True, **window), now=NOW, caller=OPERATOR)
     # 60 + 240 + 600 + (900 + 100 carried) + 900
     assert (stats.USER.SECONDS, stats.USER.ELAPSED) == (2800, 46)
     (course,) = stats.COURSES
@@ -73,8 +73,8 @@ def _answers(site: MoodleSite, usernames: list[str], course: str) -> dict:
     answers = {}
     for username in usernames:
         for scope in ("site", "course", "module"):
-            stats = site.get_stats(StatsRequest(targetuser=username, statsscope=scope), now=NOW,
-                                   caller=OPERATOR)
+            stats = site.get_stats(StatsRequest(targetuser=username, statsscope=scope,
+                                                sessions=True), now=NOW, caller=OPERATOR)
             answers[username, scope] = get_object_as_dict(stats, type(stats))
         scores = site.get_scores(ScoresRequest(targetuser=username, scorescope="notes/items",
                                                courseidfield="shortname", courseidentifier=course),
@@ -97,8 +97,8 @@ def test_every_database_gives_the_same_figures(demo_sites):
 def test_figures_add_up_for_every_demo_learner(demo_sites):
     site, _, url = demo_sites["sqlite"]
     for username in _learners(url):
-        stats = site.get_stats(StatsRequest(targetuser=username, statsscope="course"), now=NOW,
-                               caller=OPERATOR)
+        stats = site.get_stats(StatsRequest(targetuser=username, statsscope="course",
+                                            sessions=True), now=NOW, caller=OPERATOR)
         courses = stats.COURSES + ([stats.SITECOURSE] if stats.SITECOURSE else [])
         for c in courses:
             assert c.SECONDS == c.ACTIVITYSECONDS + c.COURSESECONDS + c.OTHERSECONDS

@@ -187,10 +187,10 @@ def site(stock, database_url):
 
 def test_a_student_of_one_course_gets_all_their_own_figures(stock, site):
     alice = token_caller(stock.b, stock.alice)
-    seen = site.get_stats(StatsRequest(targetuser="alice", statsscope="course", **WINDOW), now=NOW,
-                          caller=alice)
-    everything = site.get_stats(StatsRequest(targetuser="alice", statsscope="course", **WINDOW),
-                                now=NOW, caller=OPERATOR)
+    seen = site.get_stats(StatsRequest(targetuser="alice", statsscope="course", sessions=True,
+                                       **WINDOW), now=NOW, caller=alice)
+    everything = site.get_stats(StatsRequest(targetuser="alice", statsscope="course",
+                                             sessions=True, **WINDOW), now=NOW, caller=OPERATOR)
     assert {c.SHORTNAME: c.SECONDS for c in seen.COURSES} == {"C5": 2740, "C6": 1500}
     assert seen.USER.SECONDS == everything.USER.SECONDS
     assert len(seen.SESSIONS) == len(everything.SESSIONS) == 3
@@ -230,12 +230,14 @@ def test_the_demo_student_reads_their_own_figures_over_soap(database_url):
         assert not rights.in_system(OWN), "the stock demo learner holds the own capability in courses only"
         term = {"timefrom": TERM_START, "timeto": TERM_END}
         expected = site.get_stats(StatsRequest(targetuser=student.username, statsscope="course",
-                                               **term), now=int(time.time()), caller=OPERATOR)
+                                               sessions=True, **term),
+                                  now=int(time.time()), caller=OPERATOR)
         with gunicorn(database_url) as soap_url:
             client = zeep.Client(f"{soap_url}?wsdl")
             service = client.create_service("{urn:soap-usestats:1}UseStats",
                                             f"{soap_url}?wstoken={student.token}")
-            answer = service.GetStats(targetuser=student.username, statsscope="course", **term)
+            answer = service.GetStats(targetuser=student.username, statsscope="course",
+                                      sessions=True, **term)
             assert answer.USER.USERNAME == student.username
             assert answer.USER.SECONDS == expected.USER.SECONDS > 0
             assert ({c.SHORTNAME: c.SECONDS for c in answer.COURSES.COURSE}

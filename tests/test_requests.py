@@ -100,7 +100,7 @@ class Recording:
 
     def get_stats(self, asked, *, now, caller):
         self.asked.append(asked)
-        return Stats(Person(1, "lee", "Lee", "Learner", ""), 0, now, "site", Tally(), [])
+        return Stats(Person(1, "lee", "Lee", "Learner", ""), 0, now, "site", Tally(), None, 0)
 
     def person(self, caller, callinguser, now):
         return CallingUser("twin", HOME, HOME)

@@ -38,7 +38,8 @@ def example(builder):
 
 def test_worked_example_site_scope(example):
     site, _, ids = example
-    stats = site.get_stats(StatsRequest(targetuser="alice", **WINDOW), now=NOW, caller=OPERATOR)
+    stats = site.get_stats(StatsRequest(targetuser="alice", sessions=True, **WINDOW), now=NOW,
+                           caller=OPERATOR)
     user = stats.USER
     assert (user.USERNAME, user.IDNUMBER, user.ID) == ("alice", "E1001", ids["user"])
     assert (user.FROM, user.TO, user.SECONDS, user.ELAPSED, user.EVENTS) == (0, 100000, 2800, 46, 5)
@@ -183,8 +184,8 @@ def test_unknown_deleted_and_ambiguous_users(example):
 def test_user_without_activity_gets_zeros(example):
     site, b, _ = example
     b.user("idle")
-    stats = site.get_stats(StatsRequest(targetuser="idle", statsscope="course"), now=NOW,
-                           caller=OPERATOR)
+    stats = site.get_stats(StatsRequest(targetuser="idle", statsscope="course", sessions=True),
+                           now=NOW, caller=OPERATOR)
     assert (stats.USER.ELAPSED, stats.USER.SECONDS, stats.COURSES, stats.SESSIONS) == (0, 0, [], [])
 
 

@@ -213,7 +213,8 @@ def test_a_forged_or_garbled_cursor_is_refused(builder, site):
 @pytest.mark.parametrize("other", [dict(timeto=5001), dict(timefrom=1), dict(statsscope="course"),
                                    dict(daily=True), dict(targetusers=["u0", "u1", "u2"]),
                                    dict(courseidfield="id", courseidentifier="1"),
-                                   dict(timezone="Europe/Paris", daily=True)])
+                                   dict(timezone="Europe/Paris", daily=True),
+                                   dict(sessions=True)])
 def test_a_cursor_of_other_parameters_is_refused(builder, site, other):
     for n in range(3):
         _busy(builder, f"u{n}")

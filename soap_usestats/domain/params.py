@@ -145,21 +145,22 @@ def zone(name: str | None, default: str) -> ZoneInfo:
 
 @dataclass(frozen=True)
 class Figures:
-    """What figures are asked for: the scope, the window, and days in a zone (``None``:
-    the site's zone, when ``daily``)."""
+    """What figures are asked for: the scope, the window, days in a zone (``None``: the
+    site's zone, when ``daily``), and whether the sessions are listed."""
 
     scope: str
     start: int
     end: int
     daily: bool = False
     zone: ZoneInfo | None = None
+    sessions: bool = False
 
 
 def figures(request: FiguresRequest, now: int) -> Figures:
-    """The checked scope, window and days of a GetStats or GetUsersStats."""
+    """The checked scope, window, days and sessions of a GetStats or GetUsersStats."""
     start, end = window(request.timefrom, request.timeto, now)
     daily, timezone = request.daily, request.timezone
     if daily:
         daily_window(start, end)
     asked = zone(timezone, "UTC") if daily and (timezone or "").strip() else None
-    return Figures(stats_scope(request.statsscope), start, end, daily, asked)
+    return Figures(stats_scope(request.statsscope), start, end, daily, asked, request.sessions)

@@ -51,14 +51,15 @@ class _OneUser:
 
 @dataclass(frozen=True, kw_only=True)
 class FiguresRequest(Request):
-    """What figures are asked for: the scope, the window, and the days (GetStats and
-    GetUsersStats)."""
+    """What figures are asked for: the scope, the window, the days and the list of sessions
+    (GetStats and GetUsersStats)."""
 
     statsscope: str | None = None
     timefrom: int | None = None
     timeto: int | None = None
     daily: bool = False
     timezone: str | None = None
+    sessions: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, replace
+from datetime import date
 from decimal import Decimal
 from functools import partial
 from typing import TypeVar
@@ -38,7 +39,7 @@ from ..timemodel.engine import Tally, Usage
 from ..timemodel.settings import BlockSettings, EffectiveModel, TimeModelOverrides
 from ..wwwroots import normalise, same
 from . import cursor as paging
-from . import params
+from . import finality, params
 from .identity import acting_user
 from .requests import ScoresRequest, StatsRequest, UsersStatsRequest
 from .results import (
@@ -164,7 +165,8 @@ class MoodleSite:
                 viewer.require_course_reader(asked.scope)
             model, zone = self.time_model(call.conn), self._zone(call, asked)
             figures = self._figures(call, viewer, [user.id], asked, model, zone)
-            return self._stats(call.conn, {user.id: user}, figures, asked, model, zone)[0]
+            return self._stats(call.conn, {user.id: user}, figures, asked, model, zone,
+                               now)[0]
 
     def get_users_stats(self, request: UsersStatsRequest, *, now: int,
                         caller: Caller) -> UsersStats:
@@ -188,7 +190,8 @@ class MoodleSite:
                 "whereroot": normalise(request.whereroot), "targetuserfield": field,
                 "targetusers": targets and sorted(map(str, targets)), "course": course,
                 "statsscope": asked.scope, "timefrom": asked.start, "timeto": request.timeto,
-                "daily": asked.daily, "timezone": (request.timezone or "").strip()})
+                "daily": asked.daily, "timezone": (request.timezone or "").strip(),
+                "sessions": asked.sessions})
             key = paging.key_of(self.secret_key, self._siteidentifier(call))
             cursor = request.cursor
             position = (paging.decode(key, query, cursor) if (cursor or "").strip()
@@ -199,7 +202,7 @@ class MoodleSite:
             users, figures, more = self._page(
                 call, viewer, candidates, asked, model, zone, position.after, size,
                 keep_idle=targets is not None or course is not None)
-            stats = self._stats(call.conn, users, figures, asked, model, zone)
+            stats = self._stats(call.conn, users, figures, asked, model, zone, now)
         last = stats[-1].user.id if stats else position.after
         return UsersStats(stats, paging.encode(key, query, paging.Position(last, asked.end))
                           if more else None)
@@ -383,11 +386,15 @@ class MoodleSite:
         return {i: (start[i] if isinstance(start, dict) else start, usages[i]) for i in userids}
 
     def _stats(self, conn: Connection, users: Mapping[int, Row], figures: UserFigures,
-               asked: params.Figures, model: EffectiveModel, zone: ZoneInfo | None) -> list[Stats]:
+               asked: params.Figures, model: EffectiveModel, zone: ZoneInfo | None,
+               now: int) -> list[Stats]:
         """The users' Stats in id order, their courses or modules named with a bounded number
-        of statements, whatever the number of users."""
+        of statements, whatever the number of users; final at ``now`` as far as they are."""
+        before = finality.final_before(model.time_settings, now)
         stats = [(Stats(_person(users[i]), start, asked.end, asked.scope, usage.total,
-                        usage.sessions, model=model, zone=zone and zone.key), usage)
+                        usage.sessions if asked.sessions else None, len(usage.sessions),
+                        model=model, zone=zone and zone.key, final_before=before,
+                        final_days=finality.final_days(_days(usage), zone, before)), usage)
                  for i, (start, usage) in sorted(figures.items())]
         usages = [usage for _, usage in stats]
         if asked.scope == "course":
@@ -420,14 +427,21 @@ class _ModuleNames:
     names: dict[str, dict[int, str]]
 
 
+def _days(usage: Usage) -> set[date]:
+    """Every date with time booked to it: the user's, and each course's."""
+    return {day for tally in (usage.total, *usage.courses.values()) for day in tally.days}
+
+
 def _with_courses(stats: Stats, usage: Usage, rows: Mapping[int, Row]) -> Stats:
-    """``stats`` with every course's figures; the site course apart."""
+    """``stats`` with every course's figures; the site course apart. A course's days are
+    final as the user's are: ``stats.final_days`` holds them all."""
     courses, site_course = [], None
     for courseid, tally in usage.courses.items():
         row = rows.get(courseid)
         figures = CourseFigures(courseid, row.fullname if row else "",
                                 row.shortname if row else "",
-                                (row.idnumber if row else None) or "", tally)
+                                (row.idnumber if row else None) or "", tally,
+                                final_days=stats.final_days)
         if row is not None and row.category == 0:
             site_course = figures
         else:

@@ -182,19 +182,34 @@ def _outcome(future: Future, wwwroot: str, home: bool) -> Stats | UnknownUser:
 
 def _summed(found: list[tuple[str, Stats]]) -> Stats:
     """One answer of every site's: figures summed, courses and modules marked with their
-    site, each site's own answer in ``sites``."""
-    first = found[0][1]
+    site, each site's own answer in ``sites``. Figures are final as far as they are on
+    every site: ``final_before`` is the earliest, and a day is final where every site
+    that has it says so."""
+    first, answers = found[0][1], [stats for _, stats in found]
     courses = sorted((replace(course, site=wwwroot) for wwwroot, stats in found
                       for course in stats.courses), key=lambda c: (c.shortname, c.site, c.id))
     modules = sorted((replace(module, site=wwwroot) for wwwroot, stats in found
                       for module in stats.modules),
                      key=lambda m: (m.courseshortname, m.name, m.site, m.id))
-    sessions = sorted((session for _, stats in found for session in stats.sessions),
-                      key=lambda s: (s.start, s.end))
-    return Stats(first.user, min(stats.start for _, stats in found), first.end, first.scope,
-                 _total([stats.total for _, stats in found]), sessions, courses=courses,
+    sessions = None
+    if all(stats.sessions is not None for stats in answers):
+        sessions = sorted((session for stats in answers for session in stats.sessions),
+                          key=lambda s: (s.start, s.end))
+    befores = [stats.final_before for stats in answers]
+    return Stats(first.user, min(stats.start for stats in answers), first.end, first.scope,
+                 _total([stats.total for stats in answers]), sessions,
+                 sum(stats.session_count for stats in answers), courses=courses,
                  modules=modules, zone=first.zone,
-                 sites=[SiteFigures(wwwroot, stats) for wwwroot, stats in found])
+                 sites=[SiteFigures(wwwroot, stats) for wwwroot, stats in found],
+                 final_before=None if None in befores else min(befores),
+                 final_days=_final_days(answers))
+
+
+def _final_days(answers: list[Stats]) -> frozenset[date]:
+    """The days final on every site that has time booked to them."""
+    days = {day for stats in answers for day in stats.total.days}
+    return frozenset(day for day in days if all(
+        day in stats.final_days for stats in answers if day in stats.total.days))
 
 
 def _total(tallies: list[Tally]) -> Tally:

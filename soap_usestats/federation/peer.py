@@ -87,9 +87,11 @@ class Peer:
             raise self._failure("gave no usable answer", error) from None
         try:
             if isinstance(request, StatsRequest):
-                return answers.stats(answer, params.stats_scope(request.statsscope))
+                return answers.stats(answer, params.stats_scope(request.statsscope),
+                                     request.sessions)
             if isinstance(request, UsersStatsRequest):
-                return answers.users_stats(answer, params.stats_scope(request.statsscope))
+                return answers.users_stats(answer, params.stats_scope(request.statsscope),
+                                           request.sessions)
             return answers.scores(answer)
         except BrokenAnswer as broken:
             raise self._failure(f"answered against the contract: {broken}") from None

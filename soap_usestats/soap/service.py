@@ -62,6 +62,8 @@ _TIMETO = Integer32(doc="The window's end, a Unix time; default now. timefrom mu
                         "after timeto.")
 _COURSEIDFIELD = "The course field courseidentifier matches: id, shortname or idnumber."
 _COURSEIDENTIFIER = "The course's value of that field."
+_SESSIONS = Boolean(doc="When true, the answer also lists SESSIONS: each working session's "
+                         "start, end and seconds. SESSIONCOUNT comes always.")
 _JSON_RESPONSE = Boolean(doc="When true, the answer also carries JSON: the same figures as "
                              "one JSON document, for middleware that forwards strings.")
 
@@ -126,10 +128,10 @@ class UseStatsService(Service):
     """Time spent on a Moodle site and grades, per user, course and activity."""
 
     @rpc(_CALLINGUSER, _TARGETUSER, _TARGETUSERFIELD, _WHEREROOT_ALL, _STATSSCOPE, _TIMEFROM,
-         _TIMETO, _JSON_RESPONSE, _DAILY, _TIMEZONE,
+         _TIMETO, _JSON_RESPONSE, _DAILY, _TIMEZONE, _SESSIONS,
          _returns=UseStats, _out_variable_name="USE_STATS", _throws=UseStatsFault)
     def GetStats(ctx, callinguser, targetuser, targetuserfield, whereroot, statsscope,
-                 timefrom, timeto, json_response, daily, timezone):
+                 timefrom, timeto, json_response, daily, timezone, sessions):
         """Time one user spent on the site, in each course (statsscope course) or
         in each activity (statsscope module), within [timefrom, timeto]."""
         call: Call = ctx.udc
@@ -163,10 +165,11 @@ class UseStatsService(Service):
                        "page."),
          _text("The NEXTCURSOR of the previous page, with the same other parameters; absent "
                "for the first page."),
+         _SESSIONS,
          _returns=UsersStats, _out_variable_name="USERS_STATS", _throws=UseStatsFault)
     def GetUsersStats(ctx, callinguser, targetusers, targetuserfield, whereroot, courseidfield,
                       courseidentifier, statsscope, timefrom, timeto, daily, timezone, pagesize,
-                      cursor):
+                      cursor, sessions):
         """Time many users spent, one USE_STATS each as GetStats gives it, a page at a time in
         order of Moodle id: the users of targetusers, the users enrolled in a course, or
         (with neither) every user with time counted in the window."""

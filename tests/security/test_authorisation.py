@@ -51,12 +51,12 @@ def course_seconds(answer) -> dict[str, int]:
 
 @pytest.fixture
 def everything(school):
-    return stats(school, OPERATOR)
+    return stats(school, OPERATOR, sessions=True)
 
 
 @pytest.mark.parametrize("viewer", ["admin", "manager"])
 def test_site_admins_and_site_capability_see_everything(school, everything, viewer):
-    answer = stats(school, school.caller(viewer))
+    answer = stats(school, school.caller(viewer), sessions=True)
     assert course_seconds(answer) == course_seconds(everything) == {"C5": 2740, "C6": 1500}
     assert answer.USER.SECONDS == everything.USER.SECONDS
     assert len(answer.SESSIONS) == len(everything.SESSIONS) == 3
@@ -82,7 +82,7 @@ def test_own_capability_prohibited_by_another_role(school):
 
 
 def test_course_capability_sees_only_its_courses(school, everything):
-    answer = stats(school, school.caller("teacher"))
+    answer = stats(school, school.caller("teacher"), sessions=True)
     assert course_seconds(answer) == {"C5": 2740}
     assert answer.USER.SECONDS == 2740
     assert answer.USER.ELAPSED == 2740 // 60
