@@ -18,6 +18,7 @@ import tracemalloc
 import common
 
 from soap_usestats.auth.caller import OPERATOR
+from soap_usestats.domain.requests import StatsRequest
 from soap_usestats.domain.site import MoodleSite
 from soap_usestats.moodle.database import connect
 from soap_usestats.moodle.tables import MoodleTables
@@ -28,12 +29,15 @@ END = 2**31 - 1
 def measure(url: str) -> tuple[float, int, int]:
     site = MoodleSite(connect(url), MoodleTables())
     try:
-        site.get_stats(common.LEARNER, statsscope="module", now=END, caller=OPERATOR)  # warm the pool
+        site.get_stats(StatsRequest(targetuser=common.LEARNER, statsscope="module"), now=END,
+                       caller=OPERATOR)  # warm the pool
         started = time.perf_counter()
-        stats = site.get_stats(common.LEARNER, statsscope="module", now=END, caller=OPERATOR)
+        stats = site.get_stats(StatsRequest(targetuser=common.LEARNER, statsscope="module"),
+                               now=END, caller=OPERATOR)
         elapsed = time.perf_counter() - started
         tracemalloc.start()  # a second run: tracemalloc slows allocation down
-        site.get_stats(common.LEARNER, statsscope="module", now=END, caller=OPERATOR)
+        site.get_stats(StatsRequest(targetuser=common.LEARNER, statsscope="module"), now=END,
+                       caller=OPERATOR)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     finally:

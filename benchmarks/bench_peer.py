@@ -15,6 +15,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from soap_usestats.auth.caller import CallingUser  # noqa: E402
 from soap_usestats.auth.clients import new_secret_key  # noqa: E402
 from soap_usestats.config import DEFAULT_MAX_ANSWER_BYTES, PeerService  # noqa: E402
 from soap_usestats.domain import results  # noqa: E402
+from soap_usestats.domain.requests import Request, StatsRequest, UsersStatsRequest  # noqa: E402
 from soap_usestats.exceptions import RemoteFailure  # noqa: E402
 from soap_usestats.federation.peer import Peer  # noqa: E402
 from soap_usestats.soap import messages, shaping  # noqa: E402
@@ -58,8 +60,9 @@ def learner(number: int, days: int, activities: int) -> results.Stats:
         for m in range(activities)]
     person = results.Person(100 + number, f"learner{number}", "Firstname", "Lastname",
                             f"E-{number:06d}")
-    return results.Stats(person, 1_767_225_600, 1_798_761_599, "module", total, [],
-                         modules=modules, zone="Europe/Paris")
+    return results.Stats(person, 1_767_225_600, 1_798_761_599, "module", total, None, days,
+                         modules=modules, zone="Europe/Paris", final_before=1_798_761_599,
+                         final_days=frozenset(total.days))
 
 
 def page(days: int, activities: int) -> bytes:
@@ -74,7 +77,7 @@ def page(days: int, activities: int) -> bytes:
     return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
 
 
-def measured(url: str, password: str, timeout: float, operation: str, asked: dict
+def measured(url: str, password: str, timeout: float, request: Request
              ) -> tuple[float, int, str]:
     """One call of a fresh hub's Peer at ``url``: its time, its peak memory growth (the
     WSDL's loading included) and its outcome. Run in a process of its own."""
@@ -83,7 +86,7 @@ def measured(url: str, password: str, timeout: float, operation: str, asked: dic
     started = time.perf_counter()
     with peak_growth("self") as growth:
         try:
-            answer = peer.call(operation, asked, MANAGER, "bench")
+            answer = peer.call(replace(request, whereroot=C, callinguser=MANAGER), "bench")
             outcome = f"{len(getattr(answer, 'stats', [answer]))} answered"
         except RemoteFailure as refused:
             outcome = str(refused)
@@ -112,18 +115,18 @@ def main() -> None:
         print(f"max_answer_bytes by default: {DEFAULT_MAX_ANSWER_BYTES / MIB:.0f} MiB")
         for declared in (False, True):
             took, growth, outcome = in_a_process(
-                hostile(flood=300 * MIB, declare_length=declared), password, 300, "GetStats",
-                {"targetuser": "lee"})
+                hostile(flood=300 * MIB, declare_length=declared), password, 300,
+                StatsRequest(targetuser="lee"))
             print(f"a 300 MiB answer ({'declared' if declared else 'chunked'}): {took:.2f} s, "
                   f"peak memory +{growth / MIB:.0f} MiB: {outcome}")
-        took, _, outcome = in_a_process(hostile(drip_answer=0.5), password, 3, "GetStats",
-                                        {"targetuser": "lee"})
+        took, _, outcome = in_a_process(hostile(drip_answer=0.5), password, 3,
+                                        StatsRequest(targetuser="lee"))
         print(f"an answer dripped a byte every 0.5 s, timeout 3 s: {took:.2f} s: {outcome}")
         for days, activities in PAGES:
             answer = page(days, activities)
             took, growth, outcome = in_a_process(
-                hostile(answer=lambda _, a=answer: a), password, 300, "GetUsersStats",
-                {"statsscope": "module"})
+                hostile(answer=lambda _, a=answer: a), password, 300,
+                UsersStatsRequest(statsscope="module"))
             print(f"GetUsersStats page of {USERS} users at module scope with days, {days} days "
                   f"and {activities} activities each: {len(answer) / MIB:.1f} MiB, read and "
                   f"checked in {took:.1f} s, peak memory +{growth / MIB:.0f} MiB: {outcome}")

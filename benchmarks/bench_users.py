@@ -39,6 +39,7 @@ from sqlalchemy import (
 
 from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.demo.schema import DemoTables
+from soap_usestats.domain.requests import UsersStatsRequest
 from soap_usestats.domain.site import MoodleSite
 from soap_usestats.moodle.database import connect
 from soap_usestats.moodle.tables import MoodleTables
@@ -139,7 +140,8 @@ def page_peak(url: str) -> int:
     site = MoodleSite(connect(url), MoodleTables())
     try:
         tracemalloc.start()
-        site.get_users_stats(timeto=END, pagesize=1000, now=END, caller=OPERATOR)
+        site.get_users_stats(UsersStatsRequest(timeto=END, pagesize=1000), now=END,
+                             caller=OPERATOR)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

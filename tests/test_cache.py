@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import event
 
 from soap_usestats.config import load_settings
+from soap_usestats.domain.requests import StatsRequest
 from soap_usestats.domain.site import MoodleSite
 from soap_usestats.exceptions import ConfigError
 from soap_usestats.moodle.cache import TtlCache
@@ -55,7 +56,8 @@ def _statements(site: MoodleSite, caller) -> list[str]:
     listener = lambda conn, cursor, statement, *args: seen.append(statement)  # noqa: E731
     event.listen(site.engine, "before_cursor_execute", listener)
     try:
-        site.get_stats("alice", statsscope="course", **WINDOW, now=NOW, caller=caller)
+        site.get_stats(StatsRequest(targetuser="alice", statsscope="course", **WINDOW), now=NOW,
+                       caller=caller)
     finally:
         event.remove(site.engine, "before_cursor_execute", listener)
     return seen

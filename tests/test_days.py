@@ -9,6 +9,7 @@ import pytest
 
 from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.domain import params
+from soap_usestats.domain.requests import StatsRequest
 from soap_usestats.exceptions import InvalidParameter
 from soap_usestats.moodle.database import connect
 from soap_usestats.moodle.tables import MoodleTables
@@ -30,8 +31,9 @@ def days(element) -> list[tuple[date, int, int]]:
 
 def test_the_worked_example_in_etc_gmt_plus_1(example):
     site, _, _ = example
-    stats = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW, caller=OPERATOR,
-                           daily=True, timezone="Etc/GMT+1")
+    stats = site.get_stats(StatsRequest(targetuser="alice", statsscope="course", **WINDOW,
+                                        daily=True, timezone="Etc/GMT+1"), now=NOW,
+                           caller=OPERATOR)
     assert days(stats.USER) == [(date(1969, 12, 31), 1900, 31), (date(1970, 1, 1), 900, 15)]
     (course,) = stats.COURSES
     assert days(course) == [(date(1969, 12, 31), 1840, 30), (date(1970, 1, 1), 900, 15)]
@@ -40,13 +42,15 @@ def test_the_worked_example_in_etc_gmt_plus_1(example):
 
 def test_in_utc_one_day(example):
     site, _, _ = example
-    stats = site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR, daily=True, timezone="UTC")
+    stats = site.get_stats(StatsRequest(targetuser="alice", **WINDOW, daily=True, timezone="UTC"),
+                           now=NOW, caller=OPERATOR)
     assert days(stats.USER) == [(date(1970, 1, 1), 2800, 46)]
 
 
 def test_no_days_unless_asked(example):
     site, _, _ = example
-    stats = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW, caller=OPERATOR)
+    stats = site.get_stats(StatsRequest(targetuser="alice", statsscope="course", **WINDOW),
+                           now=NOW, caller=OPERATOR)
     assert stats.USER.DAYS is None and stats.COURSES[0].DAYS is None
     assert stats.MODEL.TIMEZONE is None
 
@@ -64,14 +68,16 @@ def test_the_default_zone_is_the_sites(example, settings, zone):
     site, b, _ = example
     for name, value in settings.items():
         b.config(name, value)
-    stats = site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR, daily=True)
+    stats = site.get_stats(StatsRequest(targetuser="alice", **WINDOW, daily=True), now=NOW,
+                           caller=OPERATOR)
     assert stats.MODEL.TIMEZONE == zone
 
 
 def test_an_unknown_zone_is_named(example):
     site, _, _ = example
     with pytest.raises(InvalidParameter, match="'Mars/Olympus' is not an IANA time zone"):
-        site.get_stats("alice", now=NOW, caller=OPERATOR, daily=True, timezone="Mars/Olympus")
+        site.get_stats(StatsRequest(targetuser="alice", daily=True, timezone="Mars/Olympus"),
+                       now=NOW, caller=OPERATOR)
 
 
 @pytest.mark.parametrize("name, saying", [
@@ -87,11 +93,13 @@ def test_a_name_that_is_no_zone_file_is_unknown(name, saying):
 def test_days_over_more_than_ten_years_are_refused(example):
     site, _, _ = example
     ten_years = 3653 * 86400
-    site.get_stats("alice", timefrom=0, timeto=ten_years, now=NOW, caller=OPERATOR, daily=True)
+    site.get_stats(StatsRequest(targetuser="alice", timefrom=0, timeto=ten_years, daily=True),
+                   now=NOW, caller=OPERATOR)
     with pytest.raises(InvalidParameter, match="at most 10 years"):
-        site.get_stats("alice", timefrom=0, timeto=ten_years + 1, now=NOW, caller=OPERATOR,
-                       daily=True)
-    site.get_stats("alice", timefrom=0, timeto=ten_years + 1, now=NOW, caller=OPERATOR)
+        site.get_stats(StatsRequest(targetuser="alice", timefrom=0, timeto=ten_years + 1,
+                                    daily=True), now=NOW, caller=OPERATOR)
+    site.get_stats(StatsRequest(targetuser="alice", timefrom=0, timeto=ten_years + 1), now=NOW,
+                   caller=OPERATOR)
 
 
 def test_the_model_is_echoed_with_the_values_used(example):
@@ -99,6 +107,7 @@ def test_the_model_is_echoed_with_the_values_used(example):
     b.config_plugin("block_use_stats", "threshold", "30")
     b.config_plugin("block_use_stats", "ignoremodules", "forum,chat")
     site.overrides = TimeModelOverrides(lastpingcredit=5)
-    model = site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR).MODEL
+    model = site.get_stats(StatsRequest(targetuser="alice", **WINDOW), now=NOW,
+                           caller=OPERATOR).MODEL
     assert (model.THRESHOLD, model.LASTPINGCREDIT, model.IGNOREMODULES, model.CAPTUREMODULES,
             model.ENROLMENTFILTER) == (30, 5, "chat,forum", "learningtimecheck", False)

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, select
 
 from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.demo.site import build_demo_site
+from soap_usestats.domain.requests import ScoresRequest, StatsRequest
 from soap_usestats.domain.site import MoodleSite
 from soap_usestats.moodle.database import connect
 from soap_usestats.moodle.tables import MoodleTables
@@ -42,14 +43,16 @@ def test_reference_learner_by_hand(demo_sites):
     """The worked example of the time model, played on the demo site."""
     site, demo, _ = demo_sites["sqlite"]
     ref = demo.reference
-    window = dict(timefrom=ref.timefrom, timeto=ref.timeto, now=NOW, caller=OPERATOR)
-    stats = site.get_stats(ref.username, statsscope="course", **window)
+    window = dict(timefrom=ref.timefrom, timeto=ref.timeto)
+    stats = site.get_stats(StatsRequest(targetuser=ref.username, statsscope="course",
+                                        sessions=True, **window), now=NOW, caller=OPERATOR)
     # 60 + 240 + 600 + (900 + 100 carried) + 900
     assert (stats.USER.SECONDS, stats.USER.ELAPSED) == (2800, 46)
     (course,) = stats.COURSES
     assert (course.SHORTNAME, course.SECONDS, course.ELAPSED) == (ref.course_shortname, 2740, 45)
     assert (course.ACTIVITYSECONDS, course.COURSESECONDS, course.OTHERSECONDS) == (1500, 1240, 0)
-    (module,) = site.get_stats(ref.username, statsscope="module", **window).MODULES
+    (module,) = site.get_stats(StatsRequest(targetuser=ref.username, statsscope="module", **window),
+                               now=NOW, caller=OPERATOR).MODULES
     assert (module.ID, module.TYPE, module.SECONDS, module.ELAPSED) == (ref.quiz_cmid, "quiz", 1500, 25)
     sessions = [(s.START.timestamp() - ref.timefrom, s.END.timestamp() - ref.timefrom, s.SECONDS)
                 for s in stats.SESSIONS]
@@ -70,10 +73,12 @@ def _answers(site: MoodleSite, usernames: list[str], course: str) -> dict:
     answers = {}
     for username in usernames:
         for scope in ("site", "course", "module"):
-            stats = site.get_stats(username, statsscope=scope, now=NOW, caller=OPERATOR)
+            stats = site.get_stats(StatsRequest(targetuser=username, statsscope=scope,
+                                                sessions=True), now=NOW, caller=OPERATOR)
             answers[username, scope] = get_object_as_dict(stats, type(stats))
-        scores = site.get_scores(username, caller=OPERATOR, scorescope="notes/items",
-                                 courseidfield="shortname", courseidentifier=course)
+        scores = site.get_scores(ScoresRequest(targetuser=username, scorescope="notes/items",
+                                               courseidfield="shortname", courseidentifier=course),
+                                 caller=OPERATOR)
         answers[username, course] = get_object_as_dict(scores, type(scores))
     return answers
 
@@ -92,13 +97,15 @@ def test_every_database_gives_the_same_figures(demo_sites):
 def test_figures_add_up_for_every_demo_learner(demo_sites):
     site, _, url = demo_sites["sqlite"]
     for username in _learners(url):
-        stats = site.get_stats(username, statsscope="course", now=NOW, caller=OPERATOR)
+        stats = site.get_stats(StatsRequest(targetuser=username, statsscope="course",
+                                            sessions=True), now=NOW, caller=OPERATOR)
         courses = stats.COURSES + ([stats.SITECOURSE] if stats.SITECOURSE else [])
         for c in courses:
             assert c.SECONDS == c.ACTIVITYSECONDS + c.COURSESECONDS + c.OTHERSECONDS
             assert c.ELAPSED == c.SECONDS // 60
         assert sum(c.SECONDS for c in courses) <= stats.USER.SECONDS
         assert sum(s.SECONDS for s in stats.SESSIONS) == stats.USER.SECONDS
-        modules = site.get_stats(username, statsscope="module", now=NOW, caller=OPERATOR).MODULES
+        modules = site.get_stats(StatsRequest(targetuser=username, statsscope="module"), now=NOW,
+                                 caller=OPERATOR).MODULES
         for c in stats.COURSES:
             assert sum(m.SECONDS for m in modules if m.COURSEID == c.ID) == c.ACTIVITYSECONDS

@@ -119,6 +119,13 @@ def test_the_elements_of_modules_and_sessions_are_shown(client):
     assert "elements are those of DAYS above" not in shown
 
 
+def test_finality_and_the_sessions_parameter_are_shown(client):
+    shown = text_of(page(client).body)
+    for name in ("FINALBEFORE", "FINAL", "sessions"):
+        assert f" {name} " in f" {shown} "
+    assert "SESSIONCOUNT comes always" in shown
+
+
 def test_the_json_endpoint_is_shown(client):
     shown = text_of(page(client).body)
     assert "https://stats.example.com/json/GetStats?targetuser=ref.learner" in shown

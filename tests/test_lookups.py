@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from soap_usestats.auth.caller import OPERATOR
+from soap_usestats.domain.requests import ScoresRequest, StatsRequest, UsersStatsRequest
 from soap_usestats.exceptions import UnknownCourse, UnknownUser
 from soap_usestats.moodle.database import connect
 from soap_usestats.moodle.tables import MoodleTables
@@ -106,15 +107,17 @@ def _found(call):
 @pytest.mark.parametrize(("field", "value"), LOOKUPS)
 def test_get_stats_finds_users_exactly(lookups, field, value):
     site, _ = lookups
-    assert _found(lambda: site.get_stats(value, field, **WINDOW, now=NOW,
+    assert _found(lambda: site.get_stats(StatsRequest(targetuser=value, targetuserfield=field,
+                                                      **WINDOW), now=NOW,
                                          caller=OPERATOR)) == LOOKUPS[field, value]
 
 
 @pytest.mark.parametrize(("field", "value"), LOOKUPS)
 def test_get_scores_finds_users_exactly(lookups, field, value):
     site, _ = lookups
-    assert _found(lambda: site.get_scores(value, field, courseidfield="shortname",
-                                          courseidentifier="ALG101",
+    assert _found(lambda: site.get_scores(ScoresRequest(targetuser=value, targetuserfield=field,
+                                                        courseidfield="shortname",
+                                                        courseidentifier="ALG101"),
                                           caller=OPERATOR)) == LOOKUPS[field, value]
 
 
@@ -125,27 +128,32 @@ def test_get_users_stats_lists_users_as_get_stats_finds_them(lookups, field, val
     named = repr(value.strip().lower() if field == "username" else value.strip())
     if expected is None or expected == AMBIGUOUS:
         with pytest.raises(UnknownUser) as raised:
-            site.get_users_stats([value], field, **WINDOW, now=NOW, caller=OPERATOR)
+            site.get_users_stats(UsersStatsRequest(targetusers=[value], targetuserfield=field,
+                                                   **WINDOW), now=NOW, caller=OPERATOR)
         start = "no user has" if expected is None else "more than one user has"
         assert str(raised.value).startswith(f"{start} {field} {named}")
     else:
-        page = site.get_users_stats([value], field, **WINDOW, now=NOW, caller=OPERATOR)
+        page = site.get_users_stats(UsersStatsRequest(targetusers=[value], targetuserfield=field,
+                                                      **WINDOW), now=NOW, caller=OPERATOR)
         assert [stats.user.username for stats in page.stats] == [expected]
 
 
 def test_get_users_stats_lists_only_the_users_asked_for(lookups):
     site, ids = lookups
-    page = site.get_users_stats(["EMP0001", "EMP0004", "EMP0006"], "idnumber", **WINDOW,
-                                now=NOW, caller=OPERATOR)
+    page = site.get_users_stats(UsersStatsRequest(targetusers=["EMP0001", "EMP0004", "EMP0006"],
+                                                  targetuserfield="idnumber", **WINDOW), now=NOW,
+                                caller=OPERATOR)
     assert [stats.user.id for stats in page.stats] == sorted(
         ids[name] for name in ("emp1", "emp4", "emp6"))
     with pytest.raises(UnknownUser) as raised:
-        site.get_users_stats(["EMP0001", "emp0003", "twin@example.com"], "idnumber", **WINDOW,
-                             now=NOW, caller=OPERATOR)
+        site.get_users_stats(UsersStatsRequest(
+            targetusers=["EMP0001", "emp0003", "twin@example.com"], targetuserfield="idnumber",
+            **WINDOW), now=NOW, caller=OPERATOR)
     assert str(raised.value) == "no user has idnumber 'emp0003', 'twin@example.com'"
     with pytest.raises(UnknownUser) as raised:
-        site.get_users_stats(["learner4@example.com", "TWIN@EXAMPLE.COM"], "email", **WINDOW,
-                             now=NOW, caller=OPERATOR)
+        site.get_users_stats(UsersStatsRequest(
+            targetusers=["learner4@example.com", "TWIN@EXAMPLE.COM"], targetuserfield="email",
+            **WINDOW), now=NOW, caller=OPERATOR)
     assert str(raised.value) == ("more than one user has email 'TWIN@EXAMPLE.COM'; "
                                  "ask by another field")
 
@@ -154,7 +162,8 @@ def test_get_users_stats_lists_only_the_users_asked_for(lookups):
 def test_get_scores_finds_courses_exactly(lookups, field, value):
     site, _ = lookups
     try:
-        found = site.get_scores("emp1", courseidfield=field, courseidentifier=value,
+        found = site.get_scores(ScoresRequest(targetuser="emp1", courseidfield=field,
+                                              courseidentifier=value),
                                 caller=OPERATOR).COURSE.SHORTNAME
     except UnknownCourse:
         found = None
@@ -165,8 +174,8 @@ def test_get_scores_finds_courses_exactly(lookups, field, value):
 def test_a_course_population_finds_its_course_exactly(lookups, field, value):
     site, _ = lookups
     try:
-        site.get_users_stats(courseidfield=field, courseidentifier=value, **WINDOW, now=NOW,
-                             caller=OPERATOR)
+        site.get_users_stats(UsersStatsRequest(courseidfield=field, courseidentifier=value,
+                                               **WINDOW), now=NOW, caller=OPERATOR)
         found = True
     except UnknownCourse:
         found = False

@@ -24,6 +24,7 @@ from soap_usestats.access.rules import Viewer
 from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.config import Capabilities
 from soap_usestats.demo.site import TERM_END, TERM_START, build_demo_site
+from soap_usestats.domain.requests import ScoresRequest, StatsRequest
 from soap_usestats.exceptions import Forbidden
 from soap_usestats.moodle.database import connect, read_only
 from soap_usestats.moodle.queries import Queries
@@ -186,15 +187,17 @@ def site(stock, database_url):
 
 def test_a_student_of_one_course_gets_all_their_own_figures(stock, site):
     alice = token_caller(stock.b, stock.alice)
-    seen = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW, caller=alice)
-    everything = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW, caller=OPERATOR)
+    seen = site.get_stats(StatsRequest(targetuser="alice", statsscope="course", sessions=True,
+                                       **WINDOW), now=NOW, caller=alice)
+    everything = site.get_stats(StatsRequest(targetuser="alice", statsscope="course",
+                                             sessions=True, **WINDOW), now=NOW, caller=OPERATOR)
     assert {c.SHORTNAME: c.SECONDS for c in seen.COURSES} == {"C5": 2740, "C6": 1500}
     assert seen.USER.SECONDS == everything.USER.SECONDS
     assert len(seen.SESSIONS) == len(everything.SESSIONS) == 3
-    assert site.get_stats("alice", statsscope="site", **WINDOW, now=NOW,
+    assert site.get_stats(StatsRequest(targetuser="alice", statsscope="site", **WINDOW), now=NOW,
                           caller=alice).USER.SECONDS == everything.USER.SECONDS
-    scores = site.get_scores("alice", courseidfield="shortname", courseidentifier="C6",
-                             caller=alice)
+    scores = site.get_scores(ScoresRequest(targetuser="alice", courseidfield="shortname",
+                                           courseidentifier="C6"), caller=alice)
     assert scores.COURSE.SHORTNAME == "C6"
 
 
@@ -202,11 +205,13 @@ def test_a_student_still_cannot_read_another_learner(stock, site):
     alice = token_caller(stock.b, stock.alice)
     for scope in ("site", "course", "module"):
         with pytest.raises(Forbidden):
-            site.get_stats("bob", statsscope=scope, **WINDOW, now=NOW, caller=alice)
+            site.get_stats(StatsRequest(targetuser="bob", statsscope=scope, **WINDOW), now=NOW,
+                           caller=alice)
     with pytest.raises(Forbidden):
-        site.get_scores("bob", courseidfield="shortname", courseidentifier="C5", caller=alice)
+        site.get_scores(ScoresRequest(targetuser="bob", courseidfield="shortname",
+                                      courseidentifier="C5"), caller=alice)
     with pytest.raises(Forbidden):
-        site.get_stats("nobody", **WINDOW, now=NOW, caller=alice)
+        site.get_stats(StatsRequest(targetuser="nobody", **WINDOW), now=NOW, caller=alice)
 
 
 # End to end: the demo site with a stock site's roles, zeep, gunicorn
@@ -224,13 +229,15 @@ def test_the_demo_student_reads_their_own_figures_over_soap(database_url):
             rights = Permissions.load(conn, queries, config, userid, NAMES)
         assert not rights.in_system(OWN), "the stock demo learner holds the own capability in courses only"
         term = {"timefrom": TERM_START, "timeto": TERM_END}
-        expected = site.get_stats(student.username, statsscope="course", now=int(time.time()),
-                                  caller=OPERATOR, **term)
+        expected = site.get_stats(StatsRequest(targetuser=student.username, statsscope="course",
+                                               sessions=True, **term),
+                                  now=int(time.time()), caller=OPERATOR)
         with gunicorn(database_url) as soap_url:
             client = zeep.Client(f"{soap_url}?wsdl")
             service = client.create_service("{urn:soap-usestats:1}UseStats",
                                             f"{soap_url}?wstoken={student.token}")
-            answer = service.GetStats(targetuser=student.username, statsscope="course", **term)
+            answer = service.GetStats(targetuser=student.username, statsscope="course",
+                                      sessions=True, **term)
             assert answer.USER.USERNAME == student.username
             assert answer.USER.SECONDS == expected.USER.SECONDS > 0
             assert ({c.SHORTNAME: c.SECONDS for c in answer.COURSES.COURSE}

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event, insert
 
 from soap_usestats.auth.caller import OPERATOR
+from soap_usestats.domain.requests import ScoresRequest, StatsRequest
 from soap_usestats.exceptions import (
     DatabaseUnavailable,
     InvalidParameter,
@@ -37,7 +38,8 @@ def example(builder):
 
 def test_worked_example_site_scope(example):
     site, _, ids = example
-    stats = site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR)
+    stats = site.get_stats(StatsRequest(targetuser="alice", sessions=True, **WINDOW), now=NOW,
+                           caller=OPERATOR)
     user = stats.USER
     assert (user.USERNAME, user.IDNUMBER, user.ID) == ("alice", "E1001", ids["user"])
     assert (user.FROM, user.TO, user.SECONDS, user.ELAPSED, user.EVENTS) == (0, 100000, 2800, 46, 5)
@@ -48,7 +50,8 @@ def test_worked_example_site_scope(example):
 
 def test_worked_example_course_scope(example):
     site, _, ids = example
-    (course,) = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW, caller=OPERATOR).COURSES
+    (course,) = site.get_stats(StatsRequest(targetuser="alice", statsscope="course", **WINDOW),
+                               now=NOW, caller=OPERATOR).COURSES
     assert (course.SHORTNAME, course.IDNUMBER, course.NAME, course.ID) == (
         "C5", "CRS-5", "Course C5", ids["course"])
     assert (course.SECONDS, course.ELAPSED) == (2740, 45)
@@ -58,7 +61,8 @@ def test_worked_example_course_scope(example):
 
 def test_worked_example_module_scope(example):
     site, _, ids = example
-    (module,) = site.get_stats("alice", statsscope="3", **WINDOW, now=NOW, caller=OPERATOR).MODULES
+    (module,) = site.get_stats(StatsRequest(targetuser="alice", statsscope="3", **WINDOW), now=NOW,
+                               caller=OPERATOR).MODULES
     assert (module.NAME, module.TYPE, module.IDNUMBER, module.ID) == ("Quiz one", "quiz", "Q1", 31)
     assert (module.SECONDS, module.ELAPSED, module.EVENTS) == (1500, 25, 2)
     assert (module.COURSEID, module.COURSESHORTNAME) == (ids["course"], "C5")
@@ -71,21 +75,23 @@ def test_time_in_a_deleted_activity_stays_activity_time(example):
     b.log(ids["user"], 20000, "viewed", "course_module", 70, ids["course"], 99, "mod_page")
     b.log(ids["user"], 20120, "viewed", "course", 50, ids["course"])
     window = dict(timefrom=20000, timeto=30000)
-    modules = site.get_stats("alice", statsscope="module", **window, now=NOW,
-                             caller=OPERATOR).MODULES
+    modules = site.get_stats(StatsRequest(targetuser="alice", statsscope="module", **window),
+                             now=NOW, caller=OPERATOR).MODULES
     gone = [(m.NAME, m.TYPE, m.SECONDS, m.COURSESHORTNAME) for m in modules if m.ID == 99]
     assert gone == [("", "page", 120, "C5")]
-    (course,) = site.get_stats("alice", statsscope="course", **window, now=NOW,
-                               caller=OPERATOR).COURSES
+    (course,) = site.get_stats(StatsRequest(targetuser="alice", statsscope="course", **window),
+                               now=NOW, caller=OPERATOR).COURSES
     assert (course.ACTIVITYSECONDS, course.OTHERSECONDS) == (120, 0)
 
 
 def test_window_end_caps_the_last_ping(example):
     site, _, _ = example
     # The last row at 11000 is credited only up to the window end.
-    assert site.get_stats("alice", timefrom=0, timeto=11100, now=NOW, caller=OPERATOR).USER.SECONDS == 2000
+    assert site.get_stats(StatsRequest(targetuser="alice", timefrom=0, timeto=11100), now=NOW,
+                          caller=OPERATOR).USER.SECONDS == 2000
     # A window starting after the first session sees only the last row.
-    assert site.get_stats("alice", timefrom=5000, timeto=100000, now=NOW, caller=OPERATOR).USER.SECONDS == 900
+    assert site.get_stats(StatsRequest(targetuser="alice", timefrom=5000, timeto=100000), now=NOW,
+                          caller=OPERATOR).USER.SECONDS == 900
 
 
 def test_rows_the_model_leaves_out(builder, example):
@@ -97,17 +103,20 @@ def test_rows_the_model_leaves_out(builder, example):
     b.log(u, 1040, "viewed", "dashboard", 30)  # courseid 0, not a login
     b.log(b.user("bob"), 1050, "viewed", "course", 50, c5)  # another user
     b.log(u, 100001, "viewed", "course", 50, c5)  # after the window
-    assert site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR).USER.SECONDS == 2800
+    assert site.get_stats(StatsRequest(targetuser="alice", **WINDOW), now=NOW,
+                          caller=OPERATOR).USER.SECONDS == 2800
     # A NULL origin takes part: this row splits row 2's lap without changing the sum,
     # and counts as one more event.
     b.log(u, 1070, "viewed", "course", 50, c5, origin=None)
-    assert site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR).USER.EVENTS == 6
+    assert site.get_stats(StatsRequest(targetuser="alice", **WINDOW), now=NOW,
+                          caller=OPERATOR).USER.EVENTS == 6
 
 
 def test_deleted_course_module_keeps_its_time(example):
     site, b, ids = example
     b.log(ids["user"], 11500, "viewed", "course_module", 70, ids["course"], 999, "mod_page")
-    stats = site.get_stats("alice", statsscope="module", **WINDOW, now=NOW, caller=OPERATOR)
+    stats = site.get_stats(StatsRequest(targetuser="alice", statsscope="module", **WINDOW),
+                           now=NOW, caller=OPERATOR)
     modules = {m.ID: m for m in stats.MODULES}
     assert (modules[999].TYPE, modules[999].NAME, modules[999].SECONDS) == ("page", "", 900)
     assert modules[31].SECONDS == 600 + 500  # row 7 now runs to the page view
@@ -116,7 +125,8 @@ def test_deleted_course_module_keeps_its_time(example):
 def test_site_course_is_reported_apart(example):
     site, b, ids = example
     b.log(ids["user"], 11600, "viewed", "course", 50, b.site_course)
-    stats = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW, caller=OPERATOR)
+    stats = site.get_stats(StatsRequest(targetuser="alice", statsscope="course", **WINDOW),
+                           now=NOW, caller=OPERATOR)
     assert [c.SHORTNAME for c in stats.COURSES] == ["C5"]
     assert (stats.SITECOURSE.SHORTNAME, stats.SITECOURSE.SECONDS) == ("site", 900)
 
@@ -129,9 +139,11 @@ def test_courses_and_modules_in_stable_order(example):
     b.module(a1, "assign", "Alpha essay", cmid=42)
     for t, cm in ((20000, 41), (20100, 42)):
         b.log(u, t, "viewed", "course_module", 70, a1, cm, "mod_x")
-    stats = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW, caller=OPERATOR)
+    stats = site.get_stats(StatsRequest(targetuser="alice", statsscope="course", **WINDOW),
+                           now=NOW, caller=OPERATOR)
     assert [c.SHORTNAME for c in stats.COURSES] == ["A1", "C5"]
-    modules = site.get_stats("alice", statsscope="module", **WINDOW, now=NOW, caller=OPERATOR).MODULES
+    modules = site.get_stats(StatsRequest(targetuser="alice", statsscope="module", **WINDOW),
+                             now=NOW, caller=OPERATOR).MODULES
     assert [(m.COURSESHORTNAME, m.NAME) for m in modules] == [
         ("A1", "Alpha essay"), ("A1", "Zebra forum"), ("C5", "Quiz one")]
     assert [m.TYPE for m in modules] == ["assign", "forum", "quiz"]
@@ -144,16 +156,18 @@ def test_courses_and_modules_in_stable_order(example):
 def test_user_lookup_fields(example, field, value):
     site, _, ids = example
     value = str(ids["user"]) if value is None else value
-    assert site.get_stats(value, field, **WINDOW, now=NOW, caller=OPERATOR).USER.SECONDS == 2800
+    assert site.get_stats(StatsRequest(targetuser=value, targetuserfield=field, **WINDOW), now=NOW,
+                          caller=OPERATOR).USER.SECONDS == 2800
 
 
 def test_username_is_matched_on_the_local_host_only(example):
     site, b, _ = example
     b.user("carol", mnethostid=3)
     with pytest.raises(UnknownUser):
-        site.get_stats("carol", now=NOW, caller=OPERATOR)
+        site.get_stats(StatsRequest(targetuser="carol"), now=NOW, caller=OPERATOR)
     b.user("alice", mnethostid=3, idnumber="R1")  # same username on a peer: not ambiguous
-    assert site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR).USER.IDNUMBER == "E1001"
+    assert site.get_stats(StatsRequest(targetuser="alice", **WINDOW), now=NOW,
+                          caller=OPERATOR).USER.IDNUMBER == "E1001"
 
 
 def test_unknown_deleted_and_ambiguous_users(example):
@@ -163,13 +177,15 @@ def test_unknown_deleted_and_ambiguous_users(example):
     b.user("twin2", email="same@example.com")
     for args in (("nobody",), ("gone",), ("same@example.com", "email"), ("999999", "id")):
         with pytest.raises(UnknownUser):
-            site.get_stats(*args, now=NOW, caller=OPERATOR)
+            site.get_stats(StatsRequest(**dict(zip(("targetuser", "targetuserfield"), args))),
+                           now=NOW, caller=OPERATOR)
 
 
 def test_user_without_activity_gets_zeros(example):
     site, b, _ = example
     b.user("idle")
-    stats = site.get_stats("idle", statsscope="course", now=NOW, caller=OPERATOR)
+    stats = site.get_stats(StatsRequest(targetuser="idle", statsscope="course", sessions=True),
+                           now=NOW, caller=OPERATOR)
     assert (stats.USER.ELAPSED, stats.USER.SECONDS, stats.COURSES, stats.SESSIONS) == (0, 0, [], [])
 
 
@@ -181,19 +197,21 @@ def test_bad_parameters(example, kwargs):
     site, _, _ = example
     kwargs = {"targetuser": "alice", **kwargs}
     with pytest.raises(InvalidParameter):
-        site.get_stats(**kwargs, now=NOW, caller=OPERATOR)
+        site.get_stats(StatsRequest(**kwargs), now=NOW, caller=OPERATOR)
 
 
 @pytest.mark.parametrize("root", ["", WWWROOT, WWWROOT.upper() + "/"])
 def test_whereroot_naming_this_site(example, root):
     site, _, _ = example
-    assert site.get_stats("alice", whereroot=root, **WINDOW, now=NOW, caller=OPERATOR).USER.SECONDS == 2800
+    assert site.get_stats(StatsRequest(targetuser="alice", whereroot=root, **WINDOW), now=NOW,
+                          caller=OPERATOR).USER.SECONDS == 2800
 
 
 def test_whereroot_naming_another_site(example):
     site, _, _ = example
     with pytest.raises(UnknownHost):
-        site.get_stats("alice", whereroot="https://peer.test", now=NOW, caller=OPERATOR)
+        site.get_stats(StatsRequest(targetuser="alice", whereroot="https://peer.test"), now=NOW,
+                       caller=OPERATOR)
 
 
 def test_site_settings_and_overrides(example):
@@ -204,10 +222,12 @@ def test_site_settings_and_overrides(example):
     # threshold 2 min: gaps of 60 s (1000->1060) and 100 s (1900->2000) stay laps, every
     # other row gets the 1 min credit; row 5 (learningtimecheck) counts on its own:
     # 60 + 60 + 60 + 100 + 60 + 60 = 400.
-    assert site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR).USER.SECONDS == 400
+    assert site.get_stats(StatsRequest(targetuser="alice", **WINDOW), now=NOW,
+                          caller=OPERATOR).USER.SECONDS == 400
     site.overrides = TimeModelOverrides(threshold=60, lastpingcredit=15)
     # The service's overrides win; capturemodules stays the site's (none): 1900->2000 counts.
-    assert site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR).USER.SECONDS == 2800
+    assert site.get_stats(StatsRequest(targetuser="alice", **WINDOW), now=NOW,
+                          caller=OPERATOR).USER.SECONDS == 2800
 
 
 def test_enrolment_filter_moves_the_window_start(example):
@@ -215,20 +235,22 @@ def test_enrolment_filter_moves_the_window_start(example):
     enrol = b.insert("enrol", enrol="manual", courseid=ids["course"], status=0)
     b.insert("user_enrolments", enrolid=enrol, userid=ids["user"], timestart=5000, status=0)
     b.config_plugin("block_use_stats", "enrolmentfilter", "1")
-    stats = site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR)
+    stats = site.get_stats(StatsRequest(targetuser="alice", **WINDOW), now=NOW, caller=OPERATOR)
     assert (stats.USER.FROM, stats.USER.SECONDS) == (5000, 900)
 
 
 def test_enrolment_filter_takes_only_enrolments_starting_before_the_window_end(example):
     """As the block: an enrolment that starts at ``timeto`` itself does not move the start."""
     site, b, ids = example
-    unfiltered = site.get_stats("alice", timefrom=0, timeto=5000, now=NOW, caller=OPERATOR)
+    unfiltered = site.get_stats(StatsRequest(targetuser="alice", timefrom=0, timeto=5000), now=NOW,
+                                caller=OPERATOR)
     enrol = b.insert("enrol", enrol="manual", courseid=ids["course"], status=0)
     b.insert("user_enrolments", enrolid=enrol, userid=ids["user"], timestart=5000, status=0)
     b.config_plugin("block_use_stats", "enrolmentfilter", "1")
-    stats = site.get_stats("alice", timefrom=0, timeto=5000, now=NOW, caller=OPERATOR)
+    stats = site.get_stats(StatsRequest(targetuser="alice", timefrom=0, timeto=5000), now=NOW,
+                           caller=OPERATOR)
     assert (stats.USER.FROM, stats.USER.SECONDS) == (0, unfiltered.USER.SECONDS) == (0, 1900)
-    assert site.get_stats("alice", timefrom=0, timeto=5001, now=NOW,
+    assert site.get_stats(StatsRequest(targetuser="alice", timefrom=0, timeto=5001), now=NOW,
                           caller=OPERATOR).USER.FROM == 5000
 
 
@@ -240,20 +262,22 @@ def test_enrolment_filter_looks_at_the_users_enrolment_status_only(example):
     manual = b.insert("enrol", enrol="manual", courseid=ids["course"], status=0)
     b.insert("user_enrolments", enrolid=manual, userid=ids["user"], timestart=10500, status=1)
     b.config_plugin("block_use_stats", "enrolmentfilter", "1")
-    stats = site.get_stats("alice", **WINDOW, now=NOW, caller=OPERATOR)
+    stats = site.get_stats(StatsRequest(targetuser="alice", **WINDOW), now=NOW, caller=OPERATOR)
     assert (stats.USER.FROM, stats.USER.SECONDS) == (5000, 900)
 
 
 def test_scores_course_total_and_items(example):
     site, b, ids = example
     grades(b, ids)
-    scores = site.get_scores("alice", caller=OPERATOR, courseidfield="idnumber", courseidentifier="CRS-5")
+    scores = site.get_scores(ScoresRequest(targetuser="alice", courseidfield="idnumber",
+                                           courseidentifier="CRS-5"), caller=OPERATOR)
     assert (scores.COURSE.SHORTNAME, scores.USER.IDNUMBER) == ("C5", "E1001")
     assert (scores.SCORE, scores.GRADEMIN, scores.GRADEMAX, scores.GRADED) == (
         Decimal("72.50000"), Decimal("0.00000"), Decimal("100.00000"), True)
     assert scores.ITEMS is None
-    items = site.get_scores("alice", caller=OPERATOR, scorescope="notes/items", courseidfield="shortname",
-                            courseidentifier="C5").ITEMS
+    items = site.get_scores(ScoresRequest(targetuser="alice", scorescope="notes/items",
+                                          courseidfield="shortname", courseidentifier="C5"),
+                            caller=OPERATOR).ITEMS
     assert [(i.NAME, i.TYPE, i.IDNUMBER, i.SCORE, i.GRADED) for i in items] == [
         ("Quiz one", "quiz", "Q1", Decimal("7.25000"), True),
         ("Oral", "manual", "", None, False),
@@ -265,14 +289,16 @@ def test_scores_without_gradebook_and_unknown_courses(example):
     site, b, ids = example
     b.course("DUP", idnumber="X")
     b.course("DUP2", idnumber="X")
-    scores = site.get_scores("alice", caller=OPERATOR, courseidfield="id",
-                             courseidentifier=str(ids["course"]))
+    scores = site.get_scores(ScoresRequest(targetuser="alice", courseidfield="id",
+                                           courseidentifier=str(ids["course"])), caller=OPERATOR)
     assert (scores.SCORE, scores.GRADEMAX, scores.GRADED) == (None, None, False)
     for field, value in (("shortname", "NOPE"), ("idnumber", "X"), ("id", "424242")):
         with pytest.raises(UnknownCourse):
-            site.get_scores("alice", caller=OPERATOR, courseidfield=field, courseidentifier=value)
+            site.get_scores(ScoresRequest(targetuser="alice", courseidfield=field,
+                                          courseidentifier=value), caller=OPERATOR)
     with pytest.raises(InvalidParameter):
-        site.get_scores("alice", caller=OPERATOR, courseidfield="fullname", courseidentifier="C5")
+        site.get_scores(ScoresRequest(targetuser="alice", courseidfield="fullname",
+                                      courseidentifier="C5"), caller=OPERATOR)
 
 
 def test_transactions_are_read_only(example):
@@ -314,7 +340,8 @@ def test_queries_per_request_are_bounded(example):
             b.log(u, t, "viewed", "course_module", 70, c5, cmid, f"mod_{modname}")
     statements = []
     event.listen(site.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    modules = site.get_stats("alice", statsscope="module", **WINDOW, now=NOW, caller=OPERATOR).MODULES
+    modules = site.get_stats(StatsRequest(targetuser="alice", statsscope="module", **WINDOW),
+                             now=NOW, caller=OPERATOR).MODULES
     assert len(modules) == 31
     # config, plugin config, user, log, courses, course modules, 4 activity types,
     # plus the read-only/transaction statements of the driver.
@@ -329,16 +356,18 @@ def test_unreachable_database_is_reported(backend):
     }
     site = ShapedSite(connect(urls[backend]), MoodleTables())
     with pytest.raises(DatabaseUnavailable) as raised:
-        site.get_stats("alice", now=NOW, caller=OPERATOR)
+        site.get_stats(StatsRequest(targetuser="alice"), now=NOW, caller=OPERATOR)
     assert "127.0.0.1" not in str(raised.value) and "nonexistent" not in str(raised.value)
 
 
 def test_time_in_a_deleted_course_is_still_reported(example):
     site, b, ids = example
     b.log(ids["user"], 11700, "viewed", "course_module", 70, 777, 778, "mod_forum")
-    stats = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW, caller=OPERATOR)
+    stats = site.get_stats(StatsRequest(targetuser="alice", statsscope="course", **WINDOW),
+                           now=NOW, caller=OPERATOR)
     assert [(c.ID, c.SHORTNAME, c.NAME, c.SECONDS) for c in stats.COURSES] == [
         (777, "", "", 900), (ids["course"], "C5", "Course C5", 2740 - 900 + 700)]
-    modules = site.get_stats("alice", statsscope="module", **WINDOW, now=NOW, caller=OPERATOR).MODULES
+    modules = site.get_stats(StatsRequest(targetuser="alice", statsscope="module", **WINDOW),
+                             now=NOW, caller=OPERATOR).MODULES
     assert [(m.ID, m.COURSEID, m.COURSESHORTNAME, m.TYPE) for m in modules] == [
         (778, 777, "", "forum"), (31, ids["course"], "C5", "quiz")]

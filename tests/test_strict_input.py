@@ -203,6 +203,17 @@ def test_a_boolean_says_what_it_may_be(service, protocol):
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("operation, params", [("GetStats", ALICE), ("GetUsersStats", [])])
+@pytest.mark.parametrize("text", ["yes", "True", ""])
+def test_sessions_is_a_boolean(service, protocol, operation, params, text):
+    answer = call(service, protocol, operation, params + [("sessions", text)])
+    assert_refused(answer, "sessions")
+    assert answer.message in ('sessions is empty; give true, false, 1 or 0 (xs:boolean), or '
+                              'leave sessions out',
+                              f'sessions must be true, false, 1 or 0 (xs:boolean), not "{text}"')
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_an_integer_says_its_range(service, protocol):
     answer = call(service, protocol, "GetStats", ALICE + [("timeto", "99999999999")])
     assert answer.message == ('timeto must be a whole number from -2147483648 to 2147483647 '
@@ -295,6 +306,32 @@ def has_days(answer: Answer) -> bool:
 def test_booleans_are_read_as_xml_schema_reads_them(service, protocol, text, value):
     answer = call(service, protocol, "GetStats", ALICE + WINDOW + [("daily", text)])
     assert has_days(answer) is value
+
+
+def sessions(answer: Answer) -> list[tuple[int, int | None]]:
+    """Each USE_STATS' SESSIONCOUNT, and the number of sessions it lists (None: no SESSIONS)."""
+    assert answer.status == 200, answer.body[:400]
+    if answer.body.startswith(b"{"):
+        document = json.loads(answer.body)
+        return [(one["USER"]["SESSIONCOUNT"],
+                 len(one["SESSIONS"]) if "SESSIONS" in one else None)
+                for one in document.get("USE_STATS", [document])]
+    found = []
+    for one in etree.fromstring(answer.body).iter(f"{{{TNS}}}USE_STATS"):
+        listed = one.find(f"{{{TNS}}}SESSIONS")
+        found.append((int(one.findtext(f"{{{TNS}}}USER/{{{TNS}}}SESSIONCOUNT")),
+                      None if listed is None else len(listed)))
+    return found
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("operation, params", [("GetStats", ALICE + WINDOW),
+                                               ("GetUsersStats", WINDOW)])
+@pytest.mark.parametrize("text, listed", [(None, False), ("false", False), ("0", False),
+                                          ("true", True), ("1", True)])
+def test_sessions_are_listed_only_when_asked(service, protocol, operation, params, text, listed):
+    asked = params + ([("sessions", text)] if text is not None else [])
+    assert sessions(call(service, protocol, operation, asked)) == [(2, 2 if listed else None)]
 
 
 def elapsed(answer: Answer) -> int:

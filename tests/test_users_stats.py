@@ -13,6 +13,7 @@ from sqlalchemy import event, select, update
 
 from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.demo.site import build_demo_site
+from soap_usestats.domain.requests import StatsRequest, UsersStatsRequest
 from soap_usestats.exceptions import InvalidParameter, UnknownCourse, UnknownUser
 from soap_usestats.moodle.database import connect
 from soap_usestats.moodle.tables import MoodleTables
@@ -46,13 +47,12 @@ def users_of(found: list) -> list:
 class Site(ShapedSite):
     """The site, with GetUsersStats' plain answer at hand, asked by the operator at NOW."""
 
-    def users_stats(self, **asked):
-        asked.setdefault("now", NOW)
-        asked.setdefault("caller", OPERATOR)
-        return self.get_users_stats(**asked)
+    def users_stats(self, now: int = NOW, caller=OPERATOR, **asked):
+        return self.get_users_stats(UsersStatsRequest(**asked), now=now, caller=caller)
 
     def stats_by_id(self, userid: int, **asked):
-        return self.get_stats(str(userid), "id", now=NOW, caller=OPERATOR, **asked)
+        return self.get_stats(StatsRequest(targetuser=str(userid), targetuserfield="id", **asked),
+                              now=NOW, caller=OPERATOR)
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +112,8 @@ def test_listed_population_is_getstats_of_each(demo_sites, backend, asked):
     answered = users_of(pages(site, targetusers=names + names[:2], pagesize=5, **asked))
     assert [s.USER.ID for s in answered] == [row.id for row in local]
     for stats in answered:
-        assert _dict(stats) == _dict(site.get_stats(stats.USER.USERNAME, now=NOW, caller=OPERATOR,
-                                                    **asked))
+        assert _dict(stats) == _dict(site.get_stats(
+            StatsRequest(targetuser=stats.USER.USERNAME, **asked), now=NOW, caller=OPERATOR))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -213,7 +213,8 @@ def test_a_forged_or_garbled_cursor_is_refused(builder, site):
 @pytest.mark.parametrize("other", [dict(timeto=5001), dict(timefrom=1), dict(statsscope="course"),
                                    dict(daily=True), dict(targetusers=["u0", "u1", "u2"]),
                                    dict(courseidfield="id", courseidentifier="1"),
-                                   dict(timezone="Europe/Paris", daily=True)])
+                                   dict(timezone="Europe/Paris", daily=True),
+                                   dict(sessions=True)])
 def test_a_cursor_of_other_parameters_is_refused(builder, site, other):
     for n in range(3):
         _busy(builder, f"u{n}")
@@ -333,8 +334,8 @@ def test_the_enrolment_filter_starts_each_users_window_at_their_enrolment(builde
     assert {s.user.id: s.start for s in answered if s.user.id in (late, early)} == {late: 1050,
                                                                                    early: 10}
     for stats in answered:
-        alone = site.get_stats(stats.user.username, now=NOW, caller=OPERATOR, timeto=5000,
-                               statsscope="course")
+        alone = site.get_stats(StatsRequest(targetuser=stats.user.username, timeto=5000,
+                                            statsscope="course"), now=NOW, caller=OPERATOR)
         assert _dict(shaping.use_stats(stats)) == _dict(alone)
 
 

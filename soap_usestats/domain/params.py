@@ -1,8 +1,9 @@
 """Checks and defaults of the operations' parameters.
 
-Each function takes a parameter as it arrived (``None`` when absent) and
-returns the value the service uses, or raises :class:`InvalidParameter` with a
-message the client can act on.
+A request (``requests``) holds the parameters as they arrived; the site checks
+them here, in its transaction, once the caller is known. Each function takes a
+parameter, or the part of a request it checks, and returns the value the service
+uses, or raises :class:`InvalidParameter` with a message the client can act on.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..exceptions import InvalidParameter
 from ..moodle.queries import COURSE_FIELDS, USER_FIELDS
+from .requests import FiguresRequest, ScoresRequest, StatsRequest
 
 _SCOPES = {"site": "site", "1": "site", "course": "course", "2": "course",
            "module": "module", "3": "module"}
@@ -57,6 +59,12 @@ def identifier(name: str, value: str | None, field: str) -> str | int:
             raise InvalidParameter(f"{name} must be a positive whole number when the field is id")
         return int(text)
     return text.lower() if field == "username" else text
+
+
+def target_user(request: StatsRequest | ScoresRequest) -> tuple[str, str | int]:
+    """The field a request's ``targetuser`` matches, and the value to look up."""
+    field = user_field(request.targetuserfield)
+    return field, identifier("targetuser", request.targetuser, field)
 
 
 #: GetUsersStats: the most users a page or a list holds, and a page's default size.
@@ -137,21 +145,22 @@ def zone(name: str | None, default: str) -> ZoneInfo:
 
 @dataclass(frozen=True)
 class Figures:
-    """What figures are asked for: the scope, the window, and days in a zone (``None``:
-    the site's zone, when ``daily``)."""
+    """What figures are asked for: the scope, the window, days in a zone (``None``: the
+    site's zone, when ``daily``), and whether the sessions are listed."""
 
     scope: str
     start: int
     end: int
     daily: bool = False
     zone: ZoneInfo | None = None
+    sessions: bool = False
 
 
-def figures(statsscope: str | None, timefrom: int | None, timeto: int | None, now: int,
-            daily: bool = False, timezone: str | None = None) -> Figures:
-    """The checked scope, window and days of a GetStats or GetUsersStats."""
-    start, end = window(timefrom, timeto, now)
+def figures(request: FiguresRequest, now: int) -> Figures:
+    """The checked scope, window, days and sessions of a GetStats or GetUsersStats."""
+    start, end = window(request.timefrom, request.timeto, now)
+    daily, timezone = request.daily, request.timezone
     if daily:
         daily_window(start, end)
     asked = zone(timezone, "UTC") if daily and (timezone or "").strip() else None
-    return Figures(stats_scope(statsscope), start, end, daily, asked)
+    return Figures(stats_scope(request.statsscope), start, end, daily, asked, request.sessions)

@@ -7,6 +7,7 @@ know nothing of any protocol. Times are in seconds, Unix times are integers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from ..timemodel.engine import CourseTally, ModuleTally, Session, Tally
@@ -26,7 +27,8 @@ class Person:
 
 @dataclass(frozen=True)
 class CourseFigures:
-    """Time in one course; the names are empty once the course is deleted."""
+    """Time in one course; the names are empty once the course is deleted. ``final_days``:
+    those of its days whose figures are final (``finality``), as its site says."""
 
     id: int
     fullname: str
@@ -34,6 +36,7 @@ class CourseFigures:
     idnumber: str
     tally: CourseTally
     site: str | None = None   # whereroot *: the wwwroot of the course's site
+    final_days: frozenset[date] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,11 @@ class Stats:
     ``zone`` names their time zone and the tallies hold them. ``model`` is the time
     model the figures were computed with. ``sites`` (whereroot ``*``) holds each
     site's own answer, whose figures these sum; the site courses are theirs.
+
+    ``sessions`` lists the sessions when they were asked for (else ``None``);
+    ``session_count`` counts them always. Rows before ``final_before`` (a Unix time;
+    ``None`` when a site did not say) have their final seconds; ``final_days`` are the
+    user's dates whose figures are final (``finality``); a course's are its own.
     """
 
     user: Person
@@ -66,13 +74,16 @@ class Stats:
     end: int
     scope: str
     total: Tally
-    sessions: list[Session]
+    sessions: list[Session] | None
+    session_count: int
     courses: list[CourseFigures] = field(default_factory=list)
     site_course: CourseFigures | None = None
     modules: list[ModuleFigures] = field(default_factory=list)
     model: EffectiveModel | None = None
     zone: str | None = None
     sites: list[SiteFigures] | None = None
+    final_before: int | None = None
+    final_days: frozenset[date] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, replace
+from datetime import date
 from decimal import Decimal
 from functools import partial
 from typing import TypeVar
@@ -38,8 +39,9 @@ from ..timemodel.engine import Tally, Usage
 from ..timemodel.settings import BlockSettings, EffectiveModel, TimeModelOverrides
 from ..wwwroots import normalise, same
 from . import cursor as paging
-from . import params
+from . import finality, params
 from .identity import acting_user
+from .requests import ScoresRequest, StatsRequest, UsersStatsRequest
 from .results import (
     CourseFigures,
     CourseName,
@@ -149,57 +151,49 @@ class MoodleSite:
             wwwroot = self.wwwroot or self.queries.wwwroot(conn, config.localhost) or ""
             return SiteIdentity(wwwroot, _site_zone(config).key)
 
-    def get_stats(self, targetuser: str | None, targetuserfield: str | None = None,
-                  whereroot: str | None = None, statsscope: str | None = None,
-                  timefrom: int | None = None, timeto: int | None = None, *,
-                  now: int, caller: Caller, callinguser: CallingUser | None = None,
-                  daily: bool = False, timezone: str | None = None) -> Stats:
+    def get_stats(self, request: StatsRequest, *, now: int, caller: Caller) -> Stats:
         """Time spent by one user in the window, at the scope's level of detail (and per
         day when ``daily``), as far as ``caller`` (or the ``callinguser`` it asserts) may see it."""
         def check():
-            field = params.user_field(targetuserfield)
-            return (field, params.identifier("targetuser", targetuser, field),
-                    params.figures(statsscope, timefrom, timeto, now, daily, timezone))
+            return (*params.target_user(request), params.figures(request, now))
 
         with self._call(caller, now, check) as (call, (field, value, asked)):
-            self._answer_for_this_site(call, whereroot)
-            viewer = self._viewer(call, callinguser)
+            self._answer_for_this_site(call, request.whereroot)
+            viewer = self._viewer(call, request.callinguser)
             user = self._target(call, viewer, field, value)
             if not viewer.sees_all_of(user.id):
                 viewer.require_course_reader(asked.scope)
             model, zone = self.time_model(call.conn), self._zone(call, asked)
             figures = self._figures(call, viewer, [user.id], asked, model, zone)
-            return self._stats(call.conn, {user.id: user}, figures, asked, model, zone)[0]
+            return self._stats(call.conn, {user.id: user}, figures, asked, model, zone,
+                               now)[0]
 
-    def get_users_stats(self, targetusers: Sequence[str] | None = None,
-                        targetuserfield: str | None = None, whereroot: str | None = None,
-                        courseidfield: str | None = None, courseidentifier: str | None = None,
-                        statsscope: str | None = None, timefrom: int | None = None,
-                        timeto: int | None = None, *, now: int, caller: Caller,
-                        callinguser: CallingUser | None = None, daily: bool = False,
-                        timezone: str | None = None, pagesize: int | None = None,
-                        cursor: str | None = None) -> UsersStats:
+    def get_users_stats(self, request: UsersStatsRequest, *, now: int,
+                        caller: Caller) -> UsersStats:
         """A page of users' figures, each as :meth:`get_stats` gives it, in Moodle id order:
         the users listed, a course's enrolled users, or everyone with time in the window."""
         def check():
-            field = params.user_field(targetuserfield)
-            targets, course = params.target_users(targetusers, field), params.course(
-                courseidfield, courseidentifier)
+            field = params.user_field(request.targetuserfield)
+            targets = params.target_users(request.targetusers, field)
+            course = params.course(request.courseidfield, request.courseidentifier)
             if targets is not None and course is not None:
                 raise InvalidParameter("ask for targetusers or for a course's users, not both")
-            return (field, targets, course, params.page_size(pagesize),
-                    params.figures(statsscope, timefrom, timeto, now, daily, timezone))
+            return (field, targets, course, params.page_size(request.pagesize),
+                    params.figures(request, now))
 
         with self._call(caller, now, check) as (call, (field, targets, course, size, asked)):
-            self._answer_for_this_site(call, whereroot)
+            self._answer_for_this_site(call, request.whereroot)
+            callinguser = request.callinguser
             viewer = self._viewer(call, callinguser)
             query = paging.digest({
                 "callinguser": callinguser and astuple(callinguser),
-                "whereroot": normalise(whereroot), "targetuserfield": field,
+                "whereroot": normalise(request.whereroot), "targetuserfield": field,
                 "targetusers": targets and sorted(map(str, targets)), "course": course,
-                "statsscope": asked.scope, "timefrom": asked.start, "timeto": timeto,
-                "daily": asked.daily, "timezone": (timezone or "").strip()})
+                "statsscope": asked.scope, "timefrom": asked.start, "timeto": request.timeto,
+                "daily": asked.daily, "timezone": (request.timezone or "").strip(),
+                "sessions": asked.sessions})
             key = paging.key_of(self.secret_key, self._siteidentifier(call))
+            cursor = request.cursor
             position = (paging.decode(key, query, cursor) if (cursor or "").strip()
                         else paging.Position(0, asked.end))
             asked = replace(asked, end=position.end)
@@ -208,26 +202,24 @@ class MoodleSite:
             users, figures, more = self._page(
                 call, viewer, candidates, asked, model, zone, position.after, size,
                 keep_idle=targets is not None or course is not None)
-            stats = self._stats(call.conn, users, figures, asked, model, zone)
+            stats = self._stats(call.conn, users, figures, asked, model, zone, now)
         last = stats[-1].user.id if stats else position.after
         return UsersStats(stats, paging.encode(key, query, paging.Position(last, asked.end))
                           if more else None)
 
-    def get_scores(self, targetuser: str | None, targetuserfield: str | None = None,
-                   whereroot: str | None = None, scorescope: str | None = None,
-                   courseidfield: str | None = None, courseidentifier: str | None = None, *,
-                   now: int, caller: Caller, callinguser: CallingUser | None = None) -> Scores:
+    def get_scores(self, request: ScoresRequest, *, now: int, caller: Caller) -> Scores:
         """Grades of one user in one course: the course total, and every item on demand."""
         def check():
-            field, cfield = params.user_field(targetuserfield), params.course_field(courseidfield)
-            return (params.score_scope(scorescope), field,
-                    params.identifier("targetuser", targetuser, field), cfield,
-                    params.identifier("courseidentifier", courseidentifier, cfield))
+            scope = params.score_scope(request.scorescope)
+            field, value = params.target_user(request)
+            cfield = params.course_field(request.courseidfield)
+            return (scope, field, value, cfield,
+                    params.identifier("courseidentifier", request.courseidentifier, cfield))
 
         with self._call(caller, now, check) as (call, (scope, field, value, cfield, cvalue)):
             conn = call.conn
-            self._answer_for_this_site(call, whereroot)
-            viewer = self._viewer(call, callinguser)
+            self._answer_for_this_site(call, request.whereroot)
+            viewer = self._viewer(call, request.callinguser)
             user = self._target(call, viewer, field, value)
             try:
                 course = self._course(conn, cfield, cvalue)
@@ -394,11 +386,15 @@ class MoodleSite:
         return {i: (start[i] if isinstance(start, dict) else start, usages[i]) for i in userids}
 
     def _stats(self, conn: Connection, users: Mapping[int, Row], figures: UserFigures,
-               asked: params.Figures, model: EffectiveModel, zone: ZoneInfo | None) -> list[Stats]:
+               asked: params.Figures, model: EffectiveModel, zone: ZoneInfo | None,
+               now: int) -> list[Stats]:
         """The users' Stats in id order, their courses or modules named with a bounded number
-        of statements, whatever the number of users."""
+        of statements, whatever the number of users; final at ``now`` as far as they are."""
+        before = finality.final_before(model.time_settings, now)
         stats = [(Stats(_person(users[i]), start, asked.end, asked.scope, usage.total,
-                        usage.sessions, model=model, zone=zone and zone.key), usage)
+                        usage.sessions if asked.sessions else None, len(usage.sessions),
+                        model=model, zone=zone and zone.key, final_before=before,
+                        final_days=finality.final_days(_days(usage), zone, before)), usage)
                  for i, (start, usage) in sorted(figures.items())]
         usages = [usage for _, usage in stats]
         if asked.scope == "course":
@@ -431,14 +427,21 @@ class _ModuleNames:
     names: dict[str, dict[int, str]]
 
 
+def _days(usage: Usage) -> set[date]:
+    """Every date with time booked to it: the user's, and each course's."""
+    return {day for tally in (usage.total, *usage.courses.values()) for day in tally.days}
+
+
 def _with_courses(stats: Stats, usage: Usage, rows: Mapping[int, Row]) -> Stats:
-    """``stats`` with every course's figures; the site course apart."""
+    """``stats`` with every course's figures; the site course apart. A course's days are
+    final as the user's are: ``stats.final_days`` holds them all."""
     courses, site_course = [], None
     for courseid, tally in usage.courses.items():
         row = rows.get(courseid)
         figures = CourseFigures(courseid, row.fullname if row else "",
                                 row.shortname if row else "",
-                                (row.idnumber if row else None) or "", tally)
+                                (row.idnumber if row else None) or "", tally,
+                                final_days=stats.final_days)
         if row is not None and row.category == 0:
             site_course = figures
         else:

@@ -5,9 +5,10 @@ The peer serves the same contract: each element maps back to the field that
 ``soap.shaping`` made it from, so an answer relayed through this service is the
 peer's own, to the second. The peer is a party to be checked all the same: every
 integer is a non-negative ``xs:int``, each ``ELAPSED`` is the whole minutes of its
-``SECONDS``, and every element the answer needs is there; anything else is
-:class:`BrokenAnswer`, naming the element. An empty string element comes back from
-zeep as ``None``, and is read as empty.
+``SECONDS``, a ``DAY`` is ``FINAL`` exactly when it lies before ``FINALBEFORE``, the
+sessions listed are ``SESSIONCOUNT``, and every element the answer needs is there;
+anything else is :class:`BrokenAnswer`, naming the element. An empty string element
+comes back from zeep as ``None``, and is read as empty.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from ..domain import results
+from ..domain import finality, params, results
+from ..exceptions import InvalidParameter
 from ..timemodel.engine import CourseTally, ModuleTally, Session, Tally
 from ..timemodel.settings import EffectiveModel
 
@@ -100,27 +103,37 @@ class _Element:
         return bool(self._child(child, bool, False, "a boolean"))
 
 
-def stats(answer: Any, scope: str) -> results.Stats:
-    """``USE_STATS`` as :class:`results.Stats` at ``scope``."""
+def stats(answer: Any, scope: str, sessions: bool = False) -> results.Stats:
+    """``USE_STATS`` as :class:`results.Stats` at ``scope``, with its sessions listed when they
+    were asked for (``sessions``)."""
     use_stats = _Element(answer, "USE_STATS")
     user = use_stats.element("USER")
     site_course = use_stats.element("SITECOURSE", required=False)
     model = use_stats.element("MODEL", required=False)
+    zone = model.text("TIMEZONE", None) if model else None
+    final = _Final(user.instant("FINALBEFORE"), _zone(zone))
+    days, final_days = final.days(user)
+    count, listed = user.count("SESSIONCOUNT"), None
+    if sessions:
+        listed = [Session(s.instant("START", True), s.instant("END", True), s.seconds())
+                  for s in use_stats.repeated("SESSION", "SESSIONS")]
+        if len(listed) != count:
+            raise BrokenAnswer(f"USER/SESSIONCOUNT {count} is not the number of SESSION, "
+                               f"{len(listed)}")
     return results.Stats(
         _person(user), user.count("FROM"), user.count("TO"), scope,
-        _tally(Tally, user, _days(user)),
-        [Session(s.instant("START", True), s.instant("END", True), s.seconds())
-         for s in use_stats.repeated("SESSION", "SESSIONS")],
-        courses=[_course(course) for course in use_stats.repeated("COURSE", "COURSES")],
-        site_course=_course(site_course) if site_course else None,
+        _tally(Tally, user, days), listed, count,
+        courses=[_course(course, final) for course in use_stats.repeated("COURSE", "COURSES")],
+        site_course=_course(site_course, final) if site_course else None,
         modules=[_module(module) for module in use_stats.repeated("MODULE", "MODULES")],
-        model=_model(model), zone=model.text("TIMEZONE", None) if model else None)
+        model=_model(model), zone=zone, final_before=final.before, final_days=final_days)
 
 
-def users_stats(answer: Any, scope: str) -> results.UsersStats:
+def users_stats(answer: Any, scope: str, sessions: bool = False) -> results.UsersStats:
     """``USERS_STATS`` as :class:`results.UsersStats`."""
     page = _Element(answer, "USERS_STATS")
-    return results.UsersStats([stats(one.value, scope) for one in page.repeated("USE_STATS")],
+    return results.UsersStats([stats(one.value, scope, sessions)
+                               for one in page.repeated("USE_STATS")],
                               page.text("NEXTCURSOR", None))
 
 
@@ -144,8 +157,37 @@ def _person(user: _Element) -> results.Person:
                           user.text("LASTNAME"), user.text("IDNUMBER"))
 
 
-def _days(element: _Element) -> dict[date, int]:
-    return {day.day("DATE"): day.seconds() for day in element.repeated("DAY", "DAYS")}
+class _Final:
+    """What makes a day of the answer final: its ``FINALBEFORE``, in the zone of its days."""
+
+    def __init__(self, before: int | None, zone: ZoneInfo | None) -> None:
+        self.before = before
+        self.first_open = (None if before is None or zone is None
+                           else finality.first_open_day(zone, before))
+
+    def days(self, element: _Element) -> tuple[dict[date, int], frozenset[date]]:
+        """Each ``DAY``'s seconds, and the days ``FINAL``: exactly those that lie wholly
+        before ``FINALBEFORE`` (none when it is absent)."""
+        days, final = {}, set()
+        for day in element.repeated("DAY", "DAYS"):
+            when, said = day.day("DATE"), day.flag("FINAL")
+            days[when] = day.seconds()
+            if said != (self.first_open is not None and when < self.first_open):
+                raise BrokenAnswer(f"DAY/FINAL of {when} is {'true' if said else 'false'}, "
+                                   "against USER/FINALBEFORE")
+            if said:
+                final.add(when)
+        return days, frozenset(final)
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    """The zone of the days, as ``MODEL/TIMEZONE`` names it."""
+    if name is None:
+        return None
+    try:
+        return params.zone(name, "UTC")
+    except InvalidParameter:
+        raise BrokenAnswer("MODEL/TIMEZONE is not a time zone this service knows") from None
 
 
 def _tally(kind: type[Tally], element: _Element, days: dict, **more) -> Tally:
@@ -154,11 +196,13 @@ def _tally(kind: type[Tally], element: _Element, days: dict, **more) -> Tally:
                 days=days, **more)
 
 
-def _course(course: _Element) -> results.CourseFigures:
-    tally = _tally(CourseTally, course, _days(course), activities=course.count("ACTIVITYSECONDS"),
+def _course(course: _Element, final: _Final) -> results.CourseFigures:
+    days, final_days = final.days(course)
+    tally = _tally(CourseTally, course, days, activities=course.count("ACTIVITYSECONDS"),
                    course=course.count("COURSESECONDS"), other=course.count("OTHERSECONDS"))
     return results.CourseFigures(course.count("ID"), course.text("NAME"), course.text("SHORTNAME"),
-                                 course.text("IDNUMBER"), tally, course.text("SITE", None))
+                                 course.text("IDNUMBER"), tally, course.text("SITE", None),
+                                 final_days)
 
 
 def _module(module: _Element) -> results.ModuleFigures:

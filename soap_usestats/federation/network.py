@@ -10,16 +10,17 @@ username, from the caller's home site), and that site's roles decide.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from datetime import date
 from functools import partial
 from typing import Any, Protocol
 
-from ..auth.caller import OPERATOR, Caller, CallingUser
+from ..auth.caller import OPERATOR, Caller
 from ..config import DirectSite, Settings
-from ..domain.results import SiteFigures, Stats, UsersStats
+from ..domain.requests import Request, ScoresRequest, StatsRequest, UsersStatsRequest
+from ..domain.results import Scores, SiteFigures, Stats, UsersStats
 from ..domain.site import MoodleSite
 from ..exceptions import InvalidParameter, RemoteFailure, UnknownUser, UseStatsError
 from ..timemodel.engine import Tally
@@ -32,31 +33,33 @@ METHODS = {"GetStats": "get_stats", "GetUsersStats": "get_users_stats", "GetScor
 EVERY_SITE = "*"
 
 
+def answer(site: MoodleSite, request: Request, *, now: int, caller: Caller) -> Any:
+    """The site's answer to ``request``, by its operation."""
+    return getattr(site, METHODS[request.operation])(request, now=now, caller=caller)
+
+
 class Remote(Protocol):
     """Another site of the network: read directly (:class:`Direct`) or a :class:`Peer`."""
 
     wwwroot: str
     timeout: float
 
-    def call(self, operation: str, asked: Mapping[str, Any], person: CallingUser | None,
-             via: str) -> Any: ...
+    def call(self, request: Request, via: str) -> Any: ...
 
 
 class Direct:
     """A site of ``[sites]`` whose database this service reads: the call is made there
-    for ``person``, as a trusted client asserts it."""
+    for the request's ``callinguser``, as a trusted client asserts it."""
 
     def __init__(self, site: MoodleSite, timeout: float) -> None:
         self.site, self.wwwroot, self.timeout = site, site.wwwroot, timeout
 
-    def call(self, operation: str, asked: Mapping[str, Any], person: CallingUser | None,
-             via: str) -> Any:
+    def call(self, request: Request, via: str) -> Any:
         """The site's answer; ``via`` is for peers only (nothing is forwarded from here)."""
-        caller = OPERATOR if person is None else Caller(label="federation", trusted=True)
-        method = getattr(self.site, METHODS[operation])
+        caller = (OPERATOR if request.callinguser is None
+                  else Caller(label="federation", trusted=True))
         try:
-            return method(**asked, whereroot=self.wwwroot, now=int(time.time()), caller=caller,
-                          callinguser=person)
+            return answer(self.site, request, now=int(time.time()), caller=caller)
         except UseStatsError as error:
             if error.faultcode.startswith("Server"):
                 raise RemoteFailure(f"the site {self.wwwroot} failed: {error}") from error
@@ -83,72 +86,50 @@ class Network:
             for key, site in settings.sites.items()}
         return cls(home or MoodleSite.from_settings(settings), sites, settings.public_url)
 
-    def get_stats(self, targetuser: str | None, targetuserfield: str | None = None,
-                  whereroot: str | None = None, statsscope: str | None = None,
-                  timefrom: int | None = None, timeto: int | None = None, *, now: int,
-                  caller: Caller, callinguser: CallingUser | None = None, daily: bool = False,
-                  timezone: str | None = None, via: tuple[str, ...] = ()) -> Stats:
+    def get_stats(self, request: StatsRequest, *, now: int, caller: Caller,
+                  via: tuple[str, ...] = ()) -> Stats:
         """:meth:`MoodleSite.get_stats` at ``whereroot``; ``*`` sums every site's."""
-        asked = dict(targetuser=targetuser, targetuserfield=targetuserfield,
-                     statsscope=statsscope, timefrom=timefrom, timeto=timeto, daily=daily,
-                     timezone=timezone)
         chain.refuse_loop(via, self.me)
-        if (whereroot or "").strip() == EVERY_SITE:
-            return self._everywhere(asked, now, caller, callinguser, via)
-        return self._ask("GetStats", whereroot, asked, now, caller, callinguser, via)
+        if (request.whereroot or "").strip() == EVERY_SITE:
+            return self._everywhere(request, now, caller, via)
+        return self._ask(request, now, caller, via)
 
-    def get_users_stats(self, targetusers: Sequence[str] | None = None,
-                        targetuserfield: str | None = None, whereroot: str | None = None,
-                        courseidfield: str | None = None, courseidentifier: str | None = None,
-                        statsscope: str | None = None, timefrom: int | None = None,
-                        timeto: int | None = None, *, now: int, caller: Caller,
-                        callinguser: CallingUser | None = None, daily: bool = False,
-                        timezone: str | None = None, pagesize: int | None = None,
-                        cursor: str | None = None, via: tuple[str, ...] = ()) -> UsersStats:
+    def get_users_stats(self, request: UsersStatsRequest, *, now: int, caller: Caller,
+                        via: tuple[str, ...] = ()) -> UsersStats:
         """:meth:`MoodleSite.get_users_stats` at ``whereroot``."""
-        asked = dict(targetusers=targetusers, targetuserfield=targetuserfield,
-                     courseidfield=courseidfield, courseidentifier=courseidentifier,
-                     statsscope=statsscope, timefrom=timefrom, timeto=timeto, daily=daily,
-                     timezone=timezone, pagesize=pagesize, cursor=cursor)
         chain.refuse_loop(via, self.me)
-        return self._ask("GetUsersStats", whereroot, asked, now, caller, callinguser, via)
+        return self._ask(request, now, caller, via)
 
-    def get_scores(self, targetuser: str | None, targetuserfield: str | None = None,
-                   whereroot: str | None = None, scorescope: str | None = None,
-                   courseidfield: str | None = None, courseidentifier: str | None = None, *,
-                   now: int, caller: Caller, callinguser: CallingUser | None = None,
-                   via: tuple[str, ...] = ()) -> Any:
+    def get_scores(self, request: ScoresRequest, *, now: int, caller: Caller,
+                   via: tuple[str, ...] = ()) -> Scores:
         """:meth:`MoodleSite.get_scores` at ``whereroot``."""
-        asked = dict(targetuser=targetuser, targetuserfield=targetuserfield,
-                     scorescope=scorescope, courseidfield=courseidfield,
-                     courseidentifier=courseidentifier)
         chain.refuse_loop(via, self.me)
-        return self._ask("GetScores", whereroot, asked, now, caller, callinguser, via)
+        return self._ask(request, now, caller, via)
 
-    def _ask(self, operation: str, whereroot: str | None, asked: dict, now: int, caller: Caller,
-             callinguser: CallingUser | None, via: tuple[str, ...]) -> Any:
+    def _ask(self, request: Request, now: int, caller: Caller, via: tuple[str, ...]) -> Any:
         """One site's answer: the home site's, or another's for the caller's twin there."""
-        if (whereroot or "").strip() == EVERY_SITE:
+        if (request.whereroot or "").strip() == EVERY_SITE:
             raise InvalidParameter("whereroot * (every site) is for GetStats only")
-        site = self.sites.get(normalise(whereroot))
+        site = self.sites.get(normalise(request.whereroot))
         if site is None:
-            return getattr(self.home, METHODS[operation])(
-                **asked, whereroot=whereroot, now=now, caller=caller, callinguser=callinguser)
-        person = self.home.person(caller, callinguser, now)
-        return site.call(operation, asked, person, chain.forwarded(via, self.me))
+            return answer(self.home, request, now=now, caller=caller)
+        person = self.home.person(caller, request.callinguser, now)
+        return site.call(replace(request, whereroot=site.wwwroot, callinguser=person),
+                         chain.forwarded(via, self.me))
 
-    def _everywhere(self, asked: dict, now: int, caller: Caller,
-                    callinguser: CallingUser | None, via: tuple[str, ...]) -> Stats:
+    def _everywhere(self, request: StatsRequest, now: int, caller: Caller,
+                    via: tuple[str, ...]) -> Stats:
         """Every site's figures at once, summed; a site without the user is passed over."""
         about = self.home.about()
-        if asked["daily"] and not (asked["timezone"] or "").strip():
-            asked = {**asked, "timezone": about.timezone}  # one calendar for every site
-        person = self.home.person(caller, callinguser, now) if self.sites else None
+        if request.daily and not (request.timezone or "").strip():
+            request = replace(request, timezone=about.timezone)  # one calendar for every site
+        person = self.home.person(caller, request.callinguser, now) if self.sites else None
         forwarded = chain.forwarded(via, self.me)
-        asks = [(about.wwwroot, None, partial(self.home.get_stats, **asked, now=now,
-                                              caller=caller, callinguser=callinguser))]
+        asks = [(about.wwwroot, None, partial(self.home.get_stats, replace(request, whereroot=None),
+                                              now=now, caller=caller))]
         asks += [(site.wwwroot, site.timeout,
-                  partial(site.call, "GetStats", asked, person, forwarded))
+                  partial(site.call, replace(request, whereroot=site.wwwroot, callinguser=person),
+                          forwarded))
                  for site in self.sites.values()]
         outcomes = _concurrently(asks)
         found = [(wwwroot, stats) for wwwroot, stats in outcomes if isinstance(stats, Stats)]
@@ -201,19 +182,34 @@ def _outcome(future: Future, wwwroot: str, home: bool) -> Stats | UnknownUser:
 
 def _summed(found: list[tuple[str, Stats]]) -> Stats:
     """One answer of every site's: figures summed, courses and modules marked with their
-    site, each site's own answer in ``sites``."""
-    first = found[0][1]
+    site, each site's own answer in ``sites``. Figures are final as far as they are on
+    every site: ``final_before`` is the earliest, and a day is final where every site
+    that has it says so."""
+    first, answers = found[0][1], [stats for _, stats in found]
     courses = sorted((replace(course, site=wwwroot) for wwwroot, stats in found
                       for course in stats.courses), key=lambda c: (c.shortname, c.site, c.id))
     modules = sorted((replace(module, site=wwwroot) for wwwroot, stats in found
                       for module in stats.modules),
                      key=lambda m: (m.courseshortname, m.name, m.site, m.id))
-    sessions = sorted((session for _, stats in found for session in stats.sessions),
-                      key=lambda s: (s.start, s.end))
-    return Stats(first.user, min(stats.start for _, stats in found), first.end, first.scope,
-                 _total([stats.total for _, stats in found]), sessions, courses=courses,
+    sessions = None
+    if all(stats.sessions is not None for stats in answers):
+        sessions = sorted((session for stats in answers for session in stats.sessions),
+                          key=lambda s: (s.start, s.end))
+    befores = [stats.final_before for stats in answers]
+    return Stats(first.user, min(stats.start for stats in answers), first.end, first.scope,
+                 _total([stats.total for stats in answers]), sessions,
+                 sum(stats.session_count for stats in answers), courses=courses,
                  modules=modules, zone=first.zone,
-                 sites=[SiteFigures(wwwroot, stats) for wwwroot, stats in found])
+                 sites=[SiteFigures(wwwroot, stats) for wwwroot, stats in found],
+                 final_before=None if None in befores else min(befores),
+                 final_days=_final_days(answers))
+
+
+def _final_days(answers: list[Stats]) -> frozenset[date]:
+    """The days final on every site that has time booked to them."""
+    days = {day for stats in answers for day in stats.total.days}
+    return frozenset(day for day in days if all(
+        day in stats.final_days for stats in answers if day in stats.total.days))
 
 
 def _total(tallies: list[Tally]) -> Tally:

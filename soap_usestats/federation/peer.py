@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from dataclasses import asdict, fields
 from typing import Any
 
 import zeep
@@ -25,6 +25,7 @@ from zeep.wsdl.bindings.soap import Soap11Binding
 from ..auth.caller import CallingUser
 from ..config import PeerService
 from ..domain import params
+from ..domain.requests import Request, StatsRequest, UsersStatsRequest
 from ..exceptions import (
     Forbidden,
     InvalidParameter,
@@ -66,15 +67,14 @@ class Peer:
         self._client: zeep.Client | None = None
         self._service: Any = None
 
-    def call(self, operation: str, asked: Mapping[str, Any], person: CallingUser | None,
-             via: str) -> Any:
-        """The peer's answer to ``operation`` with the contract's parameters ``asked``, for
-        ``person``; ``via`` is the chain header (``chain.forwarded``)."""
+    def call(self, request: Request, via: str) -> Any:
+        """The peer's answer to ``request``, made for its ``callinguser`` at its
+        ``whereroot``; ``via`` is the chain header (``chain.forwarded``)."""
         try:
             with self._transport.deadline():
                 client, service = self._connected()
                 with client.settings(extra_http_headers={chain.HEADER: via}):
-                    answer = getattr(service, operation)(**_arguments(asked, person, self.wwwroot))
+                    answer = getattr(service, request.operation)(**soap_arguments(request))
         except zeep.exceptions.Fault as fault:
             raise self._error(fault) from None
         except PeerFailure as failure:
@@ -85,12 +85,13 @@ class Peer:
             # zeep's other errors; TypeError and AttributeError: a WSDL whose operations
             # are not the contract's
             raise self._failure("gave no usable answer", error) from None
-        scope = params.stats_scope(asked.get("statsscope"))
         try:
-            if operation == "GetStats":
-                return answers.stats(answer, scope)
-            if operation == "GetUsersStats":
-                return answers.users_stats(answer, scope)
+            if isinstance(request, StatsRequest):
+                return answers.stats(answer, params.stats_scope(request.statsscope),
+                                     request.sessions)
+            if isinstance(request, UsersStatsRequest):
+                return answers.users_stats(answer, params.stats_scope(request.statsscope),
+                                           request.sessions)
             return answers.scores(answer)
         except BrokenAnswer as broken:
             raise self._failure(f"answered against the contract: {broken}") from None
@@ -99,7 +100,7 @@ class Peer:
         """What ``soap-usestats check`` reports of the peer: its WSDL loads, it accepts
         these credentials and it answers for this wwwroot (an unknown user is fine)."""
         try:
-            self.call("GetStats", {"targetuser": "soap-usestats-check"}, None,
+            self.call(StatsRequest(targetuser="soap-usestats-check", whereroot=self.wwwroot),
                       chain.forwarded((), "soap-usestats-check"))
         except (UnknownHost, RemoteFailure):
             raise
@@ -144,13 +145,17 @@ class Peer:
         return RemoteFailure(f"the site {self.wwwroot} failed ({code or 'no fault code'})")
 
 
-def _arguments(asked: Mapping[str, Any], person: CallingUser | None, wwwroot: str) -> dict:
-    """The operation's SOAP arguments: the parameters given, for ``person``, at ``wwwroot``."""
-    arguments = {name: value for name, value in asked.items() if value is not None}
-    if "targetusers" in arguments:
-        arguments["targetusers"] = {"targetuser": list(arguments["targetusers"])}
-    if person is not None:
-        arguments["callinguser"] = {"username": person.username,
-                                    "remoteuserhostroot": person.remoteuserhostroot,
-                                    "remotehostroot": person.remotehostroot}
-    return {**arguments, "whereroot": wwwroot}
+def soap_arguments(request: Request) -> dict:
+    """The operation's SOAP arguments: the request's parameters, those left at their default
+    left out (a peer of an earlier version is then asked nothing it does not know)."""
+    arguments = {}
+    for parameter in fields(request):
+        value = getattr(request, parameter.name)
+        if value == parameter.default:
+            continue
+        if isinstance(value, CallingUser):
+            value = asdict(value)
+        elif parameter.name == "targetusers":
+            value = {"targetuser": list(value)}
+        arguments[parameter.name] = value
+    return arguments

@@ -98,12 +98,21 @@ class DayStats(_Model):
         ("DATE", Date(doc="The local date.")),
         ("ELAPSED", Int("Whole minutes booked to the date (rounded down).")),
         ("SECONDS", Int("Exact seconds booked to the date.")),
+        ("FINAL", Boolean(doc="Whether the date's figures are final: the whole local date "
+                              "lies before FINALBEFORE, so that new activity can no longer "
+                              "change them. A final date can be booked once and for all.")),
     ]
 
 
 def _days(where: str) -> list:
     return [("DAYS", Array(DayStats, member_name="DAY",
                            doc=f"daily: each local date with time {where}, in date order."))]
+
+
+_FINALBEFORE = ("FINALBEFORE", UtcDateTime(
+    "The figures of every log row before this instant (UTC) are final: new activity can no "
+    "longer change them. It is the time of the answer less the greater of THRESHOLD and "
+    "LASTPINGCREDIT; whereroot *: the earliest of the sites'."))
 
 
 @_documented
@@ -121,6 +130,7 @@ class StatsUser(_Model):
         *_activity("on the whole site"),
         ("SESSIONCOUNT", Int("Working sessions in the window.")),
         *_days("on the whole site"),
+        _FINALBEFORE,
     ]
 
 
@@ -209,6 +219,7 @@ class SiteStats(_Model):
         ("SITECOURSE", CourseStats.customize(doc="statsscope course: time on the site's front "
                                                  "page.")),
         ("MODEL", ModelSettings),
+        ("FINALBEFORE", UtcDateTime("The site's own FINALBEFORE (UTC).")),
     ]
 
 
@@ -227,7 +238,8 @@ class UseStats(_Model):
         ("SITECOURSE", CourseStats.customize(doc="statsscope course: time on the site's front "
                                                  "page (the site course), apart from COURSES.")),
         ("SESSIONS", Array(SessionStats, member_name="SESSION",
-                           doc="The working sessions in the window, in time order.")),
+                           doc="sessions: the working sessions in the window, in time "
+                               "order.")),
         ("JSON", _JSON),
         ("MODEL", ModelSettings),
         ("SITES", Array(SiteStats, member_name="SITE",

@@ -1,8 +1,10 @@
 """The operations: typed by Spyne, thin, and delegating to the site.
 
 One service class, served by each protocol's Spyne application (one port per
-WSDL). An operation passes its parameters and the authenticated caller to the
-site, then shapes the plain answer into the contract's message.
+WSDL). An operation builds its request (``domain.requests``) from the parameters
+Spyne decoded, passes it with the authenticated caller to the sites, then shapes
+the plain answer into the contract's message. A parameter reaches the request by
+its name: a new one is declared here and is a field of the request, nothing more.
 
 What each operation and parameter means is said here, in the model (docstrings
 and ``doc=``): the WSDL carries it as documentation, and the page for people at
@@ -12,13 +14,15 @@ and ``doc=``): the WSDL carries it as documentation, and the page for people at
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import TypeVar
 
 from spyne import Application, Boolean, Integer32, Service, Unicode, rpc
 from spyne.model.fault import Fault
 from spyne.protocol import ProtocolBase
 
 from ..auth.caller import Caller, CallingUser
+from ..domain.requests import Request, ScoresRequest, StatsRequest, UsersStatsRequest
 from ..federation.network import Network
 from ..namespaces import SOAP_HTTP, TNS
 from . import shaping
@@ -58,6 +62,8 @@ _TIMETO = Integer32(doc="The window's end, a Unix time; default now. timefrom mu
                         "after timeto.")
 _COURSEIDFIELD = "The course field courseidentifier matches: id, shortname or idnumber."
 _COURSEIDENTIFIER = "The course's value of that field."
+_SESSIONS = Boolean(doc="When true, the answer also lists SESSIONS: each working session's "
+                         "start, end and seconds. SESSIONCOUNT comes always.")
 _JSON_RESPONSE = Boolean(doc="When true, the answer also carries JSON: the same figures as "
                              "one JSON document, for middleware that forwards strings.")
 
@@ -90,27 +96,47 @@ class UseStatsApplication(Application):
             raise OperationError(error) from error
 
 
-def _calling_user(message: CallingUserMessage | None) -> CallingUser | None:
-    if message is None:
-        return None
+def _calling_user(message: CallingUserMessage) -> CallingUser:
     return CallingUser(message.username, message.remoteuserhostroot, message.remotehostroot)
+
+
+def _target_users(message: TargetUsers) -> tuple[str | None, ...] | None:
+    return tuple(message.targetuser) if message.targetuser else None
+
+
+#: How a parameter Spyne decodes as a message becomes a request's plain value.
+_PLAIN = {"callinguser": _calling_user, "targetusers": _target_users}
+
+R = TypeVar("R", bound=Request)
+
+
+def request(kind: type[R], ctx) -> R:
+    """The request of ``kind`` of the operation's parameters, as Spyne decoded them
+    (``ctx.in_object``): each field from the parameter of its name; an absent one is left
+    to the request's default."""
+    given = {parameter.name: getattr(ctx.in_object, parameter.name, None)
+             for parameter in fields(kind)}
+    return kind(**{name: _PLAIN.get(name, _same)(value)
+                   for name, value in given.items() if value is not None})
+
+
+def _same(value):
+    return value
 
 
 class UseStatsService(Service):
     """Time spent on a Moodle site and grades, per user, course and activity."""
 
     @rpc(_CALLINGUSER, _TARGETUSER, _TARGETUSERFIELD, _WHEREROOT_ALL, _STATSSCOPE, _TIMEFROM,
-         _TIMETO, _JSON_RESPONSE, _DAILY, _TIMEZONE,
+         _TIMETO, _JSON_RESPONSE, _DAILY, _TIMEZONE, _SESSIONS,
          _returns=UseStats, _out_variable_name="USE_STATS", _throws=UseStatsFault)
     def GetStats(ctx, callinguser, targetuser, targetuserfield, whereroot, statsscope,
-                 timefrom, timeto, json_response, daily, timezone):
+                 timefrom, timeto, json_response, daily, timezone, sessions):
         """Time one user spent on the site, in each course (statsscope course) or
         in each activity (statsscope module), within [timefrom, timeto]."""
         call: Call = ctx.udc
-        stats = call.site.get_stats(targetuser, targetuserfield, whereroot, statsscope,
-                                    timefrom, timeto, now=int(time.time()), caller=call.caller,
-                                    callinguser=_calling_user(callinguser), daily=bool(daily),
-                                    timezone=timezone, via=call.via)
+        stats = call.site.get_stats(request(StatsRequest, ctx), now=int(time.time()),
+                                    caller=call.caller, via=call.via)
         answer = shaping.use_stats(stats)
         return shaping.with_json(answer) if json_response else answer
 
@@ -125,10 +151,8 @@ class UseStatsService(Service):
         """Grades of one user in one course: the course total (scorescope notes/global)
         and every grade item (notes/items)."""
         call: Call = ctx.udc
-        scores = call.site.get_scores(targetuser, targetuserfield, whereroot, scorescope,
-                                      courseidfield, courseidentifier, now=int(time.time()),
-                                      caller=call.caller, callinguser=_calling_user(callinguser),
-                                      via=call.via)
+        scores = call.site.get_scores(request(ScoresRequest, ctx), now=int(time.time()),
+                                      caller=call.caller, via=call.via)
         answer = shaping.user_scores(scores)
         return shaping.with_json(answer) if json_response else answer
 
@@ -141,19 +165,17 @@ class UseStatsService(Service):
                        "page."),
          _text("The NEXTCURSOR of the previous page, with the same other parameters; absent "
                "for the first page."),
+         _SESSIONS,
          _returns=UsersStats, _out_variable_name="USERS_STATS", _throws=UseStatsFault)
     def GetUsersStats(ctx, callinguser, targetusers, targetuserfield, whereroot, courseidfield,
                       courseidentifier, statsscope, timefrom, timeto, daily, timezone, pagesize,
-                      cursor):
+                      cursor, sessions):
         """Time many users spent, one USE_STATS each as GetStats gives it, a page at a time in
         order of Moodle id: the users of targetusers, the users enrolled in a course, or
         (with neither) every user with time counted in the window."""
         call: Call = ctx.udc
-        page = call.site.get_users_stats(
-            targetusers.targetuser if targetusers else None, targetuserfield, whereroot,
-            courseidfield, courseidentifier, statsscope, timefrom, timeto, now=int(time.time()),
-            caller=call.caller, callinguser=_calling_user(callinguser), daily=bool(daily),
-            timezone=timezone, pagesize=pagesize, cursor=cursor, via=call.via)
+        page = call.site.get_users_stats(request(UsersStatsRequest, ctx), now=int(time.time()),
+                                         caller=call.caller, via=call.via)
         return shaping.users_stats(page)
 
 

@@ -39,8 +39,9 @@ def _identity(user: results.Person) -> dict:
             "LASTNAME": user.lastname, "IDNUMBER": user.idnumber, "ID": user.id}
 
 
-def _days(tally: Tally) -> list[messages.DayStats]:
-    return [messages.DayStats(DATE=day, ELAPSED=seconds // 60, SECONDS=seconds)
+def _days(tally: Tally, final: frozenset[date]) -> list[messages.DayStats]:
+    return [messages.DayStats(DATE=day, ELAPSED=seconds // 60, SECONDS=seconds,
+                              FINAL=day in final)
             for day, seconds in sorted(tally.days.items())]
 
 
@@ -49,7 +50,8 @@ def _course(course: results.CourseFigures, daily: bool) -> messages.CourseStats:
     return messages.CourseStats(
         NAME=course.fullname, SHORTNAME=course.shortname, IDNUMBER=course.idnumber, ID=course.id,
         ACTIVITYSECONDS=tally.activities, COURSESECONDS=tally.course, OTHERSECONDS=tally.other,
-        DAYS=_days(tally) if daily else None, SITE=course.site, **_activity(tally),
+        DAYS=_days(tally, course.final_days) if daily else None, SITE=course.site,
+        **_activity(tally),
     )
 
 
@@ -75,7 +77,7 @@ def _module(module: results.ModuleFigures) -> messages.ModuleStats:
 def _site(site: results.SiteFigures) -> messages.SiteStats:
     stats = site.stats
     return messages.SiteStats(
-        WWWROOT=site.wwwroot, MODEL=_model(stats),
+        WWWROOT=site.wwwroot, MODEL=_model(stats), FINALBEFORE=_utc(stats.final_before),
         SITECOURSE=(_course(stats.site_course, stats.zone is not None)
                     if stats.scope == "course" and stats.site_course else None),
         **_activity(stats.total))
@@ -83,16 +85,19 @@ def _site(site: results.SiteFigures) -> messages.SiteStats:
 
 def use_stats(stats: results.Stats) -> messages.UseStats:
     """``USE_STATS`` for one user: courses at course scope, modules at module scope, and
-    the days of the user and each course when they were asked for."""
+    the days of the user and each course and the sessions when they were asked for."""
     daily = stats.zone is not None
     answer = messages.UseStats(
-        USER=messages.StatsUser(FROM=stats.start, TO=stats.end, SESSIONCOUNT=len(stats.sessions),
-                                DAYS=_days(stats.total) if daily else None,
+        USER=messages.StatsUser(FROM=stats.start, TO=stats.end, SESSIONCOUNT=stats.session_count,
+                                DAYS=_days(stats.total, stats.final_days) if daily else None,
+                                FINALBEFORE=_utc(stats.final_before),
                                 **_identity(stats.user), **_activity(stats.total)),
-        SESSIONS=[messages.SessionStats(START=_utc(s.start), END=_utc(s.end), SECONDS=s.seconds,
-                                        ELAPSED=s.seconds // 60) for s in stats.sessions],
         MODEL=_model(stats),
     )
+    if stats.sessions is not None:
+        answer.SESSIONS = [messages.SessionStats(START=_utc(s.start), END=_utc(s.end),
+                                                 SECONDS=s.seconds, ELAPSED=s.seconds // 60)
+                           for s in stats.sessions]
     if stats.scope == "course":
         answer.COURSES = [_course(course, daily) for course in stats.courses]
         answer.SITECOURSE = _course(stats.site_course, daily) if stats.site_course else None

@@ -25,10 +25,11 @@ from spyne import Application, MethodContext
 from spyne.model.complex import Array, ComplexModelBase
 
 from .. import __version__, exceptions
+from ..domain.finality import final_before
 from ..domain.results import CourseFigures, Person, Stats
 from ..soap import faults, shaping
 from ..soap.messages import UseStatsFault
-from ..timemodel.engine import LogEvent, estimate
+from ..timemodel.engine import DEFAULT_SETTINGS, LogEvent, estimate
 
 #: What each fault of the contract means; its code and MNET status come from the class.
 FAULTS: tuple[tuple[type[exceptions.UseStatsError], str], ...] = (
@@ -297,10 +298,10 @@ def _example(app: Application, this: Endpoint) -> str:
     return f"""
 <section id="example">
 <h2>Example</h2>
-<p>GetStats at course scope for the demo site's reference learner, whose log is the
-worked example of the time model: {stats.total.seconds} seconds on the site in
-{len(stats.sessions)} sessions, {stats.courses[0].tally.seconds} of them in one course. The
-request, as <code>POST {html.escape(this.url)}?wstoken=TOKEN</code> with
+<p>GetStats at course scope for the demo site's reference learner, asked at the end of
+the window, whose log is the worked example of the time model: {stats.total.seconds}
+seconds on the site in {stats.session_count} sessions, {stats.courses[0].tally.seconds} of
+them in one course. The request, as <code>POST {html.escape(this.url)}?wstoken=TOKEN</code> with
 <code>Content-Type: {html.escape(content_type)}</code>:</p>
 <pre>{html.escape(request)}</pre>
 <p>The answer:</p>
@@ -362,8 +363,8 @@ def example_stats() -> Stats:
               for n, (offset, *rest) in enumerate(_WORKED_EXAMPLE, 1)]
     usage = estimate(events, end)
     course = CourseFigures(*EXAMPLE_COURSE, usage.courses[EXAMPLE_COURSE[0]])
-    return Stats(EXAMPLE_LEARNER, start, end, "course", usage.total, usage.sessions,
-                 courses=[course])
+    return Stats(EXAMPLE_LEARNER, start, end, "course", usage.total, None, len(usage.sessions),
+                 courses=[course], final_before=final_before(DEFAULT_SETTINGS, end))
 
 
 def example_fault(app: Application) -> str:

@@ -21,6 +21,7 @@ from zeep.helpers import serialize_object
 from soap_usestats.auth.clients import new_client, new_secret_key
 from soap_usestats.checks import check
 from soap_usestats.config import load_settings
+from tests.support.answers import assert_same_answer
 from tests.support.databases import fresh_database
 from tests.support.hostile import EMPTY_SCHEMA, MIB, HostilePeer, Witness, edited, importing
 from tests.support.network import B, C, HOME, WINDOW, build_site
@@ -103,10 +104,27 @@ def fault(call) -> zeep.exceptions.Fault:
 @pytest.mark.parametrize("wwwroot", [B, C], ids=["read directly", "through its peer"])
 @pytest.mark.parametrize("scope", ["site", "course", "module"])
 def test_figures_through_the_hub_are_the_sites_own(network, wwwroot, scope):
-    asked = dict(targetuser="lee", statsscope=scope, daily=True, timezone="Europe/Paris", **WINDOW)
+    asked = dict(targetuser="lee", statsscope=scope, daily=True, timezone="Europe/Paris",
+                 sessions=True, **WINDOW)
     through = hub_as(network, "mgr").GetStats(whereroot=wwwroot, **asked)
     assert through.USER.SECONDS > 0
-    assert plain(through) == plain(own_service(network, wwwroot).GetStats(**asked))
+    assert_same_answer(plain(through), plain(own_service(network, wwwroot).GetStats(**asked)))
+    # the window is in 1970: every day is over, and the sessions were asked for
+    assert through.USER.FINALBEFORE is not None and through.SESSIONS.SESSION
+    courses = through.COURSES.COURSE if through.COURSES else []
+    days = through.USER.DAYS.DAY + [day for course in courses for day in course.DAYS.DAY]
+    assert days and all(day.FINAL for day in days)
+
+
+@pytest.mark.parametrize("wwwroot", [B, C], ids=["read directly", "through its peer"])
+def test_sessions_come_through_the_hub_only_when_asked(network, wwwroot):
+    hub = hub_as(network, "mgr")
+    through = hub.GetStats(whereroot=wwwroot, targetuser="lee", **WINDOW)
+    own = own_service(network, wwwroot).GetStats(targetuser="lee", **WINDOW)
+    assert through.SESSIONS is None
+    assert through.USER.SESSIONCOUNT == own.USER.SESSIONCOUNT > 0
+    (one,) = hub.GetUsersStats(whereroot=wwwroot, sessions=True, **WINDOW).USE_STATS
+    assert len(one.SESSIONS.SESSION) == one.USER.SESSIONCOUNT == own.USER.SESSIONCOUNT
 
 
 @pytest.mark.parametrize("wwwroot", [B, C], ids=["read directly", "through its peer"])
@@ -127,16 +145,17 @@ def test_scores_and_pages_through_the_hub_are_the_sites_own(network, wwwroot):
             pages[name].append([plain(one) for one in page.USE_STATS])
             if (cursor := page.NEXTCURSOR) is None:
                 break
-    assert pages["hub"] == pages["own"]
+    assert_same_answer(pages["hub"], pages["own"])
     assert [p[0]["USER"]["USERNAME"] for p in pages["hub"]] == ["lee"]
 
 
 def test_the_home_site_answers_to_its_own_wwwroot_and_to_none(network):
     hub = hub_as(network, "mgr")
     asked = dict(targetuser="lee", statsscope="course", **WINDOW)
-    assert plain(hub.GetStats(whereroot=HOME + "/", **asked)) == plain(hub.GetStats(**asked))
-    assert plain(hub.GetStats(whereroot="HTTPS://B.TEST/", **asked)) == plain(
-        hub.GetStats(whereroot=B, **asked))
+    assert_same_answer(plain(hub.GetStats(whereroot=HOME + "/", **asked)),
+                       plain(hub.GetStats(**asked)))
+    assert_same_answer(plain(hub.GetStats(whereroot="HTTPS://B.TEST/", **asked)),
+                       plain(hub.GetStats(whereroot=B, **asked)))
 
 
 def test_every_site_at_once_sums_the_sites_own_figures(network):
@@ -155,6 +174,9 @@ def test_every_site_at_once_sums_the_sites_own_figures(network):
                    for course in everywhere.COURSES.COURSE)
     assert found == sorted((wwwroot, course.SHORTNAME, course.SECONDS)
                            for wwwroot, answer in own.items() for course in answer.COURSES.COURSE)
+    assert everywhere.USER.FINALBEFORE == min(s.FINALBEFORE for s in everywhere.SITES.SITE)
+    assert_same_answer([{"FINALBEFORE": s.FINALBEFORE} for s in everywhere.SITES.SITE],
+                       [{"FINALBEFORE": a.USER.FINALBEFORE} for a in own.values()])
     modules = hub_as(network, "mgr").GetStats(whereroot="*", targetuser="lee",
                                                statsscope="module", **WINDOW)
     assert {m.SITE for m in modules.MODULES.MODULE} == {HOME, B, C}
@@ -418,11 +440,19 @@ def test_figures_that_break_the_contract_are_refused(hostile, element, values, b
     ("course", "DAY", dict(ELAPSED=99), "DAY/ELAPSED 99 is not SECONDS"),
     ("module", "MODULE", dict(SECONDS=-60, ELAPSED=-1), "MODULE/SECONDS -60 is negative"),
     ("module", "MODULE", dict(NAME=None), "against the contract: its XML does not fit the WSDL"),
+    ("course", "DAY", dict(FINAL="false"), "DAY/FINAL of 1970-01-02 is false, against USER/"),
+    ("site", "USER", dict(FINALBEFORE=None), "DAY/FINAL of 1970-01-02 is true, against USER/"),
 ])
 def test_figures_at_every_level_are_checked(hostile, scope, element, values, broken):
     hostile["peers"]["figures"].answer = edited(element, **values)
     error = _refused(hostile, "figures", statsscope=scope, daily=True, timezone="UTC")
     assert broken in error.message
+
+
+def test_the_sessions_a_peer_lists_are_those_it_counts(hostile):
+    hostile["peers"]["figures"].answer = edited("USER", SESSIONCOUNT=9)
+    error = _refused(hostile, "figures", sessions=True)
+    assert "USER/SESSIONCOUNT 9 is not the number of SESSION, 2" in error.message
 
 
 def test_pages_and_scores_of_a_peer_are_checked(hostile):
@@ -441,8 +471,8 @@ def test_pages_and_scores_of_a_peer_are_checked(hostile):
 def test_a_peer_that_keeps_the_contract_is_relayed_as_it_is(hostile, network):
     hostile["peers"]["figures"].answer = lambda answer: answer
     asked = dict(targetuser="lee", statsscope="module", **WINDOW)
-    assert plain(hostile["hub"].GetStats(whereroot="https://figures.test", **asked)) == plain(
-        own_service(network, C).GetStats(**asked))
+    assert_same_answer(plain(hostile["hub"].GetStats(whereroot="https://figures.test", **asked)),
+                       plain(own_service(network, C).GetStats(**asked)))
 
 
 def test_negative_figures_are_not_summed_into_every_site(network, tmp_path_factory):

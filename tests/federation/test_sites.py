@@ -3,15 +3,22 @@ contract compares them, the forwarding chain, and every site at once in process.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
 import pytest
 
 from soap_usestats import wwwroots
 from soap_usestats.auth.caller import OPERATOR, Caller
 from soap_usestats.config import DirectSite, PeerService, Settings, load_settings
+from soap_usestats.domain.requests import StatsRequest
+from soap_usestats.domain.results import Person, Stats
+from soap_usestats.domain.site import SiteIdentity
 from soap_usestats.exceptions import ConfigError, Forbidden, RemoteFailure, UnknownUser
 from soap_usestats.federation import chain
-from soap_usestats.federation.network import Network
+from soap_usestats.federation.network import Direct, Network
 from soap_usestats.soap import shaping
+from soap_usestats.timemodel.engine import Session, Tally
 from tests.support.network import B, HOME, WINDOW, build_site
 
 NOW = 2_000_000
@@ -103,9 +110,11 @@ def caller(home, who: str) -> Caller:
 
 def test_every_site_at_once_books_each_day_once_in_one_zone(network):
     net, home = network
-    asked = dict(targetuser="lee", statsscope="course", daily=True, now=NOW, **WINDOW)
-    summed = net.get_stats(whereroot="*", caller=caller(home, "mgr"), **asked)
-    alone = [net.get_stats(whereroot=where, caller=caller(home, "mgr"), **asked)
+    asked = dict(targetuser="lee", statsscope="course", daily=True, **WINDOW)
+    summed = net.get_stats(StatsRequest(whereroot="*", **asked), now=NOW,
+                           caller=caller(home, "mgr"))
+    alone = [net.get_stats(StatsRequest(whereroot=where, **asked), now=NOW,
+                           caller=caller(home, "mgr"))
              for where in (None, B)]
     days = {}
     for stats in alone:
@@ -113,6 +122,8 @@ def test_every_site_at_once_books_each_day_once_in_one_zone(network):
             days[day] = days.get(day, 0) + seconds
     assert summed.total.days == days
     assert summed.total.seconds == sum(s.total.seconds for s in alone) == sum(days.values())
+    assert summed.final_before == min(s.final_before for s in alone) == NOW - 3600
+    assert summed.final_days == set(days)  # days of 1970, final everywhere
     assert [site.wwwroot for site in summed.sites] == [HOME, B]
     assert summed.site_course is None and summed.model is None
     shaped = shaping.use_stats(summed)
@@ -122,15 +133,67 @@ def test_every_site_at_once_books_each_day_once_in_one_zone(network):
 
 def test_the_operator_sees_every_site_whole_and_a_user_nowhere_is_unknown(network):
     net, _ = network
-    summed = net.get_stats("lee", whereroot="*", now=NOW, caller=OPERATOR, **WINDOW)
+    summed = net.get_stats(StatsRequest(targetuser="lee", whereroot="*", **WINDOW), now=NOW,
+                           caller=OPERATOR)
     assert len(summed.sites) == 2
     with pytest.raises(UnknownUser):
-        net.get_stats("nobody", whereroot="*", now=NOW, caller=OPERATOR, **WINDOW)
+        net.get_stats(StatsRequest(targetuser="nobody", whereroot="*", **WINDOW), now=NOW,
+                      caller=OPERATOR)
 
 
 def test_no_twin_means_no_rights_even_at_every_site(network):
     net, home = network
     """cat may see her own figures at home; on B only a local manager shares her username."""
-    assert net.get_stats("cat", now=NOW, caller=caller(home, "cat"), **WINDOW)
+    assert net.get_stats(StatsRequest(targetuser="cat", **WINDOW), now=NOW,
+                         caller=caller(home, "cat"))
     with pytest.raises(Forbidden, match="https://b.test: callinguser 'cat' has no MNET account"):
-        net.get_stats("cat", whereroot="*", now=NOW, caller=caller(home, "cat"), **WINDOW)
+        net.get_stats(StatsRequest(targetuser="cat", whereroot="*", **WINDOW), now=NOW,
+                      caller=caller(home, "cat"))
+
+
+class Answering:
+    """A site that answers GetStats with ``stats``, its sessions listed when asked."""
+
+    def __init__(self, stats: Stats, wwwroot: str | None = None) -> None:
+        self.stats, self.wwwroot = stats, wwwroot
+
+    def get_stats(self, request, *, now, caller) -> Stats:
+        return self.stats if request.sessions else replace(self.stats, sessions=None)
+
+    def person(self, caller, callinguser, now):
+        return None
+
+    def about(self) -> SiteIdentity:
+        return SiteIdentity(HOME, "UTC")
+
+
+def lee(days: dict[date, int], final: set[date], before: int, sessions: list[Session]) -> Stats:
+    return Stats(Person(1, "lee", "Lee", "Learner", ""), 0, NOW, "site",
+                 Tally(sum(days.values()), len(days), days=days), sessions, len(sessions),
+                 zone="UTC", final_before=before, final_days=frozenset(final))
+
+
+@pytest.mark.parametrize("sessions", [False, True])
+def test_every_site_at_once_is_final_as_far_as_each_site_is(sessions):
+    """A day is final where every site that has it says so; FINALBEFORE is the earliest."""
+    second, third, fourth = date(1970, 1, 2), date(1970, 1, 3), date(1970, 1, 4)
+    home = Answering(lee({second: 60, third: 60}, {second, third}, 300_000,
+                         [Session(100_000, 100_060, 60), Session(200_000, 200_060, 60)]))
+    other = Answering(lee({third: 30, fourth: 30}, set(), 250_000,
+                          [Session(190_000, 190_060, 60)]), B)
+    net = Network(home, {B: Direct(other, 5)}, "https://hub.test/soap")
+    summed = net.get_stats(StatsRequest(targetuser="lee", whereroot="*", daily=True,
+                                        timezone="UTC", sessions=sessions),
+                           now=NOW, caller=OPERATOR)
+    assert (summed.final_before, summed.final_days) == (250_000, {second})
+    assert summed.session_count == 3
+    assert summed.sessions == ([Session(100_000, 100_060, 60), Session(190_000, 190_060, 60),
+                                Session(200_000, 200_060, 60)] if sessions else None)
+    shaped = shaping.use_stats(summed)
+    assert [(day.DATE, day.FINAL) for day in shaped.USER.DAYS] == [
+        (second, True), (third, False), (fourth, False)]
+    assert shaped.USER.FINALBEFORE == datetime.fromtimestamp(250_000, UTC)
+    assert [site.FINALBEFORE for site in shaped.SITES] == [
+        datetime.fromtimestamp(300_000, UTC), datetime.fromtimestamp(250_000, UTC)]
+    assert shaped.USER.SESSIONCOUNT == 3
+    assert (shaped.SESSIONS is not None) is sessions

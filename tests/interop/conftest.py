@@ -17,6 +17,7 @@ from sqlalchemy import select
 from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.demo.schema import DemoTables
 from soap_usestats.demo.site import TERM_END, TERM_START, DemoSite, build_demo_site
+from soap_usestats.domain.requests import ScoresRequest, StatsRequest, UsersStatsRequest
 from soap_usestats.domain.site import MoodleSite
 from soap_usestats.moodle.database import connect
 from soap_usestats.moodle.tables import MoodleTables
@@ -48,14 +49,16 @@ class Demo:
         if operation == "GetUsersStats":
             return figures.of_pages(self.pages(params))
         if operation == "GetStats":
-            stats = self.moodle.get_stats(params["targetuser"], statsscope=params["statsscope"],
-                                          timefrom=int(params["timefrom"]), timeto=int(params["timeto"]),
+            stats = self.moodle.get_stats(StatsRequest(targetuser=params["targetuser"],
+                                                       statsscope=params["statsscope"],
+                                                       timefrom=int(params["timefrom"]),
+                                                       timeto=int(params["timeto"])),
                                           now=int(time.time()), caller=OPERATOR)
             return figures.of_stats(stats)
         return figures.of_scores(self.moodle.get_scores(
-            params["targetuser"], scorescope=params["scorescope"],
-            courseidfield=params["courseidfield"], courseidentifier=params["courseidentifier"],
-            caller=OPERATOR))
+            ScoresRequest(targetuser=params["targetuser"], scorescope=params["scorescope"],
+                          courseidfield=params["courseidfield"],
+                          courseidentifier=params["courseidentifier"]), caller=OPERATOR))
 
 
     def pages(self, params: dict[str, str]) -> list:
@@ -66,7 +69,7 @@ class Demo:
         while not pages or pages[-1].NEXTCURSOR:
             cursor = pages[-1].NEXTCURSOR if pages else None
             pages.append(shaping.users_stats(self.moodle.get_users_stats(
-                **asked, cursor=cursor, now=int(time.time()), caller=OPERATOR)))
+                UsersStatsRequest(**asked, cursor=cursor), now=int(time.time()), caller=OPERATOR)))
         return pages
 
 
@@ -120,11 +123,12 @@ def _learners(moodle: MoodleSite, demo: DemoSite) -> dict[str, Learner]:
         names = conn.scalars(_active_students()).all()
     seconds, in_course, graded = {}, {}, set()
     for name in names:
-        stats = moodle.get_stats(name, statsscope="course", now=TERM_END, caller=OPERATOR, **term)
+        stats = moodle.get_stats(StatsRequest(targetuser=name, statsscope="course", **term),
+                                 now=TERM_END, caller=OPERATOR)
         seconds[name] = stats.USER.SECONDS
         in_course[name] = sum(c.SECONDS for c in stats.COURSES or [] if c.SHORTNAME == COURSE)
-        scores = moodle.get_scores(name, courseidfield="shortname", courseidentifier=COURSE,
-                                   caller=OPERATOR)
+        scores = moodle.get_scores(ScoresRequest(targetuser=name, courseidfield="shortname",
+                                                 courseidentifier=COURSE), caller=OPERATOR)
         if scores.SCORE is not None:
             graded.add(name)
     busy = max(graded - {ref.username}, key=in_course.get)

@@ -11,6 +11,7 @@ import pytest
 from soap_usestats.auth import tokens
 from soap_usestats.auth.caller import Caller
 from soap_usestats.config import DirectSite, Settings
+from soap_usestats.domain.requests import StatsRequest
 from soap_usestats.federation.network import Network
 from soap_usestats.soap.endpoint import Endpoint
 from soap_usestats.web import body as guard
@@ -141,9 +142,8 @@ def test_a_token_accepted_by_the_home_site_acts_for_its_owner_everywhere(network
     presented = Caller(label="mgr", token=home.tokens["mgr"], address="127.0.0.1")
     owner = net.home.token_owner(presented.token, presented.address, 2_000_000)
     accepted = replace(presented, userid=owner)
-    asked = dict(targetuser="lee", whereroot=whereroot, statsscope="course", now=2_000_000,
-                 **WINDOW)
+    asked = StatsRequest(targetuser="lee", whereroot=whereroot, statsscope="course", **WINDOW)
     checked.clear()
-    answer = net.get_stats(caller=accepted, **asked)
+    answer = net.get_stats(asked, now=2_000_000, caller=accepted)
     assert checked == []  # the owner is known: never checked again, on any site
-    assert answer == net.get_stats(caller=presented, **asked)  # as when the site checks it
+    assert answer == net.get_stats(asked, now=2_000_000, caller=presented)  # as when the site checks it

@@ -16,6 +16,7 @@ from soap_usestats.access.capabilities import CAP_PREVENT as PREVENT
 from soap_usestats.access.capabilities import CAP_PROHIBIT as PROHIBIT
 from soap_usestats.auth.caller import OPERATOR, Caller
 from soap_usestats.config import Capabilities
+from soap_usestats.domain.requests import ScoresRequest, StatsRequest
 from soap_usestats.exceptions import Forbidden, UnknownCourse, UnknownUser
 from soap_usestats.moodle.database import connect
 from soap_usestats.moodle.tables import MoodleTables
@@ -40,8 +41,8 @@ def school(builder, database_url):
 
 
 def stats(school, caller: Caller, target: str = "alice", scope: str = "course", **extra):
-    return school.site.get_stats(target, statsscope=scope, **WINDOW, now=NOW, caller=caller,
-                                 **extra)
+    return school.site.get_stats(StatsRequest(targetuser=target, statsscope=scope, **WINDOW,
+                                              **extra), now=NOW, caller=caller)
 
 
 def course_seconds(answer) -> dict[str, int]:
@@ -50,12 +51,12 @@ def course_seconds(answer) -> dict[str, int]:
 
 @pytest.fixture
 def everything(school):
-    return stats(school, OPERATOR)
+    return stats(school, OPERATOR, sessions=True)
 
 
 @pytest.mark.parametrize("viewer", ["admin", "manager"])
 def test_site_admins_and_site_capability_see_everything(school, everything, viewer):
-    answer = stats(school, school.caller(viewer))
+    answer = stats(school, school.caller(viewer), sessions=True)
     assert course_seconds(answer) == course_seconds(everything) == {"C5": 2740, "C6": 1500}
     assert answer.USER.SECONDS == everything.USER.SECONDS
     assert len(answer.SESSIONS) == len(everything.SESSIONS) == 3
@@ -81,7 +82,7 @@ def test_own_capability_prohibited_by_another_role(school):
 
 
 def test_course_capability_sees_only_its_courses(school, everything):
-    answer = stats(school, school.caller("teacher"))
+    answer = stats(school, school.caller("teacher"), sessions=True)
     assert course_seconds(answer) == {"C5": 2740}
     assert answer.USER.SECONDS == 2740
     assert answer.USER.ELAPSED == 2740 // 60
@@ -143,8 +144,8 @@ def test_unknown_target_is_forbidden_unless_the_viewer_sees_everyone(school):
 
 
 def scores(school, caller: Caller, course: str = "C5", target: str = "alice", **extra):
-    return school.site.get_scores(target, courseidfield="shortname", courseidentifier=course,
-                                  caller=caller, **extra)
+    return school.site.get_scores(ScoresRequest(targetuser=target, courseidfield="shortname",
+                                                courseidentifier=course, **extra), caller=caller)
 
 
 def test_scores_follow_the_same_rules(school):
@@ -213,8 +214,8 @@ def test_capability_names_are_configurable(school, everything):
     b.assign(reporter, viewer, contexts["system"])
     site = ShapedSite(school.site.engine, MoodleTables(),
                       capabilities=Capabilities(site="moodle/site:viewreports"))
-    answer = site.get_stats("alice", statsscope="course", **WINDOW, now=NOW,
-                            caller=token_caller(b, reporter))
+    answer = site.get_stats(StatsRequest(targetuser="alice", statsscope="course", **WINDOW),
+                            now=NOW, caller=token_caller(b, reporter))
     assert course_seconds(answer) == course_seconds(everything)
     with pytest.raises(Forbidden):
         stats(school, token_caller(b, reporter))

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event, update
 
 from soap_usestats.config import Settings
+from soap_usestats.domain.requests import ScoresRequest, StatsRequest, UsersStatsRequest
 from soap_usestats.exceptions import Forbidden, UnknownUser, UseStatsError
 from soap_usestats.moodle.database import connect
 from soap_usestats.moodle.tables import MoodleTables
@@ -82,11 +83,13 @@ def operations(school) -> dict[str, Callable]:
 
     def stats(scope):
         return lambda caller, field, value: site.get_stats(
-            value, field, statsscope=scope, **WINDOW, now=NOW, caller=caller)
+            StatsRequest(targetuser=value, targetuserfield=field, statsscope=scope, **WINDOW),
+            now=NOW, caller=caller)
 
     def scores(course):
         return lambda caller, field, value: site.get_scores(
-            value, field, courseidfield="shortname", courseidentifier=course, caller=caller)
+            ScoresRequest(targetuser=value, targetuserfield=field, courseidfield="shortname",
+                          courseidentifier=course), caller=caller)
 
     return {
         "GetStats site": stats("site"), "GetStats course": stats("course"),
@@ -94,7 +97,8 @@ def operations(school) -> dict[str, Callable]:
         "GetScores in C5": scores("C5"), "GetScores in C6": scores("C6"),
         "GetScores in no course": scores("NOPE"),
         "GetUsersStats": lambda caller, field, value: site.get_users_stats(
-            [value], field, **WINDOW, now=NOW, caller=caller),
+            UsersStatsRequest(targetusers=[value], targetuserfield=field, **WINDOW), now=NOW,
+            caller=caller),
     }
 
 
@@ -131,8 +135,8 @@ def test_the_site_capability_learns_that_a_user_does_not_exist(school, field):
 
 def test_the_refusal_names_the_parameter_and_not_the_user(school):
     with pytest.raises(Forbidden) as raised:
-        school.site.get_stats("outsider", statsscope="course", **WINDOW, now=NOW,
-                              caller=school.caller("teacher"))
+        school.site.get_stats(StatsRequest(targetuser="outsider", statsscope="course", **WINDOW),
+                              now=NOW, caller=school.caller("teacher"))
     message = str(raised.value)
     assert message.startswith("targetuser ")
     assert "outsider" not in message.lower()
@@ -144,15 +148,18 @@ def test_a_course_teacher_sees_the_users_of_their_courses(school, field):
     teacher = school.caller("teacher")
     for name in ("alice", "quiet"):
         value = identified(school, name)[field]
-        answer = school.site.get_stats(value, field, statsscope="course", **WINDOW, now=NOW,
+        answer = school.site.get_stats(StatsRequest(targetuser=value, targetuserfield=field,
+                                                    statsscope="course", **WINDOW), now=NOW,
                                        caller=teacher)
         assert answer.USER.USERNAME == name
         assert {c.SHORTNAME for c in answer.COURSES or []} <= {"C5"}
-        scores = school.site.get_scores(value, field, courseidfield="shortname",
-                                        courseidentifier="C5", caller=teacher)
+        scores = school.site.get_scores(ScoresRequest(targetuser=value, targetuserfield=field,
+                                                      courseidfield="shortname",
+                                                      courseidentifier="C5"), caller=teacher)
         assert scores.USER.USERNAME == name
         with pytest.raises(Forbidden) as raised:
-            school.site.get_stats(value, field, statsscope="site", **WINDOW, now=NOW,
+            school.site.get_stats(StatsRequest(targetuser=value, targetuserfield=field,
+                                               statsscope="site", **WINDOW), now=NOW,
                                   caller=teacher)
         assert "site-wide" in str(raised.value)
 
@@ -162,11 +169,12 @@ def test_callinguser_cannot_probe_users(school):
     or not, is refused alike."""
     teacher = school.caller("teacher")
     answers = {outcome(lambda: school.site.get_stats(
-        "alice", statsscope="course", **WINDOW, now=NOW, caller=teacher,
-        callinguser=calling(name))) for name in ("nobody", "bob", "outsider", "téacher")}
+        StatsRequest(targetuser="alice", statsscope="course", **WINDOW, callinguser=calling(name)),
+        now=NOW, caller=teacher)) for name in ("nobody", "bob", "outsider", "téacher")}
     assert len(answers) == 1 and next(iter(answers))[0] == "Forbidden", answers
-    assert school.site.get_stats("alice", statsscope="course", **WINDOW, now=NOW,
-                                 caller=teacher, callinguser=calling(" Teacher ")).USER.SECONDS
+    assert school.site.get_stats(StatsRequest(targetuser="alice", statsscope="course", **WINDOW,
+                                              callinguser=calling(" Teacher ")), now=NOW,
+                                 caller=teacher).USER.SECONDS
 
 
 def test_a_course_one_may_not_see_is_answered_as_a_missing_one(school):
@@ -174,22 +182,25 @@ def test_a_course_one_may_not_see_is_answered_as_a_missing_one(school):
     exist. No course population but their own is open to them, none to the others."""
     site = school.site
     teacher = school.caller("teacher")
-    answers = {outcome(lambda: site.get_scores("alice", courseidfield="shortname",
-                                               courseidentifier=course, caller=teacher))
+    answers = {outcome(lambda: site.get_scores(
+        ScoresRequest(targetuser="alice", courseidfield="shortname", courseidentifier=course),
+        caller=teacher))
                for course in ("C6", "NOPE")}
     assert len(answers) == 1 and next(iter(answers))[0] == "Forbidden", answers
     for viewer, courses in (("teacher", ("C6", "NOPE")), ("alice", ("C5", "C6", "NOPE")),
                             ("stranger", ("C5", "C6", "NOPE"))):
         caller = school.caller(viewer)
         populations = {outcome(lambda: site.get_users_stats(
-            courseidfield="shortname", courseidentifier=course, statsscope="course", **WINDOW,
-            now=NOW, caller=caller)) for course in courses}
+            UsersStatsRequest(courseidfield="shortname", courseidentifier=course,
+                              statsscope="course", **WINDOW), now=NOW, caller=caller))
+            for course in courses}
         assert len(populations) == 1 and next(iter(populations))[0] == "Forbidden", viewer
 
 
 def test_a_course_population_is_its_teachers(school):
-    page = school.site.get_users_stats(courseidfield="shortname", courseidentifier="C5",
-                                       statsscope="course", **WINDOW, now=NOW,
+    page = school.site.get_users_stats(UsersStatsRequest(courseidfield="shortname",
+                                                         courseidentifier="C5",
+                                                         statsscope="course", **WINDOW), now=NOW,
                                        caller=school.caller("teacher"))
     assert [s.user.username for s in page.stats] == ["quiet"]
 
@@ -212,8 +223,9 @@ def test_seeing_users_costs_the_same_statements_for_many_users_and_courses(tmp_p
     school = build_school(b)
     school.site = ShapedSite(connect(b.url), MoodleTables())
     teacher = school.caller("teacher")
-    ask = lambda: school.site.get_stats("shared@example.com", "email", statsscope="course",  # noqa: E731
-                                        **WINDOW, now=NOW, caller=teacher)
+    ask = lambda: school.site.get_stats(StatsRequest(targetuser="shared@example.com",
+                                                     targetuserfield="email", statsscope="course",
+                                                     **WINDOW), now=NOW, caller=teacher)
     first = b.user("shared1", email="shared@example.com")
     enrol(b, first, school.courses["C5"])
     before = _statements(school, ask)

@@ -26,12 +26,12 @@ SITE, COURSE, OWN = (Capabilities().site, Capabilities().course, Capabilities().
 class ShapedSite(MoodleSite):
     """A site whose answers come shaped as the contract's messages, as a client reads them."""
 
-    def get_stats(self, *args, **kwargs):
-        return shaping.use_stats(super().get_stats(*args, **kwargs))
+    def get_stats(self, request, **context):
+        return shaping.use_stats(super().get_stats(request, **context))
 
-    def get_scores(self, *args, **kwargs):
-        kwargs.setdefault("now", NOW)
-        return shaping.user_scores(super().get_scores(*args, **kwargs))
+    def get_scores(self, request, **context):
+        context.setdefault("now", NOW)
+        return shaping.user_scores(super().get_scores(request, **context))
 
 
 def token_caller(b: MoodleBuilder, userid: int) -> Caller:
