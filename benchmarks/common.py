@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, insert, inspect, text
 from sqlalchemy.engine import Engine, make_url
 
 from soap_usestats.demo.schema import DemoTables, create_schema
@@ -31,6 +31,13 @@ BACKENDS = ("sqlite", "postgresql", "mariadb")
 #: The benchmark learner, and the administrator whose token the calls present.
 LEARNER, ADMIN_TOKEN = "bench", "b" * 32
 COURSES, MODULES_PER_COURSE, BATCH = 20, 20, 20000
+#: Moodle's own indexes of logstore_standard_log (none orders one user's rows by time).
+MOODLE_LOG_INDEXES = {
+    "mdl_logsstanlog_tim_ix": ("timecreated",),
+    "mdl_logsstanlog_couanotim_ix": ("courseid", "anonymous", "timecreated"),
+    "mdl_logsstanlog_useconconcruedu_ix": ("userid", "contextlevel", "contextinstanceid", "crud",
+                                           "edulevel", "timecreated"),
+}
 
 
 @contextmanager
@@ -112,6 +119,16 @@ def add_learner_log(url: str, rows: int, userid: int = 2, username: str = LEARNE
             conn.execute(insert(t.log), batch)
     analyse(engine, t)
     engine.dispose()
+
+
+def log_indexes(url: str) -> dict[str, tuple[str, ...]]:
+    """The indexes of the log table, by name: their columns (the primary key aside)."""
+    engine = create_engine(url)
+    try:
+        found = inspect(engine).get_indexes(DemoTables().log.name)
+    finally:
+        engine.dispose()
+    return {index["name"]: tuple(index["column_names"]) for index in found}
 
 
 def analyse(engine: Engine, tables: DemoTables) -> None:

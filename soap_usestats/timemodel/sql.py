@@ -73,18 +73,17 @@ Start = int | Mapping[int, int]
 #: four weeks, a year; then the rest of the log.
 LOOK_BACK = (86400, 28 * 86400, 366 * 86400)
 #: The spans of the reach: ``(near, far)``, the rows from ``start - far`` up to (not at)
-#: ``start - near``; the last has no far end. Span ``k`` (from 1) is group ``k``'s.
+#: ``start - near``; the last has no far end.
 _SPANS: tuple[tuple[int, int | None], ...] = tuple(zip((0, *LOOK_BACK), (*LOOK_BACK, None)))
-#: Where each group of users' rows begin, in seconds before its window start: group 0
-#: (nothing before the start decides anything) reads from the start, group k from the
-#: far end of span k, the last group from the log's first row.
-_DEPTHS: tuple[int | None, ...] = (0, *(far for _, far in _SPANS))
 #: A time after every log row: the end of a look-ahead that must see every later row.
 _LAST_TIME = 2**62
 #: The parameters of the statements for a list of ids and one window start, which are
 #: built once for each kind of call, and compiled once (SQLAlchemy's cache).
 _USERIDS = bindparam("userids", expanding=True)
-_GROUPS = tuple(bindparam(f"group{group}", expanding=True) for group in range(len(_DEPTHS)))
+#: The users whose reach ended in each span (group 0: who have no row before the start),
+#: and the time their rows are read from.
+_GROUPS = tuple((bindparam(f"group{group}", expanding=True),
+                 bindparam(f"since{group}", type_=BigInteger)) for group in range(len(_SPANS) + 1))
 _START, _END = bindparam("start", type_=BigInteger), bindparam("end", type_=BigInteger)
 _AHEAD, _NOW = bindparam("ahead", type_=BigInteger), bindparam("now", type_=BigInteger)
 _NEAR, _FAR = bindparam("near", type_=BigInteger), bindparam("far", type_=BigInteger)
@@ -197,17 +196,18 @@ def usage_by_user(conn: Connection, tables: LogTables, userids: Users, start: St
         userids = [userid for userid in userids if userid in start]
     if not userids:
         return {}
-    groups = _reach(conn, tables, sorted(set(userids)), start, settings)
-    present = tuple(sorted(set(groups.values())))
+    reach = _reach(conn, tables, sorted(set(userids)), start, settings)
+    groups = tuple(sorted({group for group, _ in reach.values()}))
     starts = list(start.values()) if isinstance(start, Mapping) else [start]
     days = _LocalDays.of(zone, min(starts), end) if zone is not None else None
     parameters = {"end": end, "now": now, "ahead": _look_ahead(end, now, settings)}
-    for group in present:
-        parameters[f"group{group}"] = sorted(u for u, g in groups.items() if g == group)
+    for group in groups:
+        members = {userid: since for userid, (of, since) in reach.items() if of == group}
+        parameters |= {f"group{group}": sorted(members), f"since{group}": min(members.values())}
     if isinstance(start, Mapping):
-        statement = _statement(tables, _Starts.of(start), present, settings, True, days)
+        statement = _statement(tables, _Starts.of(start), groups, settings, True, days)
     else:
-        statement = _built(tables, len(groups) > 1, present, settings, days)
+        statement = _built(tables, len(reach) > 1, groups, settings, days)
         parameters["start"] = start
     return _usages(conn.execute(statement, parameters), days)
 
@@ -226,18 +226,19 @@ def _look_ahead(end: int, now: int, settings: TimeSettings) -> int:
 
 
 def _reach(conn: Connection, tables: LogTables, userids: list[int], start: Start,
-           settings: TimeSettings) -> dict[int, int]:
-    """Each user's group (:data:`_DEPTHS`): how far before its window start the rows that
-    decide the window's seconds begin.
+           settings: TimeSettings) -> dict[int, tuple[int, int]]:
+    """Each user's reach: the rows before its window start that decide the window's
+    seconds, as the span it ended in (its group; 0 for none) and the time it begins.
 
     Those are the rows back to the latest that resets the carry (a login, a
     logout, a counted row; an absorbed row never does), or the whole log before
     the start when none does. Span after span back from the start, one statement
-    asks, for every user still looking, whether the span holds such a row; it
-    stops once no user is looking or no log row is older than the span.
+    asks, for every user still looking, for the latest such row in the span and
+    the earliest row; it stops once no user is looking, or no log row is older
+    than the span.
     """
-    groups: dict[int, int] = {}
-    deepest: dict[int, int] = {}  # the deepest span that held a user's rows
+    reach: dict[int, tuple[int, int]] = {}
+    earliest: dict[int, tuple[int, int]] = {}  # the earliest row, for users with no reset
     looking = list(userids)
     for group, (near, far) in enumerate(_SPANS, 1):
         parameters: dict[str, Any] = {"userids": looking, "near": near, "far": far}
@@ -249,16 +250,21 @@ def _reach(conn: Connection, tables: LogTables, userids: list[int], start: Start
         first = None
         for row in conn.execute(statement, parameters):
             first = row.first
-            if row.userid is not None:
-                deepest[row.userid] = group
-                if row.resets:
-                    groups[row.userid] = group
-        looking = [userid for userid in looking if userid not in groups]
+            if row.reset is not None:
+                reach[row.userid] = (group, row.reset)
+            elif row.userid is not None:
+                earliest[row.userid] = (group, row.earliest)
+        looking = [userid for userid in looking if userid not in reach]
         latest = (max((start[u] for u in looking), default=0) if isinstance(start, Mapping)
                   else start)
         if not looking or far is None or first is None or latest - far <= first:
             break
-    return groups | {userid: deepest.get(userid, 0) for userid in looking}
+    return reach | {userid: earliest.get(userid, (0, _start_of(start, userid)))
+                    for userid in looking}
+
+
+def _start_of(start: Start, userid: int) -> int:
+    return start[userid] if isinstance(start, Mapping) else start
 
 
 @lru_cache(maxsize=64)
@@ -269,8 +275,9 @@ def _span_built(tables: LogTables, bounded: bool, settings: TimeSettings) -> Sel
 
 def _span(tables: LogTables, starts: _Starts, bounded: bool, settings: TimeSettings) -> Select:
     """For each user (``userids``) with rows in the span ``[start - far, start - near)``
-    (with no lower end unless ``bounded``): whether one of them resets the carry. Beside
-    each, and alone when no user has rows, the time of the log's first row (NULL if none).
+    (with no lower end unless ``bounded``): the time of the latest that resets the carry
+    (``reset``, NULL if none does) and of the earliest. Beside each, and alone when no
+    user has rows, the time of the log's first row (NULL if none).
     """
     log = tables.log.c
     since = starts.start
@@ -283,10 +290,11 @@ def _span(tables: LogTables, starts: _Starts, bounded: bool, settings: TimeSetti
         .subquery("in_span").c
     )
     resets = and_(_rule(rows, settings).in_(_BARRIERS), ~_graded(rows))
-    found = (select(rows.userid, func.max(case((resets, 1), else_=0)).label("resets"))
+    found = (select(rows.userid, func.max(case((resets, rows.timecreated))).label("reset"),
+                    func.min(rows.timecreated).label("earliest"))
              .group_by(rows.userid).subquery("found"))
     first = select(func.min(tables.log.c.timecreated).label("first")).subquery("first_row")
-    return select(first.c.first, found.c.userid, found.c.resets).select_from(
+    return select(first.c.first, found.c.userid, found.c.reset, found.c.earliest).select_from(
         first.outerjoin(found, true()))
 
 
@@ -300,25 +308,22 @@ def _built(tables: LogTables, per_user: bool, groups: tuple[int, ...], settings:
 def _statement(tables: LogTables, starts: _Starts, groups: tuple[int, ...],
                settings: TimeSettings, per_user: bool, days: _LocalDays | None) -> Select:
     """The figures of the users' rows in the window: the chain of rules, then the sums."""
-    rows = _rows(tables, starts, groups)
+    rows = _rows(tables, groups)
     credited = _credited(rows, settings, _Windows(per_user), days)
     return _figures(tables, credited, starts, days)
 
 
-def _rows(tables: LogTables, starts: _Starts, groups: tuple[int, ...]) -> Subquery:
+def _rows(tables: LogTables, groups: tuple[int, ...]) -> Subquery:
     """The rows that take part and decide the window's seconds: each group's users' rows
-    (``group<n>``) from their depth before the window start to the look-ahead's end."""
+    (``group<n>``), from the time their reaches begin (``since<n>``, the earliest of them)
+    to the look-ahead's end."""
     log = tables.log.c
-    branches = []
-    for group in groups:
-        depth = _DEPTHS[group]
-        since = [] if depth is None else [
-            log.timecreated >= (starts.start - depth if depth else starts.start)]
-        branches.append(
-            select(*_row_columns(tables))
-            .select_from(starts.joined(_log_with_module_types(tables), log.userid))
-            .where(log.userid.in_(_GROUPS[group]), *since, log.timecreated <= _AHEAD,
-                   *_takes_part(tables)))
+    branches = [
+        select(*_row_columns(tables)).select_from(_log_with_module_types(tables))
+        .where(log.userid.in_(users), log.timecreated.between(since, _AHEAD),
+               *_takes_part(tables))
+        for users, since in (_GROUPS[group] for group in groups)
+    ]
     return (branches[0] if len(branches) == 1 else union_all(*branches)).subquery("taking_part")
 
 
