@@ -144,10 +144,13 @@ def _log_with_module_types(tables: LogTables) -> Join:
     return _with_module_types(tables.log, tables.course_modules, tables.modules)
 
 
-def _with_module_types(log: FromClause, cm: FromClause, m: FromClause) -> Join:
-    """The log with, for a row in a course module, that module (``cm``) and its type (``m``)."""
+def _with_module_types(rows: FromClause, cm: FromClause, m: FromClause,
+                       log: FromClause | None = None) -> Join:
+    """Log rows (``rows``; of ``log``, when joined to others) with, for a row in a course
+    module, that module (``cm``) and its type (``m``)."""
+    log = rows if log is None else log
     in_module = and_(log.c.contextlevel == contexts.MODULE, cm.c.id == log.c.contextinstanceid)
-    return log.outerjoin(cm, in_module).outerjoin(m, m.c.id == cm.c.module)
+    return rows.outerjoin(cm, in_module).outerjoin(m, m.c.id == cm.c.module)
 
 
 @dataclass(frozen=True)
@@ -541,7 +544,8 @@ def _figures(tables: LogTables, credited: CTE, starts: _Starts,
         select(*(c for c in figures.c if c.name != "latest"),
                func.coalesce(log.c.courseid, 0).label("module_courseid"),
                _label(log.c.contextlevel, log.c.action, log.c.component, m.c.name).label("label"))
-        .select_from(figures.outerjoin(_with_module_types(log, cm, m), log.c.id == latest_id))
+        .select_from(_with_module_types(figures.outerjoin(log, log.c.id == latest_id), cm, m,
+                                        log))
         .order_by(figures.c.kind, figures.c.userid, figures.c.item)
     )
 
