@@ -8,14 +8,15 @@ For each database and log size: one learner with ROWS log rows (common.add_learn
 in a schema with Moodle's own indexes of the log only (checked), served by gunicorn (2
 workers). It times, as medians: the bare fetch of the learner's rows in time order through
 the driver (what a row-by-row engine must at least pay), a module-scope GetStats over the
-learner's whole log, and one over a day in the middle of it. Target: the whole log within
+learner's whole log, and one over the day in the middle of it. Target: the whole log within
 0.5x the bare fetch on PostgreSQL and MariaDB.
 
 With ``--before DIR``, a source tree of the service as it was (``git archive COMMIT | tar
 -x -C DIR``), a second gunicorn serves the same database with that code, and both are
 timed call after call, in turn (the machine's load falls on both alike): each window's
 median before and after, and their ratio. Targets: one day within 1.5x, the whole log
-within 1x. Both must give the whole log the same figures.
+within 1x. Both must give the whole log the same figures, and a window cut inside a
+session different ones (each server runs its own code).
 """
 
 from __future__ import annotations
@@ -26,13 +27,11 @@ import time
 from contextlib import ExitStack
 
 import common
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, func, select
 
 from soap_usestats.moodle.tables import MoodleTables
 
-#: A day in the middle of the learner's log (UTC midnight; 400,000 rows run to 2007).
-DAY = (1_090_000_000 // 86400) * 86400
-WINDOWS = {"whole log": {}, "one day": {"timefrom": DAY, "timeto": DAY + 86399}}
+DAY = 86400
 #: How many more calls a day's window is timed with than the whole log: it is quick.
 LIGHT_RUNS = 8
 
@@ -64,9 +63,40 @@ def in_turn(calls: dict[str, callable], runs: int) -> dict[str, float]:
     return {name: sorted(taken)[len(taken) // 2] for name, taken in times.items()}
 
 
-def seconds_of(answer: bytes) -> str:
-    """The learner's SECONDS in a GetStats answer."""
-    return re.search(rb"<tns:SECONDS>(\d+)</tns:SECONDS>", answer).group(1).decode()
+def same_figures(bases: dict[str, str], bounds: dict[str, int]) -> bool:
+    """Whether every server gives the learner the same seconds in the window."""
+    answers = {common.get_stats(base, common.LEARNER, **bounds) for base in bases.values()}
+    seconds = {re.search(rb"<tns:SECONDS>(\d+)</tns:SECONDS>", answer).group(1)
+               for answer in answers}
+    return len(seconds) == 1
+
+
+def middle_day(url: str, userid: int = 2) -> int:
+    """The UTC midnight that begins the day in the middle of the learner's log."""
+    log = MoodleTables().log.c
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            first, last = conn.execute(select(func.min(log.timecreated), func.max(log.timecreated))
+                                       .where(log.userid == userid)).one()
+    finally:
+        engine.dispose()
+    return (first + last) // 2 // DAY * DAY
+
+
+def cut_in_a_session(url: str, day: int, userid: int = 2) -> dict[str, int]:
+    """A window ending a second after the day's first row: the rule before this change
+    credits that row one second, the rule now its lap (the gap to the next row, or the
+    credit)."""
+    log = MoodleTables().log.c
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            row = conn.scalar(select(func.min(log.timecreated))
+                              .where(log.userid == userid, log.timecreated >= day))
+    finally:
+        engine.dispose()
+    return {"timefrom": day, "timeto": row + 1}
 
 
 def main() -> None:
@@ -89,17 +119,19 @@ def main() -> None:
                 bases = {"after": servers.enter_context(common.gunicorn(url))}
                 if args.before:
                     bases["before"] = servers.enter_context(
-                        common.gunicorn(url, PYTHONPATH=args.before))
+                        common.gunicorn(url, source=args.before))
                 assert bare_fetch(url) == rows
                 for base in bases.values():  # warm both workers' pools
                     for _ in range(2):
                         common.get_stats(base, common.LEARNER)
-                answers = {version: seconds_of(common.get_stats(base, common.LEARNER))
-                           for version, base in bases.items()}
-                assert len(set(answers.values())) == 1, answers
+                day = middle_day(url)
+                windows = {"whole log": {}, "one day": {"timefrom": day, "timeto": day + DAY - 1}}
+                assert same_figures(bases, {}), "the whole log's figures differ"
+                if args.before:
+                    assert not same_figures(bases, cut_in_a_session(url, day)), "same code"
                 fetch = common.median_seconds(lambda: bare_fetch(url))
                 medians = {}
-                for window, bounds in WINDOWS.items():
+                for window, bounds in windows.items():
                     runs = args.runs * (LIGHT_RUNS if bounds else 1)
                     calls = {version: (lambda base=bases[version], bounds=bounds:
                                        common.get_stats(base, common.LEARNER, **bounds))

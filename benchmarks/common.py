@@ -148,9 +148,11 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(url: str, app: str = "soap_usestats.wsgi:application", workers: int = 2,
-             threads: int = 1, **env: str) -> Iterator[str]:
+             threads: int = 1, source: str | None = None, **env: str) -> Iterator[str]:
     """``app`` served by gunicorn on a free port; yields its base URL. Its nonce store (and
-    with it the counts of failed authentications) is its own unless ``env`` names one."""
+    with it the counts of failed authentications) is its own unless ``env`` names one.
+    With ``source``, a source tree of the service, the code served is that tree's (gunicorn
+    runs in it, and puts its working directory first on the path)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     state = tempfile.TemporaryDirectory(prefix="usestats-bench-")
@@ -161,7 +163,7 @@ def gunicorn(url: str, app: str = "soap_usestats.wsgi:application", workers: int
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
              str(workers), "--threads", str(threads), "--log-level", "warning", app],
-            env=environ, stdout=output, stderr=subprocess.STDOUT)
+            env=environ, cwd=source, stdout=output, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 30
             while True:

@@ -77,11 +77,11 @@ def laps(events: Iterable[LogEvent], now: int, settings: TimeSettings) -> Iterat
     session_start = True
     credit = settings.lastpingcredit * 60
     for event, following in pairwise(chain(_processed(events), [None])):
-        gap = None if following is None else following.time - event.time
-        ends_session = gap is None or gap > settings.threshold * 60
-        if gap is None:  # the latest row: its lap grows until it reaches the credit
-            lap = min(credit, max(0, now - event.time))
+        if following is None:  # the latest row: its lap grows until it reaches the credit
+            lap, ends_session = min(credit, max(0, now - event.time)), True
         else:
+            gap = following.time - event.time
+            ends_session = gap > settings.threshold * 60
             lap = credit if ends_session else gap
         name = label(event)
         counted, carry = _count(event, name, lap, carry, settings)

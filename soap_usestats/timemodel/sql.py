@@ -362,8 +362,8 @@ def _credited(rows: Subquery, settings: TimeSettings, windows: _Windows,
     rows = _processed(rows, settings, windows).c
     threshold = settings.threshold * 60
     gap, credit = rows.next_time - rows.timecreated, settings.lastpingcredit * 60
-    since = _NOW - rows.timecreated
-    last_ping = case((since >= credit, credit), (since > 0, since), else_=0)
+    age = _NOW - rows.timecreated  # at the time of the request; < 0 for a row in the future
+    last_ping = case((age >= credit, credit), (age > 0, age), else_=0)
     lap = case((rows.next_time.is_(None), last_ping), (gap > threshold, credit), else_=gap)
     starts = case((or_(rows.previous_time.is_(None),
                        rows.timecreated - rows.previous_time > threshold,
