@@ -488,9 +488,12 @@ def _cut_places(log: Log) -> dict[str, list[int]]:
         mine = sorted((row for row in log.rows if row["userid"] == user
                        and _takes_part({**row, "courseid": row["course"]})),
                       key=lambda row: (row["timecreated"], row["id"]))
-        for index, (row, after) in enumerate(zip(mine, mine[1:])):
-            t, t_after = row["timecreated"], after["timecreated"]
+        for row, after in zip(mine, [*mine[1:], None]):
+            t = row["timecreated"]
             places["on a row"] += [t - 1, t]
+            if row["action"] == "loggedin":
+                places["just after a login"].append(t)
+            t_after = t if after is None else after["timecreated"]
             if t < t_after:
                 middle = (t + t_after) // 2
                 if t_after - t <= threshold:
@@ -499,8 +502,6 @@ def _cut_places(log: Log) -> dict[str, list[int]]:
                     places["inside a carry"] += [t, middle, t_after - 1]
                 if after["action"] == "graded" and after["target"] == "user":
                     places["between a row and an absorbed grading"] += [t, t_after - 1]
-            if row["action"] == "loggedin":
-                places["just after a login"].append(t)
     return places
 
 
@@ -544,6 +545,8 @@ def test_windows_that_meet_add_up_to_the_whole(site, cut):
         whole, parts = figures(log.start, log.end), [figures(*window) for window in windows]
     for user in USERS:
         events = _whole_log(rows, user)
+        assert whole.get(user, EMPTY) == estimate(events, log.now, log.settings, zone,
+                                                  (log.start, log.end)), user
         for (start, end), part in zip(windows, parts):
             assert part.get(user, EMPTY) == estimate(events, log.now, log.settings, zone,
                                                      (start, end)), (user, start, end)
