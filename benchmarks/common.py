@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, insert, inspect, text
 from sqlalchemy.engine import Engine, make_url
 
 from soap_usestats.demo.schema import DemoTables, create_schema
@@ -31,6 +31,13 @@ BACKENDS = ("sqlite", "postgresql", "mariadb")
 #: The benchmark learner, and the administrator whose token the calls present.
 LEARNER, ADMIN_TOKEN = "bench", "b" * 32
 COURSES, MODULES_PER_COURSE, BATCH = 20, 20, 20000
+#: Moodle's own indexes of logstore_standard_log (none orders one user's rows by time).
+MOODLE_LOG_INDEXES = {
+    "mdl_logsstanlog_tim_ix": ("timecreated",),
+    "mdl_logsstanlog_couanotim_ix": ("courseid", "anonymous", "timecreated"),
+    "mdl_logsstanlog_useconconcruedu_ix": ("userid", "contextlevel", "contextinstanceid", "crud",
+                                           "edulevel", "timecreated"),
+}
 
 
 @contextmanager
@@ -114,6 +121,16 @@ def add_learner_log(url: str, rows: int, userid: int = 2, username: str = LEARNE
     engine.dispose()
 
 
+def log_indexes(url: str) -> dict[str, tuple[str, ...]]:
+    """The indexes of the log table, by name: their columns (the primary key aside)."""
+    engine = create_engine(url)
+    try:
+        found = inspect(engine).get_indexes(DemoTables().log.name)
+    finally:
+        engine.dispose()
+    return {index["name"]: tuple(index["column_names"]) for index in found}
+
+
 def analyse(engine: Engine, tables: DemoTables) -> None:
     """Planner statistics for every table, by each database's own statement."""
     with engine.begin() as conn:
@@ -131,9 +148,11 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(url: str, app: str = "soap_usestats.wsgi:application", workers: int = 2,
-             threads: int = 1, **env: str) -> Iterator[str]:
+             threads: int = 1, source: str | None = None, **env: str) -> Iterator[str]:
     """``app`` served by gunicorn on a free port; yields its base URL. Its nonce store (and
-    with it the counts of failed authentications) is its own unless ``env`` names one."""
+    with it the counts of failed authentications) is its own unless ``env`` names one.
+    With ``source``, a source tree of the service, the code served is that tree's (gunicorn
+    runs in it, and puts its working directory first on the path)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     state = tempfile.TemporaryDirectory(prefix="usestats-bench-")
@@ -144,7 +163,7 @@ def gunicorn(url: str, app: str = "soap_usestats.wsgi:application", workers: int
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
              str(workers), "--threads", str(threads), "--log-level", "warning", app],
-            env=environ, stdout=output, stderr=subprocess.STDOUT)
+            env=environ, cwd=source, stdout=output, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 30
             while True:

@@ -47,6 +47,33 @@ def test_in_utc_one_day(example):
     assert days(stats.USER) == [(date(1970, 1, 1), 2800, 46)]
 
 
+def test_a_day_does_not_depend_on_the_window_that_holds_it(example):
+    """Cut at local midnight in Etc/GMT+1 (3600 s), each window gives its day as the whole
+    does: row 6, the last of 1969-12-31, keeps the lap and the carry the log gives it."""
+    site, _, _ = example
+    def daily(**window):
+        stats = site.get_stats(StatsRequest(targetuser="alice", statsscope="course", **window,
+                                            daily=True, timezone="Etc/GMT+1"),
+                               now=NOW, caller=OPERATOR)
+        return days(stats.USER), days(stats.COURSES[0])
+    whole = daily(**WINDOW)
+    eve, new_year = daily(timefrom=0, timeto=3599), daily(timefrom=3600, timeto=100000)
+    assert eve == ([(date(1969, 12, 31), 1900, 31)], [(date(1969, 12, 31), 1840, 30)])
+    assert new_year == ([(date(1970, 1, 1), 900, 15)], [(date(1970, 1, 1), 900, 15)])
+    assert whole == (eve[0] + new_year[0], eve[1] + new_year[1])
+
+
+def test_a_day_is_the_sum_of_the_windows_that_cut_it(example):
+    """The spec's two windows that meet, [0, 1999] and [2000, 100000], in one UTC day."""
+    site, _, _ = example
+    def daily(**window):
+        return days(site.get_stats(StatsRequest(targetuser="alice", **window, daily=True,
+                                                timezone="UTC"), now=NOW, caller=OPERATOR).USER)
+    assert daily(timefrom=0, timeto=1999) == [(date(1970, 1, 1), 900, 15)]
+    assert daily(timefrom=2000, timeto=100000) == [(date(1970, 1, 1), 1900, 31)]
+    assert daily(**WINDOW) == [(date(1970, 1, 1), 2800, 46)]
+
+
 def test_no_days_unless_asked(example):
     site, _, _ = example
     stats = site.get_stats(StatsRequest(targetuser="alice", statsscope="course", **WINDOW),

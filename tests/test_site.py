@@ -84,10 +84,12 @@ def test_time_in_a_deleted_activity_stays_activity_time(example):
     assert (course.ACTIVITYSECONDS, course.OTHERSECONDS) == (120, 0)
 
 
-def test_window_end_caps_the_last_ping(example):
+def test_the_time_of_the_request_caps_the_last_ping_not_the_window_end(example):
     site, _, _ = example
-    # The last row at 11000 is credited only up to the window end.
+    # The last row at 11000 is credited up to the time of the request, whatever the window.
     assert site.get_stats(StatsRequest(targetuser="alice", timefrom=0, timeto=11100), now=NOW,
+                          caller=OPERATOR).USER.SECONDS == 2800
+    assert site.get_stats(StatsRequest(targetuser="alice", timefrom=0, timeto=11100), now=11100,
                           caller=OPERATOR).USER.SECONDS == 2000
     # A window starting after the first session sees only the last row.
     assert site.get_stats(StatsRequest(targetuser="alice", timefrom=5000, timeto=100000), now=NOW,

@@ -1,21 +1,26 @@
 """The set-based engine (``timemodel.sql``) on SQLite, PostgreSQL and MariaDB.
 
-The worked example of docs/time-model.md gives its figures by hand; random logs
-of several users at once give the reference engine's, to the second. The
-reference engine is fed rows filtered here by the rules themselves, so the
-shared row filter (``sql.log_rows``, behind ``Queries.log_events``) is checked
-too.
+The worked example of docs/time-model.md gives its figures by hand, over its
+whole log and in two windows that meet; random logs of several users at once,
+asked in random windows at a random time, give the reference engine's, to the
+second, and random logs cut into consecutive windows add up to the whole. The
+reference engine is fed each user's whole log, filtered here by the rules
+themselves, so the shared row filter (``sql.log_rows``, behind
+``Queries.log_events``) is checked too.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+import hypothesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, event, insert, select
@@ -71,7 +76,7 @@ def test_worked_example(builder, zone, user_days, course_days):
     (user,), c5 = worked_example(builder)
     with builder.engine.connect() as conn:
         usage = sql.usage(conn, builder.tables, user, 0, 100000, TimeSettings(),
-                          zone and ZoneInfo(zone))
+                          zone and ZoneInfo(zone), now=100000)
     assert usage == Usage(
         total=Tally(seconds=2800, events=5, first=1000, last=11000, days=user_days),
         courses={c5: CourseTally(seconds=2740, events=4, first=1060, last=11000,
@@ -82,17 +87,29 @@ def test_worked_example(builder, zone, user_days, course_days):
     )
 
 
-def test_many_users_in_one_statement_each_from_its_own_start(builder):
+def test_two_windows_that_meet(builder):
+    """The spec's example: [0, 1999] and [2000, 100000] add up to the whole, 900 + 1900 = 2800."""
+    (user,), c5 = worked_example(builder)
+    with builder.engine.connect() as conn:
+        first, second = (sql.usage(conn, builder.tables, user, start, end, TimeSettings(),
+                                   now=100000) for start, end in ((0, 1999), (2000, 100000)))
+    assert first.total == Tally(seconds=900, events=3, first=1000, last=1300)
+    assert first.sessions == [Session(1000, 2000, 900)]  # row 5's lap runs to row 6
+    assert second.total == Tally(seconds=1900, events=2, first=2000, last=11000)
+    assert second.courses[c5].course == 1000  # row 6 with row 5's carry
+    assert second.sessions == [Session(2000, 2900, 1000), Session(11000, 11900, 900)]
+    assert first.total.seconds + second.total.seconds == 2800
+
+
+def test_many_users_at_once_each_from_its_own_start(builder):
     (alice, bob), _ = worked_example(builder, "alice", "bob")
     carol = builder.user("carol")
-    statements = []
-    event.listen(builder.engine, "before_cursor_execute",
-                 lambda *args: statements.append(args[2]))
-    with builder.engine.connect() as conn:
+    with counting(builder.engine) as statements, builder.engine.connect() as conn:
         usages = sql.usage_by_user(conn, builder.tables, [alice, bob, carol],
-                                   {alice: 0, bob: 5000}, 100000, TimeSettings())
-        assert sql.usage_by_user(conn, builder.tables, [], 0, 100000, TimeSettings()) == {}
-    assert len(statements) == 1
+                                   {alice: 0, bob: 5000}, 100000, TimeSettings(), now=100000)
+        assert sql.usage_by_user(conn, builder.tables, [], 0, 100000, TimeSettings(),
+                                 now=100000) == {}
+    assert len(statements) == 2  # the reach, one span back; the figures
     assert sorted(usages) == [alice, bob]  # carol has no start, and no rows
     assert (usages[alice].total.seconds, usages[bob].total.seconds) == (2800, 900)
     assert usages[bob].sessions == [Session(11000, 11900, 900)]
@@ -102,8 +119,27 @@ def test_users_by_a_select(builder):
     (alice,), _ = worked_example(builder)
     users = select(builder.tables.user.c.id).where(builder.tables.user.c.username == "alice")
     with builder.engine.connect() as conn:
-        usages = sql.usage_by_user(conn, builder.tables, users, 0, 100000, TimeSettings())
+        usages = sql.usage_by_user(conn, builder.tables, users, 0, 100000, TimeSettings(),
+                                   now=100000)
     assert usages[alice].total.seconds == 2800
+
+
+def test_the_latest_row_is_credited_until_now_not_the_window_end(builder):
+    (user,), _ = worked_example(builder)
+    with builder.engine.connect() as conn:
+        def total(end, now):
+            return sql.usage(conn, builder.tables, user, 0, end, TimeSettings(), now=now).total
+        assert total(11000, 100000).seconds == 2800    # the window ends at row 7: full credit
+        assert total(100000, 11300).seconds == 2200    # asked 300 s after row 7
+        assert total(100000, 10000).seconds == 1900    # row 7 is stamped in the future
+
+
+def test_a_lap_runs_past_the_window_end_to_the_next_row(builder):
+    (user,), c5 = worked_example(builder)
+    with builder.engine.connect() as conn:
+        usage = sql.usage(conn, builder.tables, user, 0, 1300, TimeSettings(), now=100000)
+    assert usage.total.seconds == 900 and usage.modules[31].seconds == 600
+    assert usage.sessions == [Session(1000, 1900, 900)]  # row 3's lap runs over row 4 to row 5
 
 
 def test_days_at_the_second_the_offset_changes(builder):
@@ -114,8 +150,66 @@ def test_days_at_the_second_the_offset_changes(builder):
     builder.log(user, change + 3600, "viewed", "course", 50, course)  # 00:00 on the 18th
     with builder.engine.connect() as conn:
         usage = sql.usage(conn, builder.tables, user, change - 86400, change + 86400,
-                          TimeSettings(), ZoneInfo("America/Sao_Paulo"))
+                          TimeSettings(), ZoneInfo("America/Sao_Paulo"), now=change + 86400)
     assert usage.total.days == {date(2018, 2, 17): 3600, date(2018, 2, 18): 900}
+
+
+# --- the reach: the rows before the window that decide its seconds ---------------
+
+DAY = 86400
+
+
+@pytest.mark.parametrize("copies", [1, 5])
+def test_the_reach_costs_a_bounded_number_of_statements(builder, copies):
+    """Users whose last carry reset lies 100 s, two days, two months, two years before the
+    window, or nowhere, and users with no row before it: each span back is one statement
+    for every user still looking, whatever their number; then one for the figures."""
+    course = builder.course("C5")
+    builder.module(course, "learningtimecheck", "Checklist", cmid=32)
+    start = 10 * 366 * DAY
+    expected = {}
+    for copy in range(copies):
+        for back in (100, 2 * DAY, 60 * DAY, 2 * 366 * DAY, None, 0):
+            user = builder.user(f"u{copy}-{back}")
+            if back is None:  # only a checklist view, three years before: no reset at all
+                builder.log(user, start - 3 * 366 * DAY, "viewed", "course_module", 70, course,
+                            32, "mod_learningtimecheck")
+            elif back:  # a course view resets the carry, then a checklist view carries
+                builder.log(user, start - back, "viewed", "course", 50, course)
+                builder.log(user, start - back + 10, "viewed", "course_module", 70, course, 32,
+                            "mod_learningtimecheck")
+            builder.log(user, start + 10, "viewed", "course", 50, course)
+            # the window's row: its credit (900 s) and the carry (the checklist's lap)
+            expected[user] = 900 + (0 if back == 0 else 100 if back == 100 else 900)
+    with counting(builder.engine) as statements, builder.engine.connect() as conn:
+        usages = sql.usage_by_user(conn, builder.tables, list(expected), start, start + DAY,
+                                   TimeSettings(), now=start + 2 * DAY)
+    assert {user: usage.total.seconds for user, usage in usages.items()} == expected
+    assert len(statements) == len(sql.LOOK_BACK) + 2
+
+
+def test_the_reach_stops_at_the_log_s_first_row(builder):
+    (user,), _ = worked_example(builder)
+    with counting(builder.engine) as statements, builder.engine.connect() as conn:
+        for start in (0, 1000):  # the log's first row is at 1000
+            assert sql.usage(conn, builder.tables, user, start, 100000, TimeSettings(),
+                             now=100000).total.seconds == 2800
+    assert len(statements) == 4  # each: one span back, then the figures
+
+
+@contextmanager
+def counting(engine):
+    """The statements run on ``engine`` meanwhile."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 # --- the zone's offsets ----------------------------------------------------------
@@ -237,12 +331,13 @@ LABELS_OF = {name: label(_event({**kind, "id": 0, "timecreated": 0, "courseid": 
 
 @dataclass
 class Log:
-    """Rows of several users (courses by key), a window, settings and a zone; and a user
-    asked for alone."""
+    """Rows of several users (courses by key, each with the name of its kind), a window,
+    the time of the request, settings and a zone; and a user asked for alone."""
 
     rows: list[dict]
     start: int | dict[int, int]
     end: int
+    now: int
     settings: TimeSettings
     zone: str | None
     by_select: bool
@@ -304,7 +399,7 @@ def logs(draw) -> Log:
         for names in draw(st.lists(steps(time_model), min_size=3, max_size=20)):
             for name in names:
                 time += draw(gaps)
-                rows.append(dict(KINDS[name], userid=user, timecreated=time))
+                rows.append(dict(KINDS[name], kind=name, userid=user, timecreated=time))
     for row, id_ in zip(rows, draw(st.permutations(range(1, len(rows) + 1)))):
         row["id"] = id_
     first, last = min(row["timecreated"] for row in rows), max(row["timecreated"] for row in rows)
@@ -312,7 +407,12 @@ def logs(draw) -> Log:
     end = draw(st.one_of(st.integers(last, last + 5000), st.integers(start, max(start, last))))
     if draw(st.booleans()):
         start = {user: draw(st.integers(start - 1000, start + 7200)) for user in USERS}
-    return Log(rows, start, end, time_model, zone, draw(st.booleans()),
+    # asked after every row, at the window's end, or with the latest rows in the future;
+    # after the latest row, often within its credit: inside the last session
+    credit = time_model.lastpingcredit * 60
+    now = draw(st.one_of(st.integers(last, last + credit + 600), st.just(end),
+                         st.integers(first, last)))
+    return Log(rows, start, end, now, time_model, zone, draw(st.booleans()),
                draw(st.sampled_from(USERS)))
 
 
@@ -335,7 +435,7 @@ def site(request, tmp_path_factory):
 
 def _store(site, log: Log) -> list[dict]:
     """Replace the log table's rows with the log's, as Moodle stores them."""
-    rows = [{**{k: v for k, v in row.items() if k not in ("course", "cm")},
+    rows = [{**{k: v for k, v in row.items() if k not in ("course", "cm", "kind")},
              "courseid": site.courses[row["course"]],
              "contextinstanceid": row["cm"] or site.courses[row["course"]] or 0}
             for row in log.rows]
@@ -346,11 +446,14 @@ def _store(site, log: Log) -> list[dict]:
     return rows
 
 
-def _taking_part(rows: list[dict], userid: int, start: int, end: int) -> list[LogEvent]:
-    """The user's rows that take part in the window, in order, as the reference reads them."""
-    events = [_event(row) for row in rows if row["userid"] == userid
-              and start <= row["timecreated"] <= end and _takes_part(row)]
+def _whole_log(rows: list[dict], userid: int) -> list[LogEvent]:
+    """The user's rows that take part, in order, as the reference reads them."""
+    events = [_event(row) for row in rows if row["userid"] == userid and _takes_part(row)]
     return sorted(events, key=lambda e: (e.time, e.id))
+
+
+def _start_of(log: Log, userid: int) -> int:
+    return log.start[userid] if isinstance(log.start, Mapping) else log.start
 
 
 @settings(max_examples=200, deadline=None, derandomize=True,
@@ -361,13 +464,121 @@ def test_sql_engine_equals_the_reference(site, log: Log):
     zone = log.zone and ZoneInfo(log.zone)
     users = select(site.tables.user.c.id) if log.by_select else list(USERS)
     with site.engine.connect() as conn:
-        got = sql.usage_by_user(conn, site.tables, users, log.start, log.end, log.settings, zone)
+        got = sql.usage_by_user(conn, site.tables, users, log.start, log.end, log.settings, zone,
+                                now=log.now)
         for user in USERS:
-            start = log.start[user] if isinstance(log.start, Mapping) else log.start
-            events = _taking_part(rows, user, start, log.end)
-            assert list(Queries(site.tables).log_events(conn, user, start, log.end)) == events
-            expected = estimate(events, log.end, log.settings, zone)
+            start, events = _start_of(log, user), _whole_log(rows, user)
+            assert list(Queries(site.tables).log_events(conn, user, start, log.end)) == [
+                e for e in events if start <= e.time <= log.end]
+            expected = estimate(events, log.now, log.settings, zone, (start, log.end))
             assert got.get(user, EMPTY) == expected, user
             if user == log.alone:  # alone, a user's windows have no partition
-                assert sql.usage(conn, site.tables, user, start, log.end, log.settings,
-                                 zone) == expected
+                assert sql.usage(conn, site.tables, user, start, log.end, log.settings, zone,
+                                 now=log.now) == expected
+
+
+# --- random logs cut into windows that meet ------------------------------------------
+
+def _cut_places(log: Log) -> dict[str, list[int]]:
+    """Where to cut the log, by kind of place: each a time ``c``, the end of a window
+    whose next begins at ``c + 1``."""
+    threshold, places = log.settings.threshold * 60, defaultdict(list)
+    captured = log.settings.capturemodules - log.settings.ignoremodules
+    for user in USERS:
+        mine = sorted((row for row in log.rows if row["userid"] == user
+                       and _takes_part({**row, "courseid": row["course"]})),
+                      key=lambda row: (row["timecreated"], row["id"]))
+        for row, after in zip(mine, [*mine[1:], None]):
+            t = row["timecreated"]
+            places["on a row"] += [t - 1, t]
+            if row["action"] == "loggedin":
+                places["just after a login"].append(t)
+            t_after = t if after is None else after["timecreated"]
+            if t < t_after:
+                middle = (t + t_after) // 2
+                if t_after - t <= threshold:
+                    places["between rows of one session"].append(middle)
+                if LABELS_OF[row["kind"]] in captured and row["action"] != "loggedout":
+                    places["inside a carry"] += [t, middle, t_after - 1]
+                if after["action"] == "graded" and after["target"] == "user":
+                    places["between a row and an absorbed grading"] += [t, t_after - 1]
+    return places
+
+
+#: The places to cut that fewer logs have.
+RARE_PLACES = {"inside a carry", "between a row and an absorbed grading", "just after a login"}
+
+
+@st.composite
+def cut_logs(draw) -> tuple[Log, list[tuple[int, int]]]:
+    """A log with one window start, and its window cut at one to three places into
+    windows that meet."""
+    log = draw(logs())
+    start = min(log.start.values()) if isinstance(log.start, Mapping) else log.start
+    places = {kind: inside for kind, times in _cut_places(log).items()
+              if (inside := sorted({t for t in times if start <= t < log.end}))}
+    if start < log.end and not places:
+        places["anywhere"] = [start, log.end - 1]
+    kinds = sorted(places) + 3 * sorted(RARE_PLACES & set(places))  # the rare, four times
+    cuts = set()
+    for _ in range(draw(st.integers(1, 3)) if places else 0):
+        kind = draw(st.sampled_from(kinds))
+        hypothesis.event(kind)
+        cuts.add(draw(st.integers(*places[kind]) if kind == "anywhere"
+                      else st.sampled_from(places[kind])))
+    ends = sorted(cuts) + [log.end]
+    windows = list(zip([start] + [cut + 1 for cut in ends[:-1]], ends))
+    return replace(log, start=start), windows
+
+
+@settings(max_examples=100, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(cut=cut_logs())
+def test_windows_that_meet_add_up_to_the_whole(site, cut):
+    log, windows = cut
+    rows = _store(site, log)
+    zone = log.zone and ZoneInfo(log.zone)
+    with site.engine.connect() as conn:
+        def figures(start, end):
+            return sql.usage_by_user(conn, site.tables, list(USERS), start, end, log.settings,
+                                     zone, now=log.now)
+        whole, parts = figures(log.start, log.end), [figures(*window) for window in windows]
+    for user in USERS:
+        events = _whole_log(rows, user)
+        assert whole.get(user, EMPTY) == estimate(events, log.now, log.settings, zone,
+                                                  (log.start, log.end)), user
+        for (start, end), part in zip(windows, parts):
+            assert part.get(user, EMPTY) == estimate(events, log.now, log.settings, zone,
+                                                     (start, end)), (user, start, end)
+        _add_up(whole.get(user, EMPTY), [part.get(user, EMPTY) for part in parts])
+
+
+def _add_up(whole: Usage, parts: list[Usage]) -> None:
+    """The parts' figures add up to the whole's: seconds, events and days of the user, each
+    course and module; first and last times; sessions split into parts."""
+    assert _summed([p.total for p in parts]) == _summed([whole.total])
+    for key in ("courses", "modules"):
+        tallies = [getattr(part, key) for part in parts]
+        assert {item for found in tallies for item in found} == set(getattr(whole, key))
+        for item, tally in getattr(whole, key).items():
+            found = [tallies_of[item] for tallies_of in tallies if item in tallies_of]
+            assert _summed(found) == _summed([tally])
+    split = [session for part in parts for session in part.sessions]
+    assert sum(s.seconds for s in split) == sum(s.seconds for s in whole.sessions)
+    assert len(whole.sessions) <= len(split) <= len(whole.sessions) + len(parts) - 1
+    for session in split:
+        assert any(s.start <= session.start <= session.end <= s.end for s in whole.sessions)
+
+
+def _summed(tallies: list[Tally]) -> tuple:
+    """Seconds, events, first and last times, days, and a course's parts, of tallies together."""
+    days: dict[date, int] = defaultdict(int)
+    for tally in tallies:
+        for day, seconds in tally.days.items():
+            days[day] += seconds
+    firsts = [t.first for t in tallies if t.first is not None]
+    lasts = [t.last for t in tallies if t.last is not None]
+    parts = [sum(getattr(t, part, 0) for t in tallies)
+             for part in ("activities", "course", "other")]
+    return (sum(t.seconds for t in tallies), sum(t.events for t in tallies),
+            min(firsts, default=None), max(lasts, default=None), dict(days), parts)

@@ -24,7 +24,7 @@ from soap_usestats.timemodel.engine import (
 )
 from soap_usestats.timemodel.settings import TimeSettings
 
-FAR = 10**9  # a window end far after every row
+FAR = 10**9  # a time far after every row
 DEFAULTS = TimeSettings()
 
 
@@ -65,9 +65,9 @@ def quiz(time, **kw):
     return activity(time, 31, "quiz", **kw)
 
 
-def figures(events, to=FAR, settings=DEFAULTS):
-    """(lap, counted L) of each processed row."""
-    return [(lap.lap, lap.counted) for lap in laps(events, to, settings)]
+def figures(events, now=FAR, settings=DEFAULTS):
+    """(lap, counted L) of each processed row, the log asked about at ``now``."""
+    return [(lap.lap, lap.counted) for lap in laps(events, now, settings)]
 
 
 # --- the worked example -------------------------------------------------------
@@ -123,6 +123,18 @@ def test_worked_example_days():
     assert estimate(EXAMPLE, 100000).total.days == {}
 
 
+def test_worked_example_in_two_windows_that_meet():
+    """Each window reports its rows with the seconds the whole log gives them: 900 + 1900."""
+    first, second = (estimate(EXAMPLE, 100000, window=window)
+                     for window in ((0, 1999), (2000, 100000)))
+    assert (first.total.seconds, second.total.seconds) == (900, 1900)
+    assert first.sessions == [Session(1000, 2000, 900)]
+    assert second.sessions == [Session(2000, 2900, 1000), Session(11000, 11900, 900)]
+    assert second.courses[5] == CourseTally(seconds=1900, events=2, first=2000, last=11000,
+                                            activities=900, course=1000)
+    assert estimate(EXAMPLE, 100000, window=(0, 100000)) == estimate(EXAMPLE, 100000)
+
+
 # --- days -----------------------------------------------------------------------
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -144,7 +156,7 @@ def test_days_follow_the_offset_in_force_at_each_row():
 
 
 def test_a_day_booked_with_no_seconds_is_reported():
-    usage = estimate([row(1000)], to=1000, zone=ZoneInfo("UTC"))
+    usage = estimate([row(1000)], 1000, zone=ZoneInfo("UTC"))
     assert usage.total.days == {date(1970, 1, 1): 0}
 
 
@@ -192,7 +204,7 @@ def test_loggedin_resets_the_carry():
 
 def test_loggedout_counts_nothing_resets_the_carry_and_ends_the_session():
     events = [row(0), ltc(50), logout(100), row(200)]
-    assert figures(events, to=2000) == [(50, 50), (50, None), (100, None), (900, 900)]
+    assert figures(events, now=2000) == [(50, 50), (50, None), (100, None), (900, 900)]
     starts = [lap.session_start for lap in laps(events, 2000, DEFAULTS)]
     assert starts == [True, False, False, True]
     assert estimate(events, 2000).sessions == [Session(0, 200, 50), Session(200, 1100, 900)]
@@ -205,9 +217,37 @@ def test_capture_carry_crosses_a_session_break():
     assert estimate(events, FAR).sessions == [Session(10000, 10900, 1800)]
 
 
-def test_last_ping_is_capped_by_the_window_end():
-    assert figures([row(1000)], to=1300) == [(300, 300)]
+def test_the_latest_row_s_lap_grows_until_now_reaches_the_credit():
+    assert figures([row(1000)], now=1300) == [(300, 300)]
+    assert figures([row(1000)], now=5000) == [(900, 900)]
     assert estimate([row(1000)], 1000).sessions == [Session(1000, 1000, 0)]
+
+
+def test_a_row_stamped_in_the_future_gets_nothing_until_its_time():
+    assert figures([row(0), row(5000)], now=1000) == [(900, 900), (0, 0)]
+
+
+def test_a_lap_to_the_next_row_is_its_gap_whatever_now():
+    assert figures([row(0), row(100)], now=50) == [(100, 100), (0, 0)]
+
+
+def test_a_lap_runs_past_the_window_end_and_is_booked_where_its_row_is():
+    events = [row(0), quiz(500), row(1000)]
+    usage = estimate(events, FAR, window=(0, 999))
+    assert (usage.total.seconds, usage.modules[31].seconds) == (1000, 500)
+    assert usage.sessions == [Session(0, 1000, 1000)]
+
+
+def test_the_carry_and_absorption_at_the_window_start_are_the_log_s():
+    events = [row(0), ltc(100), graded(150), row(400)]
+    assert estimate(events, FAR, window=(120, FAR)).total == Tally(
+        seconds=900 + 300, events=1, first=400, last=400)
+    assert estimate(events, FAR, window=(150, FAR)).total.seconds == 1200  # absorbed at 150
+
+
+def test_a_graded_row_is_processed_only_as_the_user_s_first():
+    events = [graded(0), row(100)]
+    assert estimate(events, FAR, window=(0, 50)).total.seconds == 100
 
 
 def test_gap_over_the_threshold_is_a_break_credited_lastpingcredit():
@@ -224,11 +264,11 @@ def test_graded_first_row_is_processed_as_usual():
 
 
 def test_graded_run_at_the_end_ends_the_look_ahead():
-    assert figures([row(0), graded(100), graded(200)], to=500) == [(500, 500)]
+    assert figures([row(0), graded(100), graded(200)], now=500) == [(500, 500)]
 
 
 def test_events_and_first_last_follow_counted_rows_only():
-    usage = estimate([ltc(0), row(100), quiz(200), ltc(300)], to=FAR)
+    usage = estimate([ltc(0), row(100), quiz(200), ltc(300)], FAR)
     assert usage.total == Tally(seconds=300, events=2, first=100, last=200)
     assert usage.courses[5] == CourseTally(seconds=300, events=2, first=100, last=200,
                                            activities=100, course=200)
@@ -238,12 +278,12 @@ def test_events_and_first_last_follow_counted_rows_only():
 
 def test_course_parts():
     events = [row(0), quiz(10), row(30, target="user", level=30)]
-    course = estimate(events, to=100).courses[5]
+    course = estimate(events, 100).courses[5]
     assert (course.seconds, course.course, course.activities, course.other) == (100, 10, 20, 70)
 
 
 def test_courseid_0_rows_count_in_the_total_only():
-    usage = estimate([login(0), logout(100)], to=FAR)
+    usage = estimate([login(0), logout(100)], FAR)
     assert usage.total == Tally(seconds=100, events=1, first=0, last=0)
     assert (usage.courses, usage.modules) == ({}, {})
 
@@ -296,7 +336,7 @@ def time_settings(draw, credit_within_threshold=False):
 
 @st.composite
 def logs(draw, max_rows=30):
-    """Rows in time order and a window end at or after the last of them."""
+    """Rows in time order and the time of the request, at or after the last of them."""
     time = draw(st.integers(0, 10**6))
     events = []
     for make in draw(st.lists(KINDS, max_size=max_rows)):
@@ -356,3 +396,27 @@ def test_total_fits_the_window_and_modules_fit_their_course(log, settings):
         modules = [m.seconds for m in usage.modules.values() if m.courseid == courseid]
         # every level-70 row here has its course module's course
         assert sum(modules) == course.activities
+
+
+@given(logs(), time_settings(), st.data())
+def test_windows_that_meet_add_up(log, settings, data):
+    events, now = log
+    cut = data.draw(st.integers(-1, now))
+    whole = estimate(events, now, settings)
+    parts = [estimate(events, now, settings, window=window)
+             for window in ((0, cut), (cut + 1, now))]
+    assert sum(p.total.seconds for p in parts) == whole.total.seconds
+    assert sum(p.total.events for p in parts) == whole.total.events
+    for courseid, course in whole.courses.items():
+        in_parts = [p.courses[courseid].seconds for p in parts if courseid in p.courses]
+        assert sum(in_parts) == course.seconds
+    split = [s.seconds for p in parts for s in p.sessions]
+    assert sum(split) == whole.total.seconds
+    assert len(whole.sessions) <= len(split) <= len(whole.sessions) + 1
+
+
+@given(logs(), time_settings())
+def test_a_window_holding_the_whole_log_changes_nothing(log, settings):
+    events, now = log
+    first = events[0].time if events else 0
+    assert estimate(events, now, settings, window=(first, now)) == estimate(events, now, settings)

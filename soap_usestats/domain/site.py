@@ -77,12 +77,14 @@ class SiteIdentity:
 
 @dataclass(frozen=True)
 class _Call:
-    """One operation's transaction, the site's settings, and the caller behind it."""
+    """One operation's transaction, the site's settings, the caller behind it, and the
+    time of the request."""
 
     conn: Connection
     config: SiteConfig
     caller: Caller
     userid: int | None   # the token's owner, once accepted
+    now: int
 
 
 class MoodleSite:
@@ -256,7 +258,7 @@ class MoodleSite:
                 userid = tokens.check_token(conn, self.queries, config, caller.token,
                                             caller.address, now)
                 checked = check()
-            yield _Call(conn, config, caller, userid), checked
+            yield _Call(conn, config, caller, userid, now), checked
 
     @staticmethod
     def _zone(call: _Call, asked: params.Figures) -> ZoneInfo | None:
@@ -368,15 +370,15 @@ class MoodleSite:
 
     def _figures(self, call: _Call, viewer: Viewer, userids: list[int], asked: params.Figures,
                  model: EffectiveModel, zone: ZoneInfo | None) -> UserFigures:
-        """Each user's window start and usage, as far as the viewer may see it: one engine
-        statement for them all."""
+        """Each user's window start and usage at the time of the request, as far as the
+        viewer may see it: the engine's few statements for them all."""
         conn = call.conn
         start: int | dict[int, int] = asked.start
         if model.enrolmentfilter:
             enrolled = self.queries.latest_enrolment_starts(conn, userids, asked.end)
             start = {i: max(asked.start, enrolled.get(i) or asked.start) for i in userids}
         found = sql.usage_by_user(conn, self.queries.t, userids, start, asked.end,
-                                  model.time_settings, zone)
+                                  model.time_settings, zone, now=call.now)
         usages = {i: found.get(i) or Usage(Tally(), {}, {}, []) for i in userids}
         limited = [i for i in userids if not viewer.sees_all_of(i)]
         if limited:

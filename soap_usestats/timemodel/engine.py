@@ -1,9 +1,10 @@
 """The use_stats time model in pure Python: the reference engine.
 
-A row-by-row implementation of ``docs/time-model.md``: rows go in, in
-(timecreated, id) order, and seconds come out, per user, course, course module
-and session, and per local day when a time zone is given. Every figure can be
-checked by hand against the rules.
+A row-by-row implementation of ``docs/time-model.md``: the user's whole log goes
+in, in (timecreated, id) order; the model fixes each row's lap and counted
+seconds once, over the whole log; the counted rows of the window come out as
+seconds per user, course, course module and session, and per local day when a
+time zone is given. Every figure can be checked by hand against the rules.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ class LogEvent:
     """One row of logstore_standard_log that takes part.
 
     The caller has already left out cli rows, failed actions, rows with a
-    realuserid, courseid-0 rows other than loggedin/loggedout, and rows outside
-    the window.
+    realuserid, and courseid-0 rows other than loggedin/loggedout.
     """
 
     id: int
@@ -67,17 +67,22 @@ class Lap:
     session_start: bool
 
 
-def laps(events: Iterable[LogEvent], to: int, settings: TimeSettings) -> Iterator[Lap]:
-    """Processed rows (absorbed rows skipped) in order, each with its lap and counted L.
+def laps(events: Iterable[LogEvent], now: int, settings: TimeSettings) -> Iterator[Lap]:
+    """The user's processed rows (absorbed rows skipped) in order, each with its lap and
+    counted L, the log asked about at the time ``now``.
 
     Streams: constant memory, one row of look-ahead.
     """
     carry = 0
     session_start = True
+    credit = settings.lastpingcredit * 60
     for event, following in pairwise(chain(_processed(events), [None])):
-        gap = None if following is None else following.time - event.time
-        ends_session = gap is None or gap > settings.threshold * 60
-        lap = min(settings.lastpingcredit * 60, to - event.time) if ends_session else gap
+        if following is None:  # the latest row: its lap grows until it reaches the credit
+            lap, ends_session = min(credit, max(0, now - event.time)), True
+        else:
+            gap = following.time - event.time
+            ends_session = gap > settings.threshold * 60
+            lap = credit if ends_session else gap
         name = label(event)
         counted, carry = _count(event, name, lap, carry, settings)
         yield Lap(event, lap, counted, name, session_start or event.action == "loggedin")
@@ -142,7 +147,8 @@ class ModuleTally(Tally):
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """A run of rows without a break: from its first row to its last row's lap end."""
+    """The part in a window of a run of rows without a break: from its first row in the
+    window to the end of the lap of its last row in the window."""
 
     start: int
     end: int
@@ -176,26 +182,34 @@ class Usage:
 
 @dataclass
 class _OpenSession(Tally):
-    """The session being walked; reported once done, if it counted a row."""
+    """The part in the window of the session being walked; reported once done, if it
+    counted a row."""
 
-    start: int = 0
+    start: int | None = None
     end: int = 0
 
 
 def estimate(
-    events: Iterable[LogEvent], to: int, settings: TimeSettings = DEFAULT_SETTINGS,
-    zone: ZoneInfo | None = None,
+    events: Iterable[LogEvent], now: int, settings: TimeSettings = DEFAULT_SETTINGS,
+    zone: ZoneInfo | None = None, window: tuple[int, int] | None = None,
 ) -> Usage:
-    """Apply the model to events already in (timecreated, id) order; `to` is the window end.
+    """Apply the model to the user's whole log, in (timecreated, id) order, at the time
+    ``now``; report the counted rows whose time lies in ``window`` (``(from, to)``; every
+    row when ``None``), each with the seconds the whole log gives it.
 
     With a ``zone``, each counted L is also booked to the local date of its row.
     """
+    start, end = window or (None, None)
     usage = Usage(total=Tally(), courses={}, modules={}, sessions=[])
     session = _OpenSession()
-    for lap in laps(events, to, settings):
+    for lap in laps(events, now, settings):
         if lap.session_start:
             _report(session, usage)
-            session = _OpenSession(start=lap.event.time)
+            session = _OpenSession()
+        if window is not None and not start <= lap.event.time <= end:
+            continue
+        if session.start is None:
+            session.start = lap.event.time
         session.end = lap.event.time + lap.lap
         if lap.counted is not None:
             day = None if zone is None else datetime.fromtimestamp(lap.event.time, zone).date()

@@ -7,10 +7,21 @@ back, per user, course, course module, session and local day. Runs on SQLite
 3.25+, PostgreSQL, and MariaDB 10.11 (MySQL 8 too, but for a per-user window
 start; see :func:`log_rows`).
 
-One statement per call: a chain of CTEs, one rule each, through which only
-numbers go (the sorts and temporary tables stay narrow); the rows summed by
-piece; the pieces added up into figures. For a list of ids and one window the
-statement is built once, with them as parameters.
+A window reports its counted rows with the seconds the user's whole log gives
+them, and reads outside itself only what decides those seconds, found by the
+same indexed lookups (user and time range) as its own rows:
+
+- after its end, the look-ahead: the rows within ``threshold`` (only a next row
+  that close changes a lap), or every later row while the request's time is
+  within ``lastpingcredit`` of the end (the latest row's lap grows until then);
+- before its start, the reach: each user's rows back to the last one that reset
+  the carry, found by spans growing back from the start (:data:`LOOK_BACK`), a
+  statement per span for every user still looking (:func:`_reach`).
+
+Then one statement per call: a chain of CTEs, one rule each, through which only
+numbers go (the sorts and temporary tables stay narrow); the rows of the window
+summed by piece; the pieces added up into figures. For a list of ids and one
+window start the statements are built once, with them as parameters.
 """
 
 from __future__ import annotations
@@ -40,6 +51,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     union_all,
     values,
 )
@@ -57,10 +69,24 @@ from .settings import TimeSettings
 Users = Collection[int] | Select
 #: A window start: the same for every user, or each user's own.
 Start = int | Mapping[int, int]
-#: The parameters of a statement for a list of ids and one window, which is built
-#: once for each kind of call, and compiled once (SQLAlchemy's cache).
+#: How far the reach looks back from a window start, span after span (seconds): a day,
+#: four weeks, a year; then the rest of the log.
+LOOK_BACK = (86400, 28 * 86400, 366 * 86400)
+#: The spans of the reach: ``(near, far)``, the rows from ``start - far`` up to (not at)
+#: ``start - near``; the last has no far end.
+_SPANS: tuple[tuple[int, int | None], ...] = tuple(zip((0, *LOOK_BACK), (*LOOK_BACK, None)))
+#: A time after every log row: the end of a look-ahead that must see every later row.
+_LAST_TIME = 2**62
+#: The parameters of the statements for a list of ids and one window start, which are
+#: built once for each kind of call, and compiled once (SQLAlchemy's cache).
 _USERIDS = bindparam("userids", expanding=True)
+#: The users whose reach ended in each span (group 0: who have no row before the start),
+#: and the time their rows are read from.
+_GROUPS = tuple((bindparam(f"group{group}", expanding=True),
+                 bindparam(f"since{group}", type_=BigInteger)) for group in range(len(_SPANS) + 1))
 _START, _END = bindparam("start", type_=BigInteger), bindparam("end", type_=BigInteger)
+_AHEAD, _NOW = bindparam("ahead", type_=BigInteger), bindparam("now", type_=BigInteger)
+_NEAR, _FAR = bindparam("near", type_=BigInteger), bindparam("far", type_=BigInteger)
 #: The columns of a table, subquery or CTE.
 Columns = ReadOnlyColumnCollection[str, Any]
 
@@ -77,7 +103,8 @@ class LogTables(Protocol):
 
 def log_rows(tables: LogTables, userids: Users | BindParameter, start: Start | BindParameter,
              end: int | BindParameter) -> Select:
-    """The log rows that take part in the model ("Which log rows take part"), in no order.
+    """The log rows that take part in the model ("Which log rows take part") with
+    ``timecreated`` in ``[start, end]``, in no order.
 
     Columns: ``userid``, ``id``, ``timecreated``, ``action``, ``target``,
     ``contextlevel``, ``contextinstanceid``, ``courseid`` (0 for NULL),
@@ -86,83 +113,221 @@ def log_rows(tables: LogTables, userids: Users | BindParameter, start: Start | B
     leaves out takes no part. (Per-user starts are sent as ``VALUES``, which
     MySQL 8, unlike MariaDB, spells ``VALUES ROW``.)
     """
-    log, m = tables.log.c, tables.modules.c
-    joined = _with_module_types(tables.log, tables.course_modules, tables.modules)
-    if isinstance(start, Mapping):
-        starts = _starts(start)
-        joined, since = joined.join(starts, starts.c.userid == log.userid), starts.c.start
-    else:
-        since = start
+    starts = _Starts.of(start)
+    log = tables.log.c
     return (
-        select(log.userid, log.id, log.timecreated, log.action, log.target, log.contextlevel,
-               log.contextinstanceid, func.coalesce(log.courseid, 0).label("courseid"),
-               log.component, m.name.label("modname"))
-        .select_from(joined)
-        .where(
-            log.userid.in_(userids if isinstance(userids, Select | BindParameter)
-                           else sorted(userids)),
-            log.timecreated.between(since, end),
-            or_(log.origin.is_(None), log.origin != "cli"),
-            log.action != "failed",
-            log.realuserid.is_(None),
-            or_(log.courseid != 0, log.action.in_(("loggedin", "loggedout"))),
-        )
+        select(*_row_columns(tables))
+        .select_from(starts.joined(_log_with_module_types(tables), log.userid))
+        .where(log.userid.in_(userids if isinstance(userids, Select | BindParameter)
+                              else sorted(userids)),
+               log.timecreated.between(starts.start, end), *_takes_part(tables))
     )
 
 
-def _with_module_types(log: FromClause, cm: FromClause, m: FromClause) -> Join:
-    """The log with, for a row in a course module, that module (``cm``) and its type (``m``)."""
+def _row_columns(tables: LogTables) -> list[ColumnElement]:
+    """The columns of :func:`log_rows`."""
+    log, m = tables.log.c, tables.modules.c
+    return [log.userid, log.id, log.timecreated, log.action, log.target, log.contextlevel,
+            log.contextinstanceid, func.coalesce(log.courseid, 0).label("courseid"),
+            log.component, m.name.label("modname")]
+
+
+def _takes_part(tables: LogTables) -> list[ColumnElement[bool]]:
+    """The conditions of "Which log rows take part", but for the user and the time."""
+    log = tables.log.c
+    return [or_(log.origin.is_(None), log.origin != "cli"), log.action != "failed",
+            log.realuserid.is_(None),
+            or_(log.courseid != 0, log.action.in_(("loggedin", "loggedout")))]
+
+
+def _log_with_module_types(tables: LogTables) -> Join:
+    return _with_module_types(tables.log, tables.course_modules, tables.modules)
+
+
+def _with_module_types(rows: FromClause, cm: FromClause, m: FromClause,
+                       log: FromClause | None = None) -> Join:
+    """Log rows (``rows``; of ``log``, when joined to others) with, for a row in a course
+    module, that module (``cm``) and its type (``m``)."""
+    log = rows if log is None else log
     in_module = and_(log.c.contextlevel == contexts.MODULE, cm.c.id == log.c.contextinstanceid)
-    return log.outerjoin(cm, in_module).outerjoin(m, m.c.id == cm.c.module)
+    return rows.outerjoin(cm, in_module).outerjoin(m, m.c.id == cm.c.module)
 
 
-def _starts(starts: Mapping[int, int]) -> CTE:
-    """Each user's window start, as rows ``(userid, start)``."""
-    rows = values(column("userid", BigInteger), column("start", BigInteger), name="starts")
-    return rows.data(sorted(starts.items())).cte("starts")
+@dataclass(frozen=True)
+class _Starts:
+    """Each user's window start as a statement reads it: a parameter (or a number) for
+    every user, or each user's own, as rows ``(userid, start)`` joined to the log."""
+
+    start: ColumnElement[int]
+    rows: CTE | None = None
+
+    @classmethod
+    def of(cls, start: Start | BindParameter) -> _Starts:
+        if not isinstance(start, Mapping):
+            return cls(start if isinstance(start, BindParameter) else literal(start, BigInteger))
+        rows = values(column("userid", BigInteger), column("start", BigInteger), name="starts")
+        starts = rows.data(sorted(start.items())).cte("starts")
+        return cls(starts.c.start, starts)
+
+    def joined(self, source: FromClause, userid: ColumnElement[int]) -> FromClause:
+        """``source`` with the start of the user of each row, when users have their own."""
+        return source if self.rows is None else source.join(self.rows, self.rows.c.userid == userid)
 
 
 # The figures
 
 def usage(conn: Connection, tables: LogTables, userid: int, start: int, end: int,
-          settings: TimeSettings, zone: ZoneInfo | None = None) -> Usage:
-    """One user's usage in the window ``[start, end]``, with days in ``zone`` if given."""
-    found = usage_by_user(conn, tables, [userid], start, end, settings, zone)
+          settings: TimeSettings, zone: ZoneInfo | None = None, *, now: int) -> Usage:
+    """One user's usage in the window ``[start, end]`` asked at the time ``now``, with days
+    in ``zone`` if given."""
+    found = usage_by_user(conn, tables, [userid], start, end, settings, zone, now=now)
     return found.get(userid, Usage(Tally(), {}, {}, []))
 
 
 def usage_by_user(conn: Connection, tables: LogTables, userids: Users, start: Start, end: int,
-                  settings: TimeSettings, zone: ZoneInfo | None = None) -> dict[int, Usage]:
-    """Each user's usage in the window, with days in ``zone`` if given; one statement.
+                  settings: TimeSettings, zone: ZoneInfo | None = None, *,
+                  now: int) -> dict[int, Usage]:
+    """Each user's usage in the window asked at the time ``now``, with days in ``zone`` if
+    given: a bounded number of statements, whatever the number of users.
 
     ``start`` is every user's window start or, as a mapping, each user's own
     (a user it leaves out counts nothing). Users with no counted row are absent.
     """
-    starts = list(start.values()) if isinstance(start, Mapping) else [start]
-    if not starts or (not isinstance(userids, Select) and not userids):
+    if isinstance(userids, Select):
+        userids = list(conn.scalars(userids))
+    if isinstance(start, Mapping):
+        userids = [userid for userid in userids if userid in start]
+    if not userids:
         return {}
+    reach = _reach(conn, tables, sorted(set(userids)), start, settings)
+    groups = tuple(sorted({group for group, _ in reach.values()}))
+    starts = list(start.values()) if isinstance(start, Mapping) else [start]
     days = _LocalDays.of(zone, min(starts), end) if zone is not None else None
-    if isinstance(userids, Select) or isinstance(start, Mapping):
-        statement, parameters = _statement(tables, userids, start, end, settings, True, days), {}
+    parameters = {"end": end, "now": now, "ahead": _look_ahead(end, now, settings)}
+    for group in groups:
+        members = {userid: since for userid, (of, since) in reach.items() if of == group}
+        parameters |= {f"group{group}": sorted(members), f"since{group}": min(members.values())}
+    if isinstance(start, Mapping):
+        statement = _statement(tables, _Starts.of(start), groups, settings, True, days)
     else:
-        statement = _built(tables, len(userids) > 1, settings, days)
-        parameters = {"userids": sorted(userids), "start": start, "end": end}
+        statement = _built(tables, len(reach) > 1, groups, settings, days)
+        parameters["start"] = start
     return _usages(conn.execute(statement, parameters), days)
 
 
+def _look_ahead(end: int, now: int, settings: TimeSettings) -> int:
+    """The last time after the window whose rows can change the laps of the window's rows.
+
+    A next row more than ``threshold`` after a row leaves it the credit, as
+    having none does, once ``now`` is the credit past it: then the rows within
+    ``threshold`` of the end suffice; else every later row counts (a row stamped
+    in the future included).
+    """
+    if now - end >= settings.lastpingcredit * 60:
+        return end + settings.threshold * 60
+    return _LAST_TIME
+
+
+def _reach(conn: Connection, tables: LogTables, userids: list[int], start: Start,
+           settings: TimeSettings) -> dict[int, tuple[int, int]]:
+    """Each user's reach: the rows before its window start that decide the window's
+    seconds, as the span it ended in (its group; 0 for none) and the time it begins.
+
+    Those are the rows back to the latest that resets the carry (a login, a
+    logout, a counted row; an absorbed row never does), or the whole log before
+    the start when none does. Span after span back from the start, one statement
+    asks, for every user still looking, for the latest such row in the span and
+    the earliest row; it stops once no user is looking, or no log row is older
+    than the span.
+    """
+    reach: dict[int, tuple[int, int]] = {}
+    earliest: dict[int, tuple[int, int]] = {}  # the earliest row, for users with no reset
+    looking = list(userids)
+    for group, (near, far) in enumerate(_SPANS, 1):
+        parameters: dict[str, Any] = {"userids": looking, "near": near, "far": far}
+        if isinstance(start, Mapping):
+            statement = _span(tables, _Starts.of({u: start[u] for u in looking}), far is not None,
+                              settings)
+        else:
+            statement, parameters["start"] = _span_built(tables, far is not None, settings), start
+        first = None
+        for row in conn.execute(statement, parameters):
+            first = row.first
+            if row.reset is not None:
+                reach[row.userid] = (group, row.reset)
+            elif row.userid is not None:
+                earliest[row.userid] = (group, row.earliest)
+        looking = [userid for userid in looking if userid not in reach]
+        latest = (max((start[u] for u in looking), default=0) if isinstance(start, Mapping)
+                  else start)
+        if not looking or far is None or first is None or latest - far <= first:
+            break
+    return reach | {userid: earliest.get(userid, (0, _start_of(start, userid)))
+                    for userid in looking}
+
+
+def _start_of(start: Start, userid: int) -> int:
+    return start[userid] if isinstance(start, Mapping) else start
+
+
+@lru_cache(maxsize=64)
+def _span_built(tables: LogTables, bounded: bool, settings: TimeSettings) -> Select:
+    """The statement of a span for one window start, taken as a parameter."""
+    return _span(tables, _Starts(_START), bounded, settings)
+
+
+def _span(tables: LogTables, starts: _Starts, bounded: bool, settings: TimeSettings) -> Select:
+    """For each user (``userids``) with rows in the span ``[start - far, start - near)``
+    (with no lower end unless ``bounded``): the time of the latest that resets the carry
+    (``reset``, NULL if none does) and of the earliest. Beside each, and alone when no
+    user has rows, the time of the log's first row (NULL if none).
+    """
+    log = tables.log.c
+    since = starts.start
+    in_span = [log.timecreated >= since - _FAR] if bounded else []
+    rows = (
+        select(*_row_columns(tables)).select_from(starts.joined(_log_with_module_types(tables),
+                                                                log.userid))
+        .where(log.userid.in_(_USERIDS), *in_span, log.timecreated < since - _NEAR,
+               *_takes_part(tables))
+        .subquery("in_span").c
+    )
+    resets = and_(_rule(rows, settings).in_(_BARRIERS), ~_graded(rows))
+    found = (select(rows.userid, func.max(case((resets, rows.timecreated))).label("reset"),
+                    func.min(rows.timecreated).label("earliest"))
+             .group_by(rows.userid).subquery("found"))
+    first = select(func.min(tables.log.c.timecreated).label("first")).subquery("first_row")
+    return select(first.c.first, found.c.userid, found.c.reset, found.c.earliest).select_from(
+        first.outerjoin(found, true()))
+
+
 @lru_cache(maxsize=256)
-def _built(tables: LogTables, per_user: bool, settings: TimeSettings,
+def _built(tables: LogTables, per_user: bool, groups: tuple[int, ...], settings: TimeSettings,
            days: _LocalDays | None) -> Select:
-    """The statement for a list of ids and one window, taken as parameters."""
-    return _statement(tables, _USERIDS, _START, _END, settings, per_user, days)
+    """The statement for one window start, taken as a parameter, and these groups of users."""
+    return _statement(tables, _Starts(_START), groups, settings, per_user, days)
 
 
-def _statement(tables: LogTables, userids: Users | BindParameter, start: Start | BindParameter,
-               end: int | BindParameter, settings: TimeSettings, per_user: bool,
-               days: _LocalDays | None) -> Select:
+def _statement(tables: LogTables, starts: _Starts, groups: tuple[int, ...],
+               settings: TimeSettings, per_user: bool, days: _LocalDays | None) -> Select:
     """The figures of the users' rows in the window: the chain of rules, then the sums."""
-    credited = _credited(tables, userids, start, end, settings, _Windows(per_user), days)
-    return _figures(tables, credited, days)
+    rows = _rows(tables, groups)
+    credited = _credited(rows, settings, _Windows(per_user), days)
+    return _figures(tables, credited, starts, days)
+
+
+def _rows(tables: LogTables, groups: tuple[int, ...]) -> Subquery:
+    """The rows that take part and decide the window's seconds: each group's users' rows
+    (``group<n>``), from the time their reaches begin (``since<n>``, the earliest of them)
+    to the look-ahead's end."""
+    log = tables.log.c
+    branches = [
+        select(*_row_columns(tables)).select_from(_log_with_module_types(tables))
+        .where(log.userid.in_(users), log.timecreated.between(since, _AHEAD),
+               *_takes_part(tables))
+        for users, since in (_GROUPS[group] for group in groups)
+    ]
+    return (branches[0] if len(branches) == 1 else union_all(*branches)).subquery("taking_part")
 
 
 class _Rule(IntEnum):
@@ -175,6 +340,10 @@ class _Rule(IntEnum):
     OTHER = 5
 
 
+#: The rules of the rows that reset the carry: counted rows and logouts.
+_BARRIERS = (_Rule.LOGGEDOUT.value, _Rule.LOGGEDIN.value, _Rule.OTHER.value)
+
+
 class _Part(IntEnum):
     """The part of its course a row's time goes to ("The three parts of a course")."""
 
@@ -183,19 +352,19 @@ class _Part(IntEnum):
     OTHER = 3
 
 
-def _credited(tables: LogTables, userids: Users | BindParameter, start: Start | BindParameter,
-              end: int | BindParameter, settings: TimeSettings, windows: _Windows,
+def _credited(rows: Subquery, settings: TimeSettings, windows: _Windows,
               days: _LocalDays | None) -> CTE:
     """Each processed row with its lap, its session and, when counted, its ``seconds`` (L).
 
     The carry is summed over its own link, after the sessions: a database then
     sorts the rows once more, by ``spender``, rather than twice.
     """
-    rows = _processed(tables, userids, start, end, settings, windows).c
+    rows = _processed(rows, settings, windows).c
     threshold = settings.threshold * 60
     gap, credit = rows.next_time - rows.timecreated, settings.lastpingcredit * 60
-    last_ping = case((end - rows.timecreated < credit, end - rows.timecreated), else_=credit)
-    lap = case((or_(rows.next_time.is_(None), gap > threshold), last_ping), else_=gap)
+    age = _NOW - rows.timecreated  # at the time of the request; < 0 for a row in the future
+    last_ping = case((age >= credit, credit), (age > 0, age), else_=0)
+    lap = case((rows.next_time.is_(None), last_ping), (gap > threshold, credit), else_=gap)
     starts = case((or_(rows.previous_time.is_(None),
                        rows.timecreated - rows.previous_time > threshold,
                        rows.previous_rule == _Rule.LOGGEDOUT.value, rows.login == 1), 1),
@@ -216,8 +385,7 @@ def _credited(tables: LogTables, userids: Users | BindParameter, start: Start | 
     ).cte("credited").prefix_with("MATERIALIZED", dialect="postgresql")
 
 
-def _processed(tables: LogTables, userids: Users | BindParameter, start: Start | BindParameter,
-               end: int | BindParameter, settings: TimeSettings, windows: _Windows) -> CTE:
+def _processed(rows: Subquery, settings: TimeSettings, windows: _Windows) -> CTE:
     """The rows that take part, less the absorbed ones, with their neighbours and ``spender``.
 
     Each row's rule and part are decided from its texts first, so that only
@@ -225,26 +393,18 @@ def _processed(tables: LogTables, userids: Users | BindParameter, start: Start |
     A row's ``spender`` is the number of barriers (counted rows and logouts)
     before it: the captured rows and the barrier that spends their carry share it.
     """
-    rows = log_rows(tables, userids, start, end).subquery("taking_part").c
+    rows = rows.c
     label = _label(rows.contextlevel, rows.action, rows.component, rows.modname)
-    rule = case(
-        (rows.action == "loggedout", _Rule.LOGGEDOUT.value),
-        (label.in_(sorted(settings.ignoremodules)), _Rule.IGNORED.value),
-        (label.in_(sorted(settings.capturemodules)), _Rule.CAPTURED.value),
-        (rows.action == "loggedin", _Rule.LOGGEDIN.value),
-        else_=_Rule.OTHER.value,
-    )
     part = case((rows.contextlevel == contexts.MODULE, _Part.ACTIVITIES.value),
                 (label == "course", _Part.COURSE.value), else_=_Part.OTHER.value)
     flag = lambda condition: case((condition, 1), else_=0)  # noqa: E731
     ordered = select(
         rows.userid, rows.id, rows.timecreated, rows.courseid, rows.contextinstanceid.label("cmid"),
-        part.label("part"), rule.label("rule"), flag(rows.action == "loggedin").label("login"),
-        flag(and_(rows.action == "graded", rows.target == "user")).label("graded"),
+        part.label("part"), _rule(rows, settings).label("rule"),
+        flag(rows.action == "loggedin").label("login"), flag(_graded(rows)).label("graded"),
         func.row_number().over(**windows.ordered(rows)).label("position"),
     ).cte("ordered").c
-    barrier = case((ordered.rule.in_((_Rule.LOGGEDOUT.value, _Rule.LOGGEDIN.value,
-                                      _Rule.OTHER.value)), 1), else_=0)
+    barrier = case((ordered.rule.in_(_BARRIERS), 1), else_=0)
     return select(
         ordered.userid, ordered.id, ordered.timecreated, ordered.courseid, ordered.cmid,
         ordered.part, ordered.rule, ordered.login,
@@ -253,6 +413,23 @@ def _processed(tables: LogTables, userids: Users | BindParameter, start: Start |
         func.lag(ordered.rule).over(**windows.ordered(ordered)).label("previous_rule"),
         (func.sum(barrier).over(**windows.running(ordered)) - barrier).label("spender"),
     ).where(or_(ordered.graded == 0, ordered.position == 1)).cte("processed")
+
+
+def _rule(rows: Columns, settings: TimeSettings) -> ColumnElement[int]:
+    """The rule of "Counting" a row of :func:`log_rows` falls under."""
+    label = _label(rows.contextlevel, rows.action, rows.component, rows.modname)
+    return case(
+        (rows.action == "loggedout", _Rule.LOGGEDOUT.value),
+        (label.in_(sorted(settings.ignoremodules)), _Rule.IGNORED.value),
+        (label.in_(sorted(settings.capturemodules)), _Rule.CAPTURED.value),
+        (rows.action == "loggedin", _Rule.LOGGEDIN.value),
+        else_=_Rule.OTHER.value,
+    )
+
+
+def _graded(rows: Columns) -> ColumnElement[bool]:
+    """A grading of the user: absorbed, unless it is the user's first row."""
+    return and_(rows.action == "graded", rows.target == "user")
 
 
 def _label(contextlevel: ColumnElement[int], action: ColumnElement[str],
@@ -323,14 +500,15 @@ _ADDS_UP = {_Kind.TOTAL: _Piece.PLACE, _Kind.COURSE: _Piece.PLACE, _Kind.MODULE:
 _TIME_DIGITS, _ID_DIGITS = 10**11, 10**18
 
 
-def _figures(tables: LogTables, credited: CTE, days: _LocalDays | None) -> Select:
+def _figures(tables: LogTables, credited: CTE, starts: _Starts,
+             days: _LocalDays | None) -> Select:
     """The figures, ordered by kind, user and item: the pieces added up.
 
-    The credited rows are summed once (:func:`_pieces`); the figures add up those
-    few sums. A course module's figure then joins its latest log row, which
-    gives it its course and label.
+    The credited rows of the window are summed once (:func:`_pieces`); the
+    figures add up those few sums. A course module's figure then joins its
+    latest log row, which gives it its course and label.
     """
-    summed = _pieces(credited, days)
+    summed = _pieces(credited, starts, days)
     pieces = summed.c
     wanted = [kind for kind in _Kind if days or _ADDS_UP[kind] is not _Piece.DAY]
     kinds = _constants("kinds", ("kind", "piece"), [(kind, _ADDS_UP[kind]) for kind in wanted])
@@ -366,13 +544,15 @@ def _figures(tables: LogTables, credited: CTE, days: _LocalDays | None) -> Selec
         select(*(c for c in figures.c if c.name != "latest"),
                func.coalesce(log.c.courseid, 0).label("module_courseid"),
                _label(log.c.contextlevel, log.c.action, log.c.component, m.c.name).label("label"))
-        .select_from(figures.outerjoin(_with_module_types(log, cm, m), log.c.id == latest_id))
+        .select_from(_with_module_types(figures.outerjoin(log, log.c.id == latest_id), cm, m,
+                                        log))
         .order_by(figures.c.kind, figures.c.userid, figures.c.item)
     )
 
 
-def _pieces(credited: CTE, days: _LocalDays | None) -> Subquery:
-    """The credited rows summed by place, session and course day, in one pass.
+def _pieces(credited: CTE, starts: _Starts, days: _LocalDays | None) -> Subquery:
+    """The credited rows of the window summed by place, session (the part of it in the
+    window) and course day, in one pass.
 
     Each row joins the pieces it is part of, so the chain of windows is computed
     once, whichever database evaluates it. A place's ``latest`` is the text of its
@@ -401,8 +581,10 @@ def _pieces(credited: CTE, days: _LocalDays | None) -> Subquery:
                           else_=rows.timecreated)).label("last"),
             func.max(case((in_module, latest))).label("latest"),
         )
-        .select_from(credited.join(pieces, or_(piece == _Piece.SESSION.value,
-                                               rows.seconds.is_not(None))))
+        .select_from(starts.joined(credited.join(pieces, or_(piece == _Piece.SESSION.value,
+                                                             rows.seconds.is_not(None))),
+                                   rows.userid))
+        .where(rows.timecreated.between(starts.start, _END))
         .group_by(piece, rows.userid, *keys)
         .having(func.count(rows.seconds) > 0)
         .subquery("pieces")
