@@ -196,8 +196,8 @@ class ModelSettings(_Model):
 
     _type_info = [
         ("THRESHOLD", Int("Minutes: a longer gap between two events ends a session.")),
-        ("LASTPINGCREDIT", Int("Minutes credited to a session's last event, at most up to the "
-                               "window's end.")),
+        ("LASTPINGCREDIT", Int("Minutes credited to a session's last event; the user's latest "
+                               "event is credited at most up to the time of the request.")),
         ("IGNOREMODULES", Text("Labels whose events are dropped with their time, "
                                "comma-separated.")),
         ("CAPTUREMODULES", Text("Labels whose time carries to the next counted event, "
