@@ -73,10 +73,15 @@ class DemoTables(MoodleTables):
                 Column("format", String(21), nullable=False, default="topics"),
                 _int("startdate"), _int("enddate"),
                 Column("visible", INT_SMALL, nullable=False, default=1),
-                Column("enablecompletion", INT_SMALL, nullable=False, default=0),
                 _int("timecreated"), _int("timemodified"))
         Index(p + "cour_idn_ix", t.course.c.idnumber)
         Index(p + "cour_sho_ix", t.course.c.shortname)
+        _extend(t.course_completions, _int("reaggregate"))
+        Index(p + "courcomp_use_ix", t.course_completions.c.userid)
+        Index(p + "courcomp_cou_ix", t.course_completions.c.course)
+        Index(p + "courcomp_tim_ix", t.course_completions.c.timecompleted)
+        Index(p + "courcomp_usecou_uix", t.course_completions.c.userid,
+              t.course_completions.c.course, unique=True)
         _extend(t.course_modules,
                 _int("section"), _int("added"),
                 Column("visible", INT_SMALL, nullable=False, default=1),

@@ -81,6 +81,15 @@ class MoodleTables:
             Column("fullname", String(1333), nullable=False),
             Column("shortname", String(255), nullable=False),
             Column("idnumber", String(100), nullable=False, default=""),
+            Column("enablecompletion", INT_SMALL, nullable=False, default=0),
+        )
+        self.course_completions = Table(
+            p + "course_completions", md, id_column(),
+            Column("userid", INT10, nullable=False, default=0),
+            Column("course", INT10, nullable=False, default=0),
+            Column("timeenrolled", INT10, nullable=False, default=0),
+            Column("timestarted", INT10, nullable=False, default=0),
+            Column("timecompleted", INT10),
         )
         self.course_modules = Table(
             p + "course_modules", md, id_column(),
