@@ -180,6 +180,8 @@ REFUSED = [
     ("GetUsersStats", [("daily", "yes")], "daily", "users-boolean"),
     ("GetUsersStats", [("statscope", "course")], "statscope", "users-misspelled"),
     ("GetUsersStats", [("cursor", "a"), ("cursor", "b")], "cursor", "users-repeated"),
+    ("GetUsersStats", [("targetusers.targetuser", "alice"), ("completed", "true")],
+     "completed", "completed-with-targetusers"),
 ]
 
 
@@ -203,14 +205,16 @@ def test_a_boolean_says_what_it_may_be(service, protocol):
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-@pytest.mark.parametrize("operation, params", [("GetStats", ALICE), ("GetUsersStats", [])])
+@pytest.mark.parametrize("operation, params, name", [
+    ("GetStats", ALICE, "sessions"), ("GetUsersStats", [], "sessions"),
+    ("GetUsersStats", [], "completed")])
 @pytest.mark.parametrize("text", ["yes", "True", ""])
-def test_sessions_is_a_boolean(service, protocol, operation, params, text):
-    answer = call(service, protocol, operation, params + [("sessions", text)])
-    assert_refused(answer, "sessions")
-    assert answer.message in ('sessions is empty; give true, false, 1 or 0 (xs:boolean), or '
-                              'leave sessions out',
-                              f'sessions must be true, false, 1 or 0 (xs:boolean), not "{text}"')
+def test_new_booleans_are_booleans(service, protocol, operation, params, name, text):
+    answer = call(service, protocol, operation, params + [(name, text)])
+    assert_refused(answer, name)
+    assert answer.message in (f'{name} is empty; give true, false, 1 or 0 (xs:boolean), or '
+                              f'leave {name} out',
+                              f'{name} must be true, false, 1 or 0 (xs:boolean), not "{text}"')
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -81,6 +81,9 @@ def _users(url: str) -> list:
     return rows
 
 
+#: The demo's guest user (``siteguest``).
+GUEST = 1
+
 FIGURES = [dict(statsscope="site"),
            dict(statsscope="course", daily=True, timefrom=1767225600, timezone="Europe/Paris"),
            dict(statsscope="module", timefrom=1770000000, timeto=1780000000)]
@@ -98,7 +101,10 @@ def test_site_wide_population_is_getstats_of_every_user(demo_sites, backend, ask
     for stats in answered:
         assert stats.USER.EVENTS > 0
         assert _dict(stats) == _dict(site.stats_by_id(stats.USER.ID, **asked))
-    idle = [row.id for row in _users(url) if not row.deleted and row.id not in ids]
+    assert GUEST not in ids  # the guest user has time, and is in no population
+    assert site.stats_by_id(GUEST, **asked).USER.EVENTS > 0
+    idle = [row.id for row in _users(url)
+            if not row.deleted and row.id not in ids and row.id != GUEST]
     for userid in idle:
         assert site.stats_by_id(userid, **asked).USER.EVENTS is None
 
@@ -107,7 +113,8 @@ def test_site_wide_population_is_getstats_of_every_user(demo_sites, backend, ask
 @pytest.mark.parametrize("asked", FIGURES, ids=["site", "course-daily", "module-window"])
 def test_listed_population_is_getstats_of_each(demo_sites, backend, asked):
     site, _, url = demo_sites[backend]
-    local = [row for row in _users(url) if not row.deleted and row.mnethostid == 1]
+    local = [row for row in _users(url)
+             if not row.deleted and row.mnethostid == 1 and row.id != GUEST]
     names = [row.username for row in reversed(local)]
     answered = users_of(pages(site, targetusers=names + names[:2], pagesize=5, **asked))
     assert [s.USER.ID for s in answered] == [row.id for row in local]
@@ -278,6 +285,16 @@ def test_unknown_users_are_named_in_one_fault(builder, site):
     assert "'alice'" not in str(error.value)
 
 
+def test_the_guest_user_is_in_no_population(builder, site):
+    guest, alice = _busy(builder, "guest"), _busy(builder, "alice")
+    builder.config("siteguest", str(guest))
+    assert [s.user.id for s in site.users_stats().stats] == [alice]
+    with pytest.raises(UnknownUser) as error:
+        site.users_stats(targetusers=["alice", "guest"])
+    assert "'guest' names the site's guest user" in str(error.value)
+    assert "'alice'" not in str(error.value)
+
+
 def test_users_listed_by_any_field_and_twice_are_answered_once(builder, site):
     alice = _busy(builder, "alice", email="Alice@Example.com", idnumber="E1")
     bob = builder.user("bob", email="bob@example.com")
@@ -360,9 +377,10 @@ def _moodle(statements: list[str]) -> int:
 
 def _statements_per_page(builder, site, users: int, **asked) -> int:
     builder.config("siteidentifier", "0123456789abcdefmoodle.test")   # as every Moodle has
+    builder.config("enablecompletion", "1")
     names = []
     for n in range(users):
-        course = builder.course(f"C{users}-{n}")
+        course = builder.course(f"C{users}-{n}", enablecompletion=1)
         quiz = builder.module(course, "quiz", f"Quiz {n}")
         page = builder.module(course, "page", f"Page {n}")
         name = f"p{users}-{n}"
@@ -370,6 +388,11 @@ def _statements_per_page(builder, site, users: int, **asked) -> int:
         builder.log(user, 1050, "viewed", "course", 50, course)
         builder.log(user, 1060, "viewed", "course_module", 70, course, quiz, "mod_quiz")
         builder.log(user, 1070, "viewed", "course_module", 70, course, page, "mod_page")
+        total = builder.insert("grade_items", courseid=course, itemtype="course")
+        builder.insert("grade_grades", itemid=total, userid=user, finalgrade=50 + n)
+        done = builder.course(f"D{users}-{n}", enablecompletion=1)   # completed, no time
+        builder.insert("course_completions", userid=user, course=done, timeenrolled=900,
+                       timestarted=950, timecompleted=1500)
         names.append(name)
     with counting(site.engine) as statements:
         page = site.users_stats(targetusers=names, pagesize=users, timeto=5000, **asked)
@@ -383,9 +406,9 @@ def test_statements_per_page_do_not_grow_with_users(builder, site, scope):
     many = _statements_per_page(builder, site, 50, statsscope=scope)
     assert few == many <= 10
     # settings, block settings, the list, the users, the engine (its reach, one span back
-    # here, and the figures), then the names: courses (course scope); courses, course
-    # modules, and each activity type (module)
-    assert few == {"site": 6, "course": 7, "module": 10}[scope]
+    # here, and the figures), then the names: completions, courses and course totals (course
+    # scope); courses, course modules, and each activity type (module)
+    assert few == {"site": 6, "course": 9, "module": 10}[scope]
 
 
 def test_site_wide_statements_do_not_grow_with_users(builder, site):

@@ -81,6 +81,7 @@ class UsersStatsRequest(FiguresRequest):
     courseidentifier: str | None = None
     pagesize: int | None = None
     cursor: str | None = None
+    completed: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

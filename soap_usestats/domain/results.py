@@ -26,9 +26,25 @@ class Person:
 
 
 @dataclass(frozen=True)
+class Completion:
+    """A user's completion of a course (``course_completions``): ``status`` is
+    ``complete``, ``inprogress`` or ``notstarted``; a time is ``None`` when Moodle has none."""
+
+    status: str
+    timeenrolled: int | None = None
+    timestarted: int | None = None
+    timecompleted: int | None = None
+
+
+@dataclass(frozen=True)
 class CourseFigures:
     """Time in one course; the names are empty once the course is deleted. ``final_days``:
-    those of its days whose figures are final (``finality``), as its site says."""
+    those of its days whose figures are final (``finality``), as its site says.
+
+    The course's learning record, in course scope: ``completion`` where the site and
+    the course track completion, ``grade`` (the course total) where the caller may see
+    the user's grades there; ``None`` otherwise.
+    """
 
     id: int
     fullname: str
@@ -37,6 +53,8 @@ class CourseFigures:
     tally: CourseTally
     site: str | None = None   # whereroot *: the wwwroot of the course's site
     final_days: frozenset[date] = frozenset()
+    completion: Completion | None = None
+    grade: Grade | None = None
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from ..moodle.tables import MoodleTables
 from ..moodle.versions import require_window_functions
 from ..timemodel import settings as time_model
 from ..timemodel import sql
-from ..timemodel.engine import Tally, Usage
+from ..timemodel.engine import CourseTally, Tally, Usage
 from ..timemodel.settings import BlockSettings, EffectiveModel, TimeModelOverrides
 from ..wwwroots import normalise, same
 from . import cursor as paging
@@ -43,6 +43,7 @@ from . import finality, params
 from .identity import acting_user
 from .requests import ScoresRequest, StatsRequest, UsersStatsRequest
 from .results import (
+    Completion,
     CourseFigures,
     CourseName,
     Grade,
@@ -57,6 +58,8 @@ from .results import (
 log = logging.getLogger(__name__)
 
 GRADE_PLACES = Decimal("0.00001")
+#: A course total of a course without one: nothing graded, no bounds (as GetScores says).
+_UNGRADED = Grade(None, None, None)
 #: Grade types with a score: 1 value, 2 scale (0 none and 3 text have none).
 SCORED_GRADE_TYPES = (1, 2)
 
@@ -167,8 +170,7 @@ class MoodleSite:
                 viewer.require_course_reader(asked.scope)
             model, zone = self.time_model(call.conn), self._zone(call, asked)
             figures = self._figures(call, viewer, [user.id], asked, model, zone)
-            return self._stats(call.conn, {user.id: user}, figures, asked, model, zone,
-                               now)[0]
+            return self._stats(call, viewer, {user.id: user}, figures, asked, model, zone)[0]
 
     def get_users_stats(self, request: UsersStatsRequest, *, now: int,
                         caller: Caller) -> UsersStats:
@@ -180,6 +182,9 @@ class MoodleSite:
             course = params.course(request.courseidfield, request.courseidentifier)
             if targets is not None and course is not None:
                 raise InvalidParameter("ask for targetusers or for a course's users, not both")
+            if targets is not None and request.completed:
+                raise InvalidParameter("completed makes the users those who completed a course "
+                                       "in the window: ask for it without targetusers")
             return (field, targets, course, params.page_size(request.pagesize),
                     params.figures(request, now))
 
@@ -193,18 +198,19 @@ class MoodleSite:
                 "targetusers": targets and sorted(map(str, targets)), "course": course,
                 "statsscope": asked.scope, "timefrom": asked.start, "timeto": request.timeto,
                 "daily": asked.daily, "timezone": (request.timezone or "").strip(),
-                "sessions": asked.sessions})
+                "sessions": asked.sessions, "completed": request.completed})
             key = paging.key_of(self.secret_key, self._siteidentifier(call))
             cursor = request.cursor
             position = (paging.decode(key, query, cursor) if (cursor or "").strip()
                         else paging.Position(0, asked.end))
             asked = replace(asked, end=position.end)
-            candidates = self._population(call, viewer, field, targets, course, asked)
+            candidates = self._population(call, viewer, field, targets, course, asked,
+                                          request.completed)
             model, zone = self.time_model(call.conn), self._zone(call, asked)
             users, figures, more = self._page(
                 call, viewer, candidates, asked, model, zone, position.after, size,
-                keep_idle=targets is not None or course is not None)
-            stats = self._stats(call.conn, users, figures, asked, model, zone, now)
+                keep_idle=targets is not None or course is not None or request.completed)
+            stats = self._stats(call, viewer, users, figures, asked, model, zone)
         last = stats[-1].user.id if stats else position.after
         return UsersStats(stats, paging.encode(key, query, paging.Position(last, asked.end))
                           if more else None)
@@ -308,33 +314,47 @@ class MoodleSite:
 
     def _population(self, call: _Call, viewer: Viewer, field: str,
                     targets: list[str | int] | None, course: tuple[str, str | int] | None,
-                    asked: params.Figures) -> Candidates:
+                    asked: params.Figures, completed: bool) -> Candidates:
         """Who a GetUsersStats is about, once the viewer may see them: ``(after, limit)`` to
-        the next user ids in id order."""
-        conn = call.conn
+        the next user ids in id order. The site's guest user is never one of them."""
+        conn, guest = call.conn, call.config.guest
+        courseid = None
         if course is not None:
             try:
                 courseid = self._course(conn, *course).id
             except UnknownCourse as error:
                 raise viewer.unknown_course(error) from None
             viewer.require_course_population(conn, self.queries, courseid, asked.scope)
-            return partial(self.queries.enrolled_users, conn, courseid, asked.start, asked.end)
-        viewer.require_everyone()
+        else:
+            viewer.require_everyone()
+        if completed:
+            if not call.config.tracks_completion:
+                return lambda after, limit: []
+            return partial(self.queries.completed_users, conn, courseid, asked.start, asked.end,
+                           guest)
+        if courseid is not None:
+            return partial(self.queries.enrolled_users, conn, courseid, asked.start, asked.end,
+                           guest)
         if targets is None:
-            return partial(self.queries.log_users, conn, asked.start, asked.end)
+            return partial(self.queries.log_users, conn, asked.start, asked.end, guest)
         ids = self._listed(call, field, targets)
         return lambda after, limit: [i for i in ids if i > after][:limit]
 
     def _listed(self, call: _Call, field: str, targets: list[str | int]) -> list[int]:
-        """The ids of the users listed, in order; every unknown or ambiguous one refused at once."""
+        """The ids of the users listed, in order; every unknown or ambiguous one refused at
+        once, and the site's guest user, who is in no population."""
         rows = self.queries.users_matching(call.conn, field, targets, call.config.localhost)
         found: dict[str | int, set[int]] = defaultdict(set)
         for row in rows:
             found[row.matched].add(row.id)
         matches = {t: found.get(compared(field, t), set()) for t in targets}
+        guest = [t for t in targets if call.config.guest in matches[t]]
         unknown = [t for t in targets if not matches[t]]
         ambiguous = [t for t in targets if len(matches[t]) > 1]
         problems = [f"no user has {field} {_listing(unknown)}"] if unknown else []
+        if guest:
+            problems.append(f"{field} {_listing(guest)} names the site's guest user, who is in "
+                            "no population")
         if ambiguous:
             problems.append(f"more than one user has {field} {_listing(ambiguous)}; "
                             "ask by another field")
@@ -387,12 +407,14 @@ class MoodleSite:
             usages |= {i: usages[i].within(seen) for i in limited}
         return {i: (start[i] if isinstance(start, dict) else start, usages[i]) for i in userids}
 
-    def _stats(self, conn: Connection, users: Mapping[int, Row], figures: UserFigures,
-               asked: params.Figures, model: EffectiveModel, zone: ZoneInfo | None,
-               now: int) -> list[Stats]:
-        """The users' Stats in id order, their courses or modules named with a bounded number
-        of statements, whatever the number of users; final at ``now`` as far as they are."""
-        before = finality.final_before(model.time_settings, now)
+    def _stats(self, call: _Call, viewer: Viewer, users: Mapping[int, Row],
+               figures: UserFigures, asked: params.Figures, model: EffectiveModel,
+               zone: ZoneInfo | None) -> list[Stats]:
+        """The users' Stats in id order, their courses (with their learning records) or
+        modules named with a bounded number of statements, whatever the number of users;
+        final at the time of the request as far as they are."""
+        conn = call.conn
+        before = finality.final_before(model.time_settings, call.now)
         stats = [(Stats(_person(users[i]), start, asked.end, asked.scope, usage.total,
                         usage.sessions if asked.sessions else None, len(usage.sessions),
                         model=model, zone=zone and zone.key, final_before=before,
@@ -400,12 +422,49 @@ class MoodleSite:
                  for i, (start, usage) in sorted(figures.items())]
         usages = [usage for _, usage in stats]
         if asked.scope == "course":
-            rows = self.queries.courses(conn, {c for u in usages for c in u.courses})
-            return [_with_courses(one, usage, rows) for one, usage in stats]
+            records = self._records(call, viewer, list(figures), asked)
+            rows = self.queries.courses(conn, {c for u in usages for c in u.courses}
+                                        | records.completed_courses)
+            totals = self._course_totals(conn, rows, list(figures))
+            return [_with_courses(one, usage, rows, records, totals) for one, usage in stats]
         if asked.scope == "module":
             names = self._module_names(conn, usages)
             return [_with_modules(one, usage, names) for one, usage in stats]
         return [one for one, _ in stats]
+
+    def _records(self, call: _Call, viewer: Viewer, userids: list[int],
+                 asked: params.Figures) -> _Records:
+        """The users' course completions, where the site tracks completion, and the courses
+        each completed in the window, as far as the viewer may see them."""
+        if not call.config.tracks_completion:
+            return _Records(False, {}, {})
+        rows = self.queries.completions(call.conn, userids)
+        completed: dict[int, set[int]] = defaultdict(set)
+        for row in rows:
+            if row.timecompleted and asked.start <= row.timecompleted <= asked.end:
+                completed[row.userid].add(row.course)
+        limited = {i for i in completed if not viewer.sees_all_of(i)}
+        if limited:
+            seen = viewer.courses_seen(call.conn, self.queries,
+                                       {c for i in limited for c in completed[i]})
+            completed |= {i: completed[i] & seen for i in limited}
+        return _Records(True, {(row.userid, row.course): row for row in rows}, completed)
+
+    def _course_totals(self, conn: Connection, courses: Mapping[int, Row],
+                       userids: list[int]) -> dict[tuple[int, int], Grade]:
+        """Each user's course total in each of the courses (the site course aside), as
+        GetScores gives it, by ``(userid, courseid)``; a course without a total is absent."""
+        ids = [c for c, row in courses.items() if row.category != 0]
+        totals: dict[tuple[int, int], Grade] = {}
+        if not ids:
+            return totals
+        for row in self.queries.course_totals(conn, ids, userids):
+            bounds = Grade(None, _grade(row.grademin), _grade(row.grademax))
+            for userid in userids:
+                totals.setdefault((userid, row.courseid), bounds)
+            if row.userid is not None:
+                totals[row.userid, row.courseid] = replace(bounds, score=_grade(row.finalgrade))
+        return totals
 
     def _module_names(self, conn: Connection, usages: list[Usage]) -> _ModuleNames:
         """The courses, course modules and activity names the usages' modules need."""
@@ -429,25 +488,62 @@ class _ModuleNames:
     names: dict[str, dict[int, str]]
 
 
+@dataclass(frozen=True)
+class _Records:
+    """What a page's learning records are made of: whether the site tracks completion, the
+    users' ``course_completions`` rows by ``(userid, courseid)``, and the courses each user
+    completed in the window, by user id."""
+
+    tracked: bool
+    completions: dict[tuple[int, int], Row]
+    completed: dict[int, set[int]]
+
+    @property
+    def completed_courses(self) -> set[int]:
+        return {c for courses in self.completed.values() for c in courses}
+
+    def completion(self, userid: int, course: Row) -> Completion | None:
+        """The user's completion of the course, where the site and the course track it."""
+        if not self.tracked or course.enablecompletion != 1:
+            return None
+        row = self.completions.get((userid, course.id))
+        if row is None:
+            return Completion("notstarted")
+        status = ("complete" if row.timecompleted else
+                  "inprogress" if row.timestarted else "notstarted")
+        return Completion(status, row.timeenrolled or None, row.timestarted or None,
+                          row.timecompleted or None)
+
+
 def _days(usage: Usage) -> set[date]:
     """Every date with time booked to it: the user's, and each course's."""
     return {day for tally in (usage.total, *usage.courses.values()) for day in tally.days}
 
 
-def _with_courses(stats: Stats, usage: Usage, rows: Mapping[int, Row]) -> Stats:
-    """``stats`` with every course's figures; the site course apart. A course's days are
-    final as the user's are: ``stats.final_days`` holds them all."""
+def _with_courses(stats: Stats, usage: Usage, rows: Mapping[int, Row], records: _Records,
+                  totals: Mapping[tuple[int, int], Grade]) -> Stats:
+    """``stats`` with every course's figures and learning record; the site course apart.
+    A course completed in the window is there even with no time in it, where the course
+    tracks completion. A course's days are final as the user's are: ``stats.final_days``
+    holds them all."""
     courses, site_course = [], None
-    for courseid, tally in usage.courses.items():
+    userid = stats.user.id
+    tallies = dict(usage.courses)
+    for courseid in records.completed.get(userid, ()):
         row = rows.get(courseid)
-        figures = CourseFigures(courseid, row.fullname if row else "",
-                                row.shortname if row else "",
-                                (row.idnumber if row else None) or "", tally,
-                                final_days=stats.final_days)
+        if row is not None and row.category != 0 and records.completion(userid, row):
+            tallies.setdefault(courseid, CourseTally())
+    for courseid, tally in tallies.items():
+        row = rows.get(courseid)
         if row is not None and row.category == 0:
-            site_course = figures
-        else:
-            courses.append(figures)
+            site_course = CourseFigures(courseid, row.fullname, row.shortname,
+                                        row.idnumber or "", tally, final_days=stats.final_days)
+            continue
+        courses.append(CourseFigures(
+            courseid, row.fullname if row else "", row.shortname if row else "",
+            (row.idnumber if row else None) or "", tally, final_days=stats.final_days,
+            completion=records.completion(userid, row) if row else None,
+            grade=totals.get((userid, courseid), _UNGRADED) if row else None))
     courses.sort(key=lambda c: (c.shortname, c.id))
     return replace(stats, courses=courses, site_course=site_course)
 
@@ -488,7 +584,7 @@ def _grade(value) -> Decimal | None:
 
 def _scores(user: Row, course: Row, grades: list[Row], with_items: bool) -> Scores:
     """The course total, and with ``with_items`` every scored item."""
-    total = Grade(None, None, None)
+    total = _UNGRADED
     for item in grades:
         if item.itemtype == "course":
             total = Grade(_grade(item.finalgrade), _grade(item.grademin), _grade(item.grademax))

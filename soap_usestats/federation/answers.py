@@ -6,7 +6,8 @@ The peer serves the same contract: each element maps back to the field that
 peer's own, to the second. The peer is a party to be checked all the same: every
 integer is a non-negative ``xs:int``, each ``ELAPSED`` is the whole minutes of its
 ``SECONDS``, a ``DAY`` is ``FINAL`` exactly when it lies before ``FINALBEFORE``, the
-sessions listed are ``SESSIONCOUNT``, and every element the answer needs is there;
+sessions listed are ``SESSIONCOUNT``, a ``COMPLETION``'s ``STATUS`` is what its times say,
+a ``GRADE`` is ``GRADED`` exactly when it has a ``SCORE``, and every element the answer needs is there;
 anything else is :class:`BrokenAnswer`, naming the element. An empty string element
 comes back from zeep as ``None``, and is read as empty.
 """
@@ -200,9 +201,24 @@ def _course(course: _Element, final: _Final) -> results.CourseFigures:
     days, final_days = final.days(course)
     tally = _tally(CourseTally, course, days, activities=course.count("ACTIVITYSECONDS"),
                    course=course.count("COURSESECONDS"), other=course.count("OTHERSECONDS"))
+    grade = course.element("GRADE", required=False)
     return results.CourseFigures(course.count("ID"), course.text("NAME"), course.text("SHORTNAME"),
                                  course.text("IDNUMBER"), tally, course.text("SITE", None),
-                                 final_days)
+                                 final_days, _completion(course.element("COMPLETION", False)),
+                                 _graded(grade) if grade else None)
+
+
+def _completion(completion: _Element | None) -> results.Completion | None:
+    """``COMPLETION``, whose ``STATUS`` must be what its times say."""
+    if completion is None:
+        return None
+    status = completion.text("STATUS")
+    enrolled, started, completed = (completion.instant(name) for name in
+                                    ("TIMEENROLLED", "TIMESTARTED", "TIMECOMPLETED"))
+    expected = "complete" if completed else "inprogress" if started else "notstarted"
+    if status != expected:
+        raise BrokenAnswer(f"COMPLETION/STATUS {status!r} is not what its times say, {expected}")
+    return results.Completion(status, enrolled, started, completed)
 
 
 def _module(module: _Element) -> results.ModuleFigures:
@@ -232,3 +248,12 @@ def _model(model: _Element | None) -> EffectiveModel | None:
 def _grade(element: _Element) -> results.Grade:
     return results.Grade(element.decimal("SCORE"), element.decimal("GRADEMIN"),
                          element.decimal("GRADEMAX"))
+
+
+def _graded(element: _Element) -> results.Grade:
+    """A course's ``GRADE``, whose ``GRADED`` must say whether ``SCORE`` is there."""
+    grade = _grade(element)
+    if element.flag("GRADED") != grade.graded:
+        raise BrokenAnswer(f"GRADE/GRADED is not whether GRADE/SCORE is there "
+                           f"({'present' if grade.graded else 'absent'})")
+    return grade

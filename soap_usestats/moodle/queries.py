@@ -122,9 +122,10 @@ class Queries:
         return exactly(u[field], values)
 
     def courses(self, conn: Connection, ids: Iterable[int]) -> dict[int, Row]:
-        """Courses by id; ``category`` 0 marks the site course."""
+        """Courses by id; ``category`` 0 marks the site course, ``enablecompletion`` 1 one
+        that tracks completion."""
         c = self.t.course.c
-        query = select(c.id, c.category, c.fullname, c.shortname, c.idnumber)
+        query = select(c.id, c.category, c.fullname, c.shortname, c.idnumber, c.enablecompletion)
         return {row.id: row for chunk in _chunks(ids)
                 for row in conn.execute(query.where(c.id.in_(chunk)))}
 
@@ -187,31 +188,52 @@ class Queries:
                 for row in conn.execute(query.where(u.id.in_(chunk)))}
 
     def enrolled_users(self, conn: Connection, courseid: int, start: int, end: int,
-                       after: int, limit: int) -> list[int]:
-        """Ids of the non-deleted users with an enrolment in the course (any method and
-        status) overlapping ``[start, end]``, after ``after``, at most ``limit``."""
+                       guest: int, after: int, limit: int) -> list[int]:
+        """Ids of the non-deleted users but ``guest`` with an enrolment in the course (any
+        method and status) overlapping ``[start, end]``, after ``after``, at most ``limit``."""
         ue, e, u = self.t.user_enrolments.c, self.t.enrol.c, self.t.user.c
         query = (
             select(ue.userid).distinct()
             .select_from(self.t.user_enrolments.join(self.t.enrol, e.id == ue.enrolid)
                          .join(self.t.user, u.id == ue.userid))
             .where(e.courseid == courseid, ue.timestart <= end,
-                   or_(ue.timeend == 0, ue.timeend >= start), u.deleted == 0, ue.userid > after)
+                   or_(ue.timeend == 0, ue.timeend >= start), u.deleted == 0, ue.userid > after,
+                   ue.userid != guest)
             .order_by(ue.userid).limit(limit)
         )
         return list(conn.scalars(query))
 
-    def log_users(self, conn: Connection, start: int, end: int, after: int,
+    def log_users(self, conn: Connection, start: int, end: int, guest: int, after: int,
                   limit: int) -> list[int]:
-        """Ids of the non-deleted users (local or MNET) with a log row in ``[start, end]``,
-        after ``after``, at most ``limit``: the candidates of a site-wide population."""
+        """Ids of the non-deleted users but ``guest`` (local or MNET) with a log row in
+        ``[start, end]``, after ``after``, at most ``limit``: the candidates of a site-wide
+        population."""
         log, u = self.t.log.c, self.t.user.c
         query = (
             select(log.userid).distinct()
             .select_from(self.t.log.join(self.t.user, u.id == log.userid))
-            .where(log.timecreated.between(start, end), u.deleted == 0, log.userid > after)
+            .where(log.timecreated.between(start, end), u.deleted == 0, log.userid > after,
+                   log.userid != guest)
             .order_by(log.userid).limit(limit)
         )
+        return list(conn.scalars(query))
+
+    def completed_users(self, conn: Connection, courseid: int | None, start: int, end: int,
+                        guest: int, after: int, limit: int) -> list[int]:
+        """Ids of the non-deleted users but ``guest`` who completed a course that tracks
+        completion (``courseid``, when given) in ``[start, end]``, after ``after``, at most
+        ``limit``."""
+        cc, c, u = self.t.course_completions.c, self.t.course.c, self.t.user.c
+        query = (
+            select(cc.userid).distinct()
+            .select_from(self.t.course_completions.join(self.t.course, c.id == cc.course)
+                         .join(self.t.user, u.id == cc.userid))
+            .where(cc.timecompleted.between(max(start, 1), end), c.enablecompletion == 1,
+                   u.deleted == 0, cc.userid > after, cc.userid != guest)
+            .order_by(cc.userid).limit(limit)
+        )
+        if courseid is not None:
+            query = query.where(cc.course == courseid)
         return list(conn.scalars(query))
 
     # The log
@@ -275,6 +297,37 @@ class Queries:
             .order_by(gi.sortorder, gi.id)
         )
         return list(conn.execute(query))
+
+    def course_totals(self, conn: Connection, courseids: Collection[int],
+                      userids: Collection[int]) -> list[Row]:
+        """The course total items of the courses (``courseid``, ``grademin``, ``grademax``),
+        each with every one of the users' final grade in it (``userid``, ``finalgrade``; both
+        None on an item none of them has a grade in): one statement a thousand courses and
+        users."""
+        gi, gg = self.t.grade_items.c, self.t.grade_grades.c
+        rows = []
+        for courses in _chunks(courseids):
+            items = select(gi.id, gi.courseid, gi.grademin, gi.grademax).where(
+                gi.itemtype == "course", gi.courseid.in_(courses)).subquery("totals")
+            for users in _chunks(userids):
+                grades = select(gg.itemid, gg.userid, gg.finalgrade).where(
+                    gg.userid.in_(users)).subquery("grades")
+                query = (select(items.c.courseid, items.c.grademin, items.c.grademax,
+                                grades.c.userid, grades.c.finalgrade)
+                         .select_from(items.outerjoin(grades, grades.c.itemid == items.c.id))
+                         .order_by(items.c.courseid, items.c.id))
+                rows += conn.execute(query).all()
+        return rows
+
+    # Course completion
+
+    def completions(self, conn: Connection, userids: Collection[int]) -> list[Row]:
+        """The users' ``course_completions`` rows: ``userid``, ``course``, ``timeenrolled``,
+        ``timestarted``, ``timecompleted``; one statement a thousand users."""
+        cc = self.t.course_completions.c
+        query = select(cc.userid, cc.course, cc.timeenrolled, cc.timestarted, cc.timecompleted)
+        return [row for chunk in _chunks(userids)
+                for row in conn.execute(query.where(cc.userid.in_(chunk)))]
 
     # Web service tokens and roles
 

@@ -26,6 +26,8 @@ NAMES = (
     # capability resolution
     "siteadmins", "siteguest", "defaultuserroleid", "guestroleid", "notloggedinroleid",
     "defaultfrontpageroleid",
+    # course completion, site-wide
+    "enablecompletion",
 )
 
 
@@ -56,3 +58,14 @@ class SiteConfig:
     def localhost(self) -> int:
         """This site's own ``mnet_host`` id (``$CFG->mnet_localhost_id``)."""
         return int(self.values.get("mnet_localhost_id") or 1)
+
+    @property
+    def tracks_completion(self) -> bool:
+        """Whether completion tracking is on for the site (``$CFG->enablecompletion``)."""
+        return (self.values.get("enablecompletion") or "").strip() == "1"
+
+    @property
+    def guest(self) -> int:
+        """The site's guest user (``$CFG->siteguest``); 0 when there is none."""
+        value = (self.values.get("siteguest") or "").strip()
+        return int(value) if value.isdigit() else 0

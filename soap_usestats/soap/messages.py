@@ -138,6 +138,40 @@ _SITE = ("SITE", Text("whereroot *: the wwwroot of the site it is on."))
 
 
 @_documented
+class CourseCompletion(_Model):
+    """The user's completion of the course, as Moodle's course completion records it."""
+
+    _type_info = [
+        ("STATUS", RequiredText("complete (TIMECOMPLETED is set), inprogress (TIMESTARTED is "
+                                "set), or notstarted (also when Moodle has no record yet).")),
+        ("TIMEENROLLED", UtcDateTime("When the user was enrolled, as completion saw it (UTC); "
+                                     "absent when unknown.")),
+        ("TIMESTARTED", UtcDateTime("When the user started the course (UTC); absent when not "
+                                    "started.")),
+        ("TIMECOMPLETED", UtcDateTime("When the user completed the course (UTC); absent when "
+                                      "not complete.")),
+    ]
+
+
+def _grade(what: str) -> list:
+    return [
+        ("SCORE", Decimal(doc=f"The user's final grade of {what}; absent when not graded.")),
+        ("GRADEMIN", Decimal(doc=f"The lowest grade of {what}.")),
+        ("GRADEMAX", Decimal(doc=f"The highest grade of {what}.")),
+    ]
+
+
+@_documented
+class CourseGrade(_Model):
+    """The user's course total, exactly as GetScores gives it."""
+
+    _type_info = [
+        *_grade("the course total"),
+        ("GRADED", Boolean(doc="Whether the user has a course total (SCORE is present).")),
+    ]
+
+
+@_documented
 class CourseStats(_Model):
     """Time in one course; SECONDS splits into activities, course pages and other pages."""
 
@@ -154,6 +188,12 @@ class CourseStats(_Model):
                              "participants).")),
         *_days("in the course"),
         _SITE,
+        ("COMPLETION", CourseCompletion.customize(
+            doc="statsscope course: the user's completion of the course, where the site and "
+                "the course track completion.")),
+        ("GRADE", CourseGrade.customize(
+            doc="statsscope course: the user's course total, where the caller may see the "
+                "user's grades in the course (as GetScores).")),
     ]
 
 
@@ -230,8 +270,8 @@ class UseStats(_Model):
     _type_info = [
         ("USER", StatsUser.customize(min_occurs=1, nillable=False)),
         ("COURSES", Array(CourseStats, member_name="COURSE",
-                          doc="statsscope course: each course where time was counted, by "
-                              "short name.")),
+                          doc="statsscope course: each course where time was counted, or "
+                              "completed in the window, by short name.")),
         ("MODULES", Array(ModuleStats, member_name="MODULE",
                           doc="statsscope module: each activity where time was counted, by "
                               "course short name, then name.")),
@@ -290,14 +330,6 @@ class ScoresCourse(_Model):
         ("SHORTNAME", RequiredText("The course's short name.")),
         ("IDNUMBER", RequiredText("The course's ID number; empty when it has none.")),
         ("ID", Int("The course's Moodle id.")),
-    ]
-
-
-def _grade(what: str) -> list:
-    return [
-        ("SCORE", Decimal(doc=f"The user's final grade of {what}; absent when not graded.")),
-        ("GRADEMIN", Decimal(doc=f"The lowest grade of {what}.")),
-        ("GRADEMAX", Decimal(doc=f"The highest grade of {what}.")),
     ]
 
 

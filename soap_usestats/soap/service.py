@@ -166,13 +166,17 @@ class UseStatsService(Service):
          _text("The NEXTCURSOR of the previous page, with the same other parameters; absent "
                "for the first page."),
          _SESSIONS,
+         Boolean(doc="When true, the users are those who completed a course in the window "
+                     "(the course named by courseidentifier, when given): who completed what "
+                     "since the last sync. Not with targetusers."),
          _returns=UsersStats, _out_variable_name="USERS_STATS", _throws=UseStatsFault)
     def GetUsersStats(ctx, callinguser, targetusers, targetuserfield, whereroot, courseidfield,
                       courseidentifier, statsscope, timefrom, timeto, daily, timezone, pagesize,
-                      cursor, sessions):
+                      cursor, sessions, completed):
         """Time many users spent, one USE_STATS each as GetStats gives it, a page at a time in
-        order of Moodle id: the users of targetusers, the users enrolled in a course, or
-        (with neither) every user with time counted in the window."""
+        order of Moodle id: the users of targetusers, the users enrolled in a course, the users
+        who completed a course (completed), or (with none of them) every user with time
+        counted in the window. The site's guest user is never one of them."""
         call: Call = ctx.udc
         page = call.site.get_users_stats(request(UsersStatsRequest, ctx), now=int(time.time()),
                                          caller=call.caller, via=call.via)

@@ -45,12 +45,22 @@ def _days(tally: Tally, final: frozenset[date]) -> list[messages.DayStats]:
             for day, seconds in sorted(tally.days.items())]
 
 
+def _completion(completion: results.Completion | None) -> messages.CourseCompletion | None:
+    if completion is None:
+        return None
+    return messages.CourseCompletion(
+        STATUS=completion.status, TIMEENROLLED=_utc(completion.timeenrolled),
+        TIMESTARTED=_utc(completion.timestarted), TIMECOMPLETED=_utc(completion.timecompleted))
+
+
 def _course(course: results.CourseFigures, daily: bool) -> messages.CourseStats:
     tally = course.tally
     return messages.CourseStats(
         NAME=course.fullname, SHORTNAME=course.shortname, IDNUMBER=course.idnumber, ID=course.id,
         ACTIVITYSECONDS=tally.activities, COURSESECONDS=tally.course, OTHERSECONDS=tally.other,
         DAYS=_days(tally, course.final_days) if daily else None, SITE=course.site,
+        COMPLETION=_completion(course.completion),
+        GRADE=messages.CourseGrade(**_grade(course.grade)) if course.grade else None,
         **_activity(tally),
     )
 
