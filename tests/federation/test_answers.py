@@ -1,14 +1,18 @@
-"""A peer's answer read back (``federation.answers``): FINALBEFORE, each DAY's FINAL and the
-sessions come back as the peer gave them, and are held to the contract: a day is FINAL
-exactly when it lies before FINALBEFORE, and the sessions listed are SESSIONCOUNT."""
+"""A peer's answer read back (``federation.answers``): FINALBEFORE, each DAY's FINAL, the
+sessions and a course's COMPLETION and GRADE come back as the peer gave them, and are held
+to the contract: a day is FINAL exactly when it lies before FINALBEFORE, the sessions
+listed are SESSIONCOUNT, a STATUS is what its times say and GRADED whether there is a
+SCORE."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 
+from soap_usestats.domain.results import Completion, Grade
 from soap_usestats.federation import answers
 from soap_usestats.federation.answers import BrokenAnswer
 
@@ -86,3 +90,45 @@ def test_sessions_come_back_only_when_asked_and_as_many_as_counted():
                       "site", sessions=True)
     with pytest.raises(BrokenAnswer, match="USER/SESSIONCOUNT is missing"):
         answers.stats(use_stats([], sessioncount=None), "site")
+
+
+def at(timestamp: int | None) -> datetime | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
+
+
+def with_record(status: str, started: int | None, completed: int | None,
+                score: Decimal | None, graded: bool) -> SimpleNamespace:
+    """A course-scope USE_STATS whose course has this COMPLETION and GRADE."""
+    answer = use_stats([])
+    course = answer.COURSES.COURSE[0]
+    course.COMPLETION = SimpleNamespace(STATUS=status, TIMEENROLLED=at(500),
+                                        TIMESTARTED=at(started), TIMECOMPLETED=at(completed))
+    course.GRADE = SimpleNamespace(SCORE=score, GRADEMIN=Decimal(0), GRADEMAX=Decimal(100),
+                                   GRADED=graded)
+    return answer
+
+
+def test_a_course_record_comes_back():
+    course = answers.stats(with_record("complete", 600, 900, Decimal("72.5"), True),
+                           "course").courses[0]
+    assert course.completion == Completion("complete", 500, 600, 900)
+    assert course.grade == Grade(Decimal("72.5"), Decimal(0), Decimal(100))
+    plain = answers.stats(use_stats([]), "course").courses[0]
+    assert (plain.completion, plain.grade) == (None, None)
+
+
+@pytest.mark.parametrize("record, broken", [
+    (("complete", 600, None, None, False), "COMPLETION/STATUS 'complete' is not what its times "
+                                           "say, inprogress"),
+    (("notstarted", 600, 900, None, False), "COMPLETION/STATUS 'notstarted' is not what its "
+                                            "times say, complete"),
+    (("done", None, None, None, False), "COMPLETION/STATUS 'done' is not what its times say, "
+                                        "notstarted"),
+    (("notstarted", None, None, Decimal(5), False), "GRADE/GRADED is not whether GRADE/SCORE "
+                                                    "is there"),
+    (("notstarted", None, None, None, True), "GRADE/GRADED is not whether GRADE/SCORE is there"),
+], ids=["complete-without-time", "notstarted-with-times", "unknown-status", "score-not-graded",
+        "graded-without-score"])
+def test_a_course_record_is_held_to_the_contract(record, broken):
+    with pytest.raises(BrokenAnswer, match=broken):
+        answers.stats(with_record(*record), "course")

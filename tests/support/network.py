@@ -1,7 +1,8 @@
 """A network of three Moodle sites for the federation tests: a home site and two others.
 
 Every site has a local learner ``lee`` with time of its own (in two courses, one
-activity each) and a grade. On the other sites, the home's manager ``mgr`` has an
+activity each), a grade, and a completion record in each (the first complete, the
+other started). On the other sites, the home's manager ``mgr`` has an
 MNET twin with the manager role, and the home's ``cat`` has none: only a local
 user there shares her username, and is a manager there. ``ann``, a home learner,
 has a twin without any role.
@@ -44,6 +45,7 @@ def build_site(url: str, wwwroot: str, home: str | None, offset: int) -> Network
     b.allow(roles["editingteacher"], COURSE, system)
     b.allow(roles["user"], OWN, system)
     b.config("defaultuserroleid", str(roles["user"]))
+    b.config("enablecompletion", "1")
     hostid = 1
     if home is not None:
         hostid = b.insert("mnet_host", wwwroot=home, name="Home", deleted=0)
@@ -61,13 +63,15 @@ def build_site(url: str, wwwroot: str, home: str | None, offset: int) -> Network
     site.tokens["admin"] = b.admin_token()
     lee = b.user("lee", idnumber=f"E-{offset}")
     for number, shortname in enumerate(("ALG", "BIO")):
-        course = b.course(f"{shortname}{offset}" if number else shortname)
+        course = b.course(f"{shortname}{offset}" if number else shortname, enablecompletion=1)
         cmid = b.module(course, "quiz", f"Quiz {shortname}")
         start = 100_000 * (number + 1) + offset * 37
         b.log(lee, start, "loggedin", "user", 10)
         b.log(lee, start + 60, "viewed", "course", 50, course)
         b.log(lee, start + 400 + offset, "viewed", "course_module", 70, course, cmid, "mod_quiz")
         b.log(lee, start + 900 + 2 * offset, "viewed", "course", 50, course)
+        b.insert("course_completions", userid=lee, course=course, timeenrolled=start - 100,
+                 timestarted=start + 400, timecompleted=None if number else start + 1000)
         category = b.insert("grade_categories", courseid=course, fullname="Total")
         total = b.insert("grade_items", courseid=course, itemtype="course", iteminstance=category,
                          grademax=Decimal("100"), sortorder=1)
