@@ -42,15 +42,17 @@ MOODLE_LOG_INDEXES = {
 
 @contextmanager
 def database(backend: str) -> Iterator[str]:
-    """A new empty database on ``backend``, dropped afterwards: its URL."""
+    """A new empty database on ``backend``, dropped afterwards: its URL. On MariaDB it is in
+    ``utf8mb4_unicode_ci``, the collation Moodle installs."""
     if backend == "sqlite":
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{folder}/bench.sqlite"
         return
     admin = create_engine(SERVERS[backend], isolation_level="AUTOCOMMIT")
     name = f"usestats_bench_{uuid.uuid4().hex[:10]}"
+    collation = " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" if backend == "mariadb" else ""
     with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
+        conn.execute(text(f"CREATE DATABASE {name}{collation}"))
     try:
         yield make_url(SERVERS[backend]).set(database=name).render_as_string(hide_password=False)
     finally:

@@ -13,34 +13,14 @@ from __future__ import annotations
 
 import argparse
 import time
-import uuid
-from contextlib import contextmanager
 
 from sqlalchemy import create_engine, event, insert, text
-from sqlalchemy.engine import make_url
 
-from benchmarks.common import SERVERS
+from benchmarks.common import SERVERS, database
 from soap_usestats.demo.schema import DemoTables, create_schema
 from soap_usestats.moodle.queries import Queries
 
 BATCH, RUNS = 10000, 200
-
-
-@contextmanager
-def moodle_database(backend: str):
-    """A new database, in Moodle's collation on MariaDB, dropped afterwards: its URL."""
-    admin = create_engine(SERVERS[backend], isolation_level="AUTOCOMMIT")
-    name = f"usestats_bench_{uuid.uuid4().hex[:10]}"
-    collation = " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" if backend == "mariadb" else ""
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}{collation}"))
-    try:
-        yield make_url(SERVERS[backend]).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            force = " WITH (FORCE)" if backend == "postgresql" else ""
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}{force}"))
-        admin.dispose()
 
 
 def fill(engine, users: int) -> DemoTables:
@@ -91,7 +71,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=sorted(SERVERS), default="mariadb")
     parser.add_argument("--users", type=int, default=200000)
     args = parser.parse_args()
-    with moodle_database(args.backend) as url:
+    with database(args.backend) as url:
         engine = create_engine(url)
         queries = Queries(fill(engine, args.users))
         print(f"{args.backend}, {args.users} users")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
@@ -23,7 +22,7 @@ import pytest
 import hypothesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, event, insert, select
+from sqlalchemy import delete, insert, select
 
 from soap_usestats import contexts
 from soap_usestats.moodle.queries import Queries
@@ -41,6 +40,7 @@ from soap_usestats.timemodel.engine import (
 from soap_usestats.timemodel.settings import TimeSettings
 from tests.support.databases import BACKENDS, fresh_database
 from tests.support.moodle import MoodleBuilder
+from tests.support.statements import counting
 
 EMPTY = Usage(Tally(), {}, {}, [])
 YEAR_2024, YEAR_2025 = 1704067200, 1735689600
@@ -195,21 +195,6 @@ def test_the_reach_stops_at_the_log_s_first_row(builder):
             assert sql.usage(conn, builder.tables, user, start, 100000, TimeSettings(),
                              now=100000).total.seconds == 2800
     assert len(statements) == 4  # each: one span back, then the figures
-
-
-@contextmanager
-def counting(engine):
-    """The statements run on ``engine`` meanwhile."""
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 # --- the zone's offsets ----------------------------------------------------------

@@ -5,11 +5,10 @@ statements a page costs."""
 from __future__ import annotations
 
 import base64
-from contextlib import contextmanager
 
 import pytest
 from spyne.util.dictdoc import get_object_as_dict
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.demo.site import build_demo_site
@@ -20,6 +19,7 @@ from soap_usestats.moodle.tables import MoodleTables
 from soap_usestats.soap import messages, shaping
 from tests.support.databases import BACKENDS, fresh_database
 from tests.support.examples import ShapedSite
+from tests.support.statements import counting
 
 NOW = 1798761600  # 2027-01-01: after the whole demo term
 LEARNERS = 6
@@ -354,21 +354,6 @@ def test_the_enrolment_filter_starts_each_users_window_at_their_enrolment(builde
         alone = site.get_stats(StatsRequest(targetuser=stats.user.username, timeto=5000,
                                             statsscope="course"), now=NOW, caller=OPERATOR)
         assert _dict(shaping.use_stats(stats)) == _dict(alone)
-
-
-@contextmanager
-def counting(engine):
-    """The statements on Moodle's tables run in the block, as a list filled as they run."""
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def _moodle(statements: list[str]) -> int:
