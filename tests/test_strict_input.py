@@ -22,8 +22,7 @@ from soap_usestats.exceptions import InvalidParameter
 from soap_usestats.soap import parameters
 from soap_usestats.soap.service import soap_application
 from soap_usestats.web.app import create_app
-from tests.support.examples import grades, worked_example
-from tests.support.moodle import MoodleBuilder
+from tests.support.examples import graded_example_site
 from tests.support.wsgi import WsgiClient
 
 TOKEN = "a" * 32
@@ -50,12 +49,7 @@ class Answer:
 
 @pytest.fixture(scope="module")
 def moodle_url(tmp_path_factory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('strict') / 'moodle.sqlite'}"
-    builder = MoodleBuilder(url)
-    grades(builder, worked_example(builder))
-    builder.admin_token(TOKEN)
-    builder.engine.dispose()
-    return url
+    return graded_example_site(tmp_path_factory.mktemp("strict"), TOKEN)
 
 
 @pytest.fixture(scope="module")

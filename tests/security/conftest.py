@@ -7,8 +7,7 @@ import pytest
 from soap_usestats.auth.clients import new_client, new_secret_key
 from soap_usestats.config import Settings
 from soap_usestats.web.app import create_app
-from tests.support.examples import grades, worked_example
-from tests.support.moodle import MoodleBuilder
+from tests.support.examples import graded_example_site
 from tests.support.wsgi import WsgiClient
 
 #: The web service token of the example site's administrator.
@@ -17,12 +16,7 @@ TOKEN = "a" * 32
 
 @pytest.fixture(scope="module")
 def moodle_url(tmp_path_factory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('security') / 'moodle.sqlite'}"
-    builder = MoodleBuilder(url)
-    grades(builder, worked_example(builder))
-    builder.admin_token(TOKEN)
-    builder.engine.dispose()
-    return url
+    return graded_example_site(tmp_path_factory.mktemp("security"), TOKEN)
 
 
 @pytest.fixture(scope="module")

@@ -75,6 +75,17 @@ def grades(b: MoodleBuilder, ids: dict) -> None:
     b.insert("grade_grades", itemid=quiz, userid=u, finalgrade=Decimal("7.25"))
 
 
+def graded_example_site(folder: Path, token: str) -> str:
+    """An SQLite Moodle in ``folder`` holding the worked example and its grades, whose
+    administrator has the web service token ``token``: its URL."""
+    url = f"sqlite:///{folder / 'moodle.sqlite'}"
+    builder = MoodleBuilder(url)
+    grades(builder, worked_example(builder))
+    builder.admin_token(token)
+    builder.engine.dispose()
+    return url
+
+
 class School(SimpleNamespace):
     def caller(self, name: str) -> Caller:
         """A caller with a web service token of user ``name``."""
