@@ -1,5 +1,10 @@
 """The demo site served by gunicorn once per session, and the engine's own figures for it.
 
+The engine computes a call's figures at the moment the service answered it: the
+FINALBEFORE a client read is the time of the request less the lag (the greater of
+threshold and lastpingcredit), so each answer says when it was given, and that must be
+during the call.
+
 gunicorn writes an access log of the method, query string and SOAPAction header of
 every request, so that a test can see what a client really sent.
 """
@@ -8,11 +13,12 @@ from __future__ import annotations
 
 import shlex
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, insert, select
 
 from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.demo.schema import DemoTables
@@ -28,6 +34,16 @@ from tests.support.servers import gunicorn
 
 #: The course whose grades the tests ask for (id 5, the reference learner's).
 COURSE = "PM110"
+#: How long before the session starts the busy learner views COURSE again: more than the
+#: demo's lastpingcredit (15 minutes), so that the visit's time no longer grows, and less
+#: than its threshold (60), so that the day of the visit stays open for the session's first
+#: 40 minutes at least. The demo's term is long past: every other day of it is final.
+VISIT_AGO = 20 * 60
+#: The request types of the operations, by name.
+REQUESTS = {"GetStats": StatsRequest, "GetUsersStats": UsersStatsRequest,
+            "GetScores": ScoresRequest}
+NUMBERS = {"timefrom", "timeto", "pagesize"}
+BOOLEANS = {"daily", "sessions"}
 
 
 @dataclass(frozen=True)
@@ -37,40 +53,62 @@ class Learner:
     timeto: int
 
 
+def asked(operation: str, params: dict[str, str]):
+    """The request of a call with ``params`` (its parameters as a client writes them)."""
+    fields = {name: int(value) if name in NUMBERS else
+              {"true": True, "false": False}[value] if name in BOOLEANS else value
+              for name, value in params.items()}
+    return REQUESTS[operation](**fields)
+
+
 @dataclass(frozen=True)
 class Demo:
     url: str
     site: DemoSite
     moodle: MoodleSite
     learners: dict[str, Learner]
+    #: How long FINALBEFORE lags the time of a request on the demo site, in seconds.
+    lag: int
 
-    def expected(self, operation: str, params: dict[str, str]) -> dict:
-        """The figures the engine computes in-process for one call, seeing everything."""
+    def expected(self, operation: str, params: dict[str, str], moments: list[int]) -> dict:
+        """The figures the engine computes in-process for one call, seeing everything, at
+        the ``moments`` the service answered it (see :meth:`moments`)."""
         if operation == "GetUsersStats":
-            return figures.of_pages(self.pages(params))
+            return figures.of_pages(self.pages(params, moments))
         if operation == "GetStats":
-            stats = self.moodle.get_stats(StatsRequest(targetuser=params["targetuser"],
-                                                       statsscope=params["statsscope"],
-                                                       timefrom=int(params["timefrom"]),
-                                                       timeto=int(params["timeto"])),
-                                          now=int(time.time()), caller=OPERATOR)
-            return figures.of_stats(stats)
-        return figures.of_scores(self.moodle.get_scores(
-            ScoresRequest(targetuser=params["targetuser"], scorescope=params["scorescope"],
-                          courseidfield=params["courseidfield"],
-                          courseidentifier=params["courseidentifier"]), caller=OPERATOR))
+            (now,) = moments
+            return figures.of_stats(self.moodle.get_stats(asked(operation, params), now=now,
+                                                          caller=OPERATOR))
+        return figures.of_scores(self.moodle.get_scores(asked(operation, params),
+                                                        caller=OPERATOR))
 
-
-    def pages(self, params: dict[str, str]) -> list:
-        """Every page of a GetUsersStats in-process, following the cursor, seeing everything."""
-        asked = dict(statsscope=params["statsscope"], timefrom=int(params["timefrom"]),
-                     timeto=int(params["timeto"]), pagesize=int(params["pagesize"]))
+    def pages(self, params: dict[str, str], moments: Iterable[int]) -> list:
+        """The pages of a GetUsersStats in-process, following the cursor, seeing everything:
+        each asked at the next of ``moments``, while there are more."""
+        request = asked("GetUsersStats", params)
         pages = []
-        while not pages or pages[-1].NEXTCURSOR:
-            cursor = pages[-1].NEXTCURSOR if pages else None
+        for now in moments:
+            request = replace(request, cursor=pages[-1].NEXTCURSOR if pages else None)
             pages.append(shaping.users_stats(self.moodle.get_users_stats(
-                UsersStatsRequest(**asked, cursor=cursor), now=int(time.time()), caller=OPERATOR)))
+                request, now=now, caller=OPERATOR)))
+            if not pages[-1].NEXTCURSOR:
+                break
         return pages
+
+    def moments(self, operation: str, params: dict[str, str], got: dict,
+                during: tuple[float, float]) -> list[int]:
+        """When the service answered what a client read (``got``), from the FINALBEFORE it
+        gave: once for GetStats, for each page of GetUsersStats (its first user's), never
+        for GetScores. Each must lie ``during`` the call."""
+        if operation == "GetStats":
+            answers = [got]
+        elif operation == "GetUsersStats":
+            answers = got["USERS"][::int(params["pagesize"])]
+        else:
+            return []
+        moments = [stats["USER"]["FINALBEFORE"] + self.lag for stats in answers]
+        assert all(during[0] <= moment <= during[1] for moment in moments), (during, moments)
+        return moments
 
 
 @dataclass(frozen=True)
@@ -148,12 +186,41 @@ def _active_students():
                    t.user.c.mnethostid == 1))
 
 
+def _lag(moodle: MoodleSite, username: str) -> int:
+    """How long FINALBEFORE lags the time of a request, as the engine says."""
+    stats = moodle.get_stats(StatsRequest(targetuser=username), now=TERM_END, caller=OPERATOR)
+    return TERM_END - int(stats.USER.FINALBEFORE.timestamp())
+
+
+def _view_again(url: str, username: str, when: int) -> None:
+    """``username`` views COURSE's page again at ``when``: their latest view of it, copied
+    (as the demo's builder writes, not through the service's read-only connection)."""
+    t = DemoTables("mdl_")
+    log = t.log
+    user = select(t.user.c.id).where(t.user.c.username == username).scalar_subquery()
+    course = select(t.course.c.id).where(t.course.c.shortname == COURSE).scalar_subquery()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        view = conn.execute(select(log).where(log.c.userid == user, log.c.courseid == course,
+                                              log.c.eventname == "\\core\\event\\course_viewed")
+                            .order_by(log.c.timecreated.desc()).limit(1)).mappings().one()
+        conn.execute(insert(log).values({name: value for name, value in view.items() if name != "id"}
+                                        | {"timecreated": when}))
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Demo:
+    """The demo site; its busy learner views COURSE again today, VISIT_AGO ago (``today``:
+    their time over the term and up to now)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('interop') / 'moodle.sqlite'}"
     site = build_demo_site(url)
     moodle = ShapedSite(connect(url), MoodleTables("mdl_"))
-    yield Demo(url, site, moodle, _learners(moodle, site))
+    learners = _learners(moodle, site)
+    now = int(time.time())
+    _view_again(url, learners["busy"].username, now - VISIT_AGO)
+    learners["today"] = Learner(learners["busy"].username, TERM_START, now)
+    yield Demo(url, site, moodle, learners, _lag(moodle, site.reference.username))
     moodle.engine.dispose()
 
 

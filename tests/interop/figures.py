@@ -2,18 +2,22 @@
 
 Every client prints one JSON object per call, in the shape built here:
 
-* GetStats: ``{"USER": {USER fields}, "COURSES": [{COURSE fields}], "MODULES": [{MODULE fields}]}``
+* GetStats: ``{"USER": {USER fields}, "COURSES": [{COURSE fields}], "MODULES": [{MODULE fields}],
+  "SESSIONS": [{SESSION fields}]}``
 * GetUsersStats, every page: ``{"PAGES": n, "USERS": [GetStats figures of each user]}``
 * GetScores: ``{"USERNAME", "COURSE" (shortname), "SCORE", "GRADEMIN", "GRADEMAX", "ITEMS": [{ITEM fields}]}``
 
-xs:dateTime values as Unix time; an absent value as null; an absent list as ``[]``.
+The fields are named below as the clients name them: a name, or a list as ``(list,
+member, fields)``. xs:dateTime values as Unix time, xs:date as ``YYYY-MM-DD``, xs:boolean
+as true or false; an absent value as null; an absent list as ``[]`` (zeep, suds and
+node-soap read an empty list element as absent, like an SAP proxy).
 Clients differ in how they write an xs:decimal (text, or a JSON number), so
 :func:`comparable` reads every decimal as a :class:`~decimal.Decimal`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,25 +26,43 @@ from lxml import etree
 from soap_usestats.namespaces import TNS
 from soap_usestats.soap.messages import UserScores, UsersStats, UseStats
 
-USER = ("USERNAME", "FROM", "ELAPSED", "SECONDS", "EVENTS", "FIRSTACCESS", "LASTACCESS")
-COURSE = ("SHORTNAME", "ELAPSED", "SECONDS", "EVENTS")
-MODULE = ("ID", "NAME", "TYPE", "IDNUMBER", "ELAPSED", "SECONDS", "EVENTS")
-ITEM = ("NAME", "TYPE", "IDNUMBER", "SCORE", "GRADEMAX")
-INTEGERS = {"FROM", "ELAPSED", "SECONDS", "EVENTS", "ID"}
-DATES = {"FIRSTACCESS", "LASTACCESS"}
+DAYS = ("DAYS", "DAY", ("DATE", "SECONDS", "FINAL"))
+USER = ("USERNAME", "FROM", "ELAPSED", "SECONDS", "EVENTS", "FIRSTACCESS", "LASTACCESS",
+        "SESSIONCOUNT", "FINALBEFORE", DAYS)
+COURSES = ("COURSES", "COURSE", ("SHORTNAME", "ELAPSED", "SECONDS", "EVENTS", DAYS))
+MODULES = ("MODULES", "MODULE", ("ID", "NAME", "TYPE", "IDNUMBER", "ELAPSED", "SECONDS", "EVENTS"))
+SESSIONS = ("SESSIONS", "SESSION", ("START", "END", "SECONDS"))
+SCORES = ("SCORE", "GRADEMIN", "GRADEMAX",
+          ("ITEMS", "ITEM", ("NAME", "TYPE", "IDNUMBER", "SCORE", "GRADEMAX")))
+INTEGERS = {"FROM", "ELAPSED", "SECONDS", "EVENTS", "ID", "SESSIONCOUNT"}
+DATETIMES = {"FIRSTACCESS", "LASTACCESS", "FINALBEFORE", "START", "END"}
+BOOLEANS = {"FINAL"}
 DECIMALS = {"SCORE", "GRADEMIN", "GRADEMAX"}
+#: xs:boolean's lexical values.
+TRUTH = {"true": True, "1": True, "false": False, "0": False}
 
 
-def _pick(value: Any, names: tuple[str, ...]) -> dict:
-    fields = {name: getattr(value, name, None) for name in names}
-    return {name: int(v.timestamp()) if isinstance(v, datetime) else v for name, v in fields.items()}
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _pick(value: Any, names: tuple) -> dict:
+    """The named fields of an engine's message, where a list is a plain list."""
+    fields = {}
+    for name in names:
+        if isinstance(name, tuple):
+            name, _, inner = name
+            fields[name] = [_pick(entry, inner) for entry in getattr(value, name, None) or []]
+        else:
+            fields[name] = _value(getattr(value, name, None))
+    return fields
 
 
 def of_stats(stats: UseStats) -> dict:
     """The figures of an engine's ``USE_STATS``."""
-    return {"USER": _pick(stats.USER, USER),
-            "COURSES": [_pick(c, COURSE) for c in stats.COURSES or []],
-            "MODULES": [_pick(m, MODULE) for m in stats.MODULES or []]}
+    return {"USER": _pick(stats.USER, USER), **_pick(stats, (COURSES, MODULES, SESSIONS))}
 
 
 def of_pages(pages: list[UsersStats]) -> dict:
@@ -52,8 +74,7 @@ def of_pages(pages: list[UsersStats]) -> dict:
 def of_scores(scores: UserScores) -> dict:
     """The figures of an engine's ``USER_SCORES``."""
     return {"USERNAME": scores.USER.USERNAME, "COURSE": scores.COURSE.SHORTNAME,
-            "SCORE": scores.SCORE, "GRADEMIN": scores.GRADEMIN, "GRADEMAX": scores.GRADEMAX,
-            "ITEMS": [_pick(i, ITEM) for i in scores.ITEMS or []]}
+            **_pick(scores, SCORES)}
 
 
 def _text(element: etree._Element, name: str) -> Any:
@@ -63,17 +84,23 @@ def _text(element: etree._Element, name: str) -> Any:
     text = child.text or ""
     if name in INTEGERS:
         return int(text)
-    if name in DATES:
+    if name in DATETIMES:
         return int(datetime.fromisoformat(text).timestamp())
+    if name in BOOLEANS:
+        return TRUTH[text]
     return Decimal(text) if name in DECIMALS else text
 
 
-def _xml_pick(element: etree._Element, names: tuple[str, ...]) -> dict:
-    return {name: _text(element, name) for name in names}
-
-
-def _xml_members(element: etree._Element, path: str) -> list[etree._Element]:
-    return element.findall("/".join(f"{{{TNS}}}{step}" for step in path.split("/")))
+def _xml_pick(element: etree._Element, names: tuple) -> dict:
+    fields = {}
+    for name in names:
+        if isinstance(name, tuple):
+            name, member, inner = name
+            fields[name] = [_xml_pick(entry, inner)
+                            for entry in element.findall(f"{{{TNS}}}{name}/{{{TNS}}}{member}")]
+        else:
+            fields[name] = _text(element, name)
+    return fields
 
 
 def of_response(operation: str, body: bytes) -> dict:
@@ -81,12 +108,10 @@ def of_response(operation: str, body: bytes) -> dict:
     answer = etree.fromstring(body).find(f".//{{{TNS}}}{operation}Response")[0]
     if operation == "GetStats":
         return {"USER": _xml_pick(answer.find(f"{{{TNS}}}USER"), USER),
-                "COURSES": [_xml_pick(c, COURSE) for c in _xml_members(answer, "COURSES/COURSE")],
-                "MODULES": [_xml_pick(m, MODULE) for m in _xml_members(answer, "MODULES/MODULE")]}
+                **_xml_pick(answer, (COURSES, MODULES, SESSIONS))}
     return {"USERNAME": _text(answer.find(f"{{{TNS}}}USER"), "USERNAME"),
             "COURSE": _text(answer.find(f"{{{TNS}}}COURSE"), "SHORTNAME"),
-            **_xml_pick(answer, ("SCORE", "GRADEMIN", "GRADEMAX")),
-            "ITEMS": [_xml_pick(i, ITEM) for i in _xml_members(answer, "ITEMS/ITEM")]}
+            **_xml_pick(answer, SCORES)}
 
 
 def comparable(figures: Any) -> Any:

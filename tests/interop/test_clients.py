@@ -1,45 +1,66 @@
 """Four independent SOAP clients and curl read the engine's figures from the running service.
 
-Each client imports the WSDL, calls GetStats at every scope and GetScores for the
-course total and every item, with and without a SOAPAction header, and must read
-what the engine computes in-process. The service's access log shows what each
-client really sent: the Moodle token in the query string, and the SOAPAction.
+Each client imports the WSDL, calls GetStats at every scope, with days and with the list
+of sessions, and GetScores for the course total and every item, with and without a
+SOAPAction header, and must read what the engine computes in-process at the moment the
+service answered (its FINALBEFORE says when: the time of the request less the lag). The
+service's access log shows what each client really sent: the Moodle token in the query
+string, and the SOAPAction.
 """
 
 from __future__ import annotations
 
+import time
+from itertools import repeat
+
 import pytest
 
-from soap_usestats.demo.site import TERM_END, TERM_START
+from soap_usestats.demo.site import TERM_END, TERM_START, WEEK
 from tests.interop import figures
 from tests.interop.conftest import COURSE, Learner
 from tests.interop.runners import ALL, run
 
 pytestmark = pytest.mark.e2e
 
-#: Call name -> operation and the parameters besides the user, in the WSDL's order.
+#: Call name -> operation, scope and the parameters besides the user, the scope and the
+#: window or course. ``days`` sends ``sessions`` false: PHP must send a real boolean.
 CALLS = {
-    "site": ("GetStats", {"statsscope": "site"}),
-    "course": ("GetStats", {"statsscope": "course"}),
-    "module": ("GetStats", {"statsscope": "module"}),
-    "notes/global": ("GetScores", {"scorescope": "notes/global"}),
-    "notes/items": ("GetScores", {"scorescope": "notes/items"}),
+    "site": ("GetStats", "site", {}),
+    "course": ("GetStats", "course", {}),
+    "module": ("GetStats", "module", {}),
+    "days": ("GetStats", "course", {"daily": "true", "sessions": "false"}),
+    "sessions": ("GetStats", "site", {"sessions": "true"}),
+    "notes/global": ("GetScores", "notes/global", {}),
+    "notes/items": ("GetScores", "notes/items", {}),
 }
+#: The learner of today is the busy one, with a day that is not final yet: asked for days
+#: and sessions only.
 CASES = [pytest.param(role, call, soapaction,
                       id=f"{role}-{call}-{'soapaction' if soapaction else 'no-soapaction'}")
          for role, soapaction in [("reference", True), ("busy", True), ("ungraded", True),
-                                  ("reference", False)]
-         for call in CALLS]
+                                  ("today", True), ("reference", False)]
+         for call in CALLS if role != "today" or call in ("days", "sessions")]
 
 
 def request(call: str, learner: Learner) -> tuple[str, dict[str, str]]:
-    operation, extra = CALLS[call]
-    params = {"targetuser": learner.username, **extra}
+    """The operation and its parameters, in the WSDL's order (curl sends them as given)."""
+    operation, scope, extra = CALLS[call]
+    params = {"targetuser": learner.username}
     if operation == "GetStats":
-        params |= {"timefrom": str(learner.timefrom), "timeto": str(learner.timeto)}
+        params |= {"statsscope": scope, "timefrom": str(learner.timefrom),
+                   "timeto": str(learner.timeto)}
     else:
-        params |= {"courseidfield": "shortname", "courseidentifier": COURSE}
-    return operation, params
+        params |= {"scorescope": scope, "courseidfield": "shortname", "courseidentifier": COURSE}
+    return operation, params | extra
+
+
+def read(client, demo, service, operation: str, params: dict[str, str], soapaction: bool = True
+         ) -> tuple[dict, list[int]]:
+    """What ``client`` read of one call, and the moments the service answered it."""
+    before = int(time.time())
+    got = run(client, service.wsdl, service.endpoint, operation,
+              [f"{name}={value}" for name, value in params.items()], soapaction)
+    return got, demo.moments(operation, params, got, during=(before, time.time()))
 
 
 @pytest.mark.parametrize("client", ALL, ids=lambda client: client.name)
@@ -47,35 +68,69 @@ def request(call: str, learner: Learner) -> tuple[str, dict[str, str]]:
 def test_client_reads_the_engine_figures(client, role, call, soapaction, demo, service):
     operation, params = request(call, demo.learners[role])
     mark = service.mark()
-    got = run(client, service.wsdl, service.endpoint, operation,
-              [f"{name}={value}" for name, value in params.items()], soapaction)
-    assert figures.comparable(got) == figures.comparable(demo.expected(operation, params))
+    got, moments = read(client, demo, service, operation, params, soapaction)
+    assert figures.comparable(got) == figures.comparable(demo.expected(operation, params, moments))
     (sent,) = service.posts_since(mark)
     assert sent.query == f"wstoken={service.token}"
     assert sent.soapaction == (f'"{operation}"' if soapaction else client.without_soapaction)
 
 
+def engine(demo, call: str, role: str) -> dict:
+    """The engine's figures of a call, now."""
+    operation, params = request(call, demo.learners[role])
+    return demo.expected(operation, params, [int(time.time())] if operation == "GetStats" else [])
+
+
+def finality(days: list[dict]) -> set[bool]:
+    return {day["FINAL"] for day in days}
+
+
 def test_the_cases_carry_real_figures(demo):
-    """The expected figures are not empty: the worked example, busy time, grades and no grade."""
-    reference = demo.expected(*request("module", demo.learners["reference"]))
+    """The expected figures are not empty: the worked example, busy time, grades and no grade,
+    final days and a day that is not, sessions listed when asked and only then."""
+    reference = engine(demo, "module", "reference")
     assert (reference["USER"]["SECONDS"], reference["USER"]["ELAPSED"]) == (2800, 46)
     assert [(m["TYPE"], m["SECONDS"]) for m in reference["MODULES"]] == [("quiz", 1500)]
-    busy = demo.expected(*request("course", demo.learners["busy"]))
+    assert reference["USER"]["SESSIONCOUNT"] == 2 and reference["SESSIONS"] == []
+    sessions = engine(demo, "sessions", "reference")["SESSIONS"]
+    assert [s["SECONDS"] for s in sessions] == [1900, 900]
+    busy = engine(demo, "course", "busy")
     assert COURSE in [c["SHORTNAME"] for c in busy["COURSES"]] and busy["USER"]["ELAPSED"] > 60
-    assert demo.expected(*request("notes/items", demo.learners["busy"]))["SCORE"] is not None
-    ungraded = demo.expected(*request("notes/items", demo.learners["ungraded"]))
+    assert engine(demo, "notes/items", "busy")["SCORE"] is not None
+    ungraded = engine(demo, "notes/items", "ungraded")
     assert ungraded["SCORE"] is None and ungraded["ITEMS"]
     assert all(item["SCORE"] is None for item in ungraded["ITEMS"])
+    assert finality(engine(demo, "days", "busy")["USER"]["DAYS"]) == {True}
+    today = engine(demo, "days", "today")
+    (course,) = [c for c in today["COURSES"] if c["SHORTNAME"] == COURSE]
+    assert finality(today["USER"]["DAYS"]) == finality(course["DAYS"]) == {True, False}
+    assert len(engine(demo, "sessions", "today")["SESSIONS"]) == today["USER"]["SESSIONCOUNT"]
+
+
+@pytest.fixture(scope="module", params=["figures", "days-and-sessions"])
+def paging(request, demo) -> dict[str, str]:
+    """The parameters of a GetUsersStats of three pages: everyone's figures over the term;
+    or, over its last two weeks and up to today, with final days, today's that is not, and
+    the sessions."""
+    if request.param == "figures":
+        params = {"statsscope": "course", "timefrom": str(TERM_START), "timeto": str(TERM_END)}
+    else:
+        params = {"statsscope": "course", "timefrom": str(TERM_END - 2 * WEEK),
+                  "timeto": str(demo.learners["today"].timeto), "daily": "true",
+                  "sessions": "true"}
+    now = repeat(int(time.time()))
+    everyone = len(demo.pages(params | {"pagesize": "1000"}, now)[0].USE_STATS)
+    params["pagesize"] = str(-(-everyone // 3))
+    pages = demo.pages(params, now)
+    assert len(pages) == 3 and everyone > 3
+    days = [day.FINAL for page in pages for stats in page.USE_STATS for day in stats.USER.DAYS or []]
+    assert set(days) == ({True, False} if "daily" in params else set())
+    return params
 
 
 @pytest.mark.parametrize("client", [c for c in ALL if c.name != "curl"], ids=lambda client: client.name)
-def test_client_follows_the_cursor_over_three_pages(client, demo, service):
-    params = {"statsscope": "course", "timefrom": str(TERM_START), "timeto": str(TERM_END),
-              "pagesize": "1000"}
-    everyone = len(demo.pages(params)[0].USE_STATS)
-    params["pagesize"] = str(-(-everyone // 3))
-    expected = demo.expected("GetUsersStats", params)
-    assert expected["PAGES"] == 3 and len(expected["USERS"]) == everyone > 3
-    got = run(client, service.wsdl, service.endpoint, "GetUsersStats",
-              [f"{name}={value}" for name, value in params.items()])
+def test_client_follows_the_cursor_over_three_pages(client, paging, demo, service):
+    got, moments = read(client, demo, service, "GetUsersStats", paging)
+    expected = demo.expected("GetUsersStats", paging, moments)
+    assert expected["PAGES"] == 3
     assert figures.comparable(got) == figures.comparable(expected)

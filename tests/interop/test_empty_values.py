@@ -71,3 +71,22 @@ def test_a_missing_grade_is_left_out_and_said_so(service, demo):
     for item in scores.findall(f"{{{TNS}}}ITEMS/{{{TNS}}}ITEM"):
         assert "SCORE" not in names(item) and "GRADEMAX" in names(item)
         assert item.findtext(f"{{{TNS}}}GRADED") == "false"
+
+
+@pytest.mark.parametrize("asked", [{}, {"daily": "false", "sessions": "false"},
+                                   {"daily": "true", "sessions": "true"}],
+                         ids=["unasked", "false", "true"])
+def test_days_and_sessions_are_written_only_when_asked(service, demo, asked):
+    """FINALBEFORE and SESSIONCOUNT always; the DAYS of the user and of each course, and
+    SESSIONS (a SESSION for each one counted), only when asked for."""
+    listed = asked.get("daily") == "true"
+    learner = demo.learners["reference"]
+    stats = call(service, "GetStats", targetuser=learner.username, statsscope="course",
+                 timefrom=str(learner.timefrom), timeto=str(learner.timeto), **asked)
+    user = stats.find(f"{{{TNS}}}USER")
+    course = stats.find(f"{{{TNS}}}COURSES/{{{TNS}}}COURSE")
+    count = int(user.findtext(f"{{{TNS}}}SESSIONCOUNT"))
+    assert count > 0 and "FINALBEFORE" in names(user)
+    assert ("DAYS" in names(user), "DAYS" in names(course)) == (listed, listed)
+    assert ("SESSIONS" in names(stats)) == listed
+    assert len(stats.findall(f"{{{TNS}}}SESSIONS/{{{TNS}}}SESSION")) == (count if listed else 0)

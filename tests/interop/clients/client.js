@@ -7,10 +7,17 @@
 
 const soap = require('soap');
 
-const USER = ['USERNAME', 'FROM', 'ELAPSED', 'SECONDS', 'EVENTS', 'FIRSTACCESS', 'LASTACCESS'];
-const COURSE = ['SHORTNAME', 'ELAPSED', 'SECONDS', 'EVENTS'];
-const MODULE = ['ID', 'NAME', 'TYPE', 'IDNUMBER', 'ELAPSED', 'SECONDS', 'EVENTS'];
-const ITEM = ['NAME', 'TYPE', 'IDNUMBER', 'SCORE', 'GRADEMAX'];
+// The fields read: a name, or a list as [list, member, fields].
+const DAYS = ['DAYS', 'DAY', ['DATE', 'SECONDS', 'FINAL']];
+const USER = ['USERNAME', 'FROM', 'ELAPSED', 'SECONDS', 'EVENTS', 'FIRSTACCESS', 'LASTACCESS',
+  'SESSIONCOUNT', 'FINALBEFORE', DAYS];
+const COURSES = ['COURSES', 'COURSE', ['SHORTNAME', 'ELAPSED', 'SECONDS', 'EVENTS', DAYS]];
+const MODULES = ['MODULES', 'MODULE', ['ID', 'NAME', 'TYPE', 'IDNUMBER', 'ELAPSED', 'SECONDS', 'EVENTS']];
+const SESSIONS = ['SESSIONS', 'SESSION', ['START', 'END', 'SECONDS']];
+const SCORES = ['SCORE', 'GRADEMIN', 'GRADEMAX',
+  ['ITEMS', 'ITEM', ['NAME', 'TYPE', 'IDNUMBER', 'SCORE', 'GRADEMAX']]];
+// node-soap gives an xs:date, like an xs:dateTime, as a Date (at midnight UTC).
+const DATES = ['DATE'];
 
 class NoSoapActionHttpClient extends soap.HttpClient {
   request(url, data, callback, headers, options) {
@@ -19,25 +26,27 @@ class NoSoapActionHttpClient extends soap.HttpClient {
   }
 }
 
-// The named fields; xs:dateTime as Unix time, an absent field as null.
+// A value as node-soap types it: xs:dateTime as Unix time, xs:date as YYYY-MM-DD, absent as null.
+function typed(name, value) {
+  if (!(value instanceof Date)) {
+    return value ?? null;
+  }
+  return DATES.includes(name) ? value.toISOString().slice(0, 10) : value.getTime() / 1000;
+}
+
+// The named fields; a list's entries, none when it is absent or empty.
 function pick(value, names) {
   return Object.fromEntries(names.map((name) => {
-    const field = value[name] ?? null;
-    return [name, field instanceof Date ? field.getTime() / 1000 : field];
+    if (!Array.isArray(name)) {
+      return [name, typed(name, value[name])];
+    }
+    const [list, member, inner] = name;
+    return [list, [value[list]?.[member] ?? []].flat().map((entry) => pick(entry, inner))];
   }));
 }
 
-// The entries of a list element; an absent or empty list gives none.
-function members(answer, name, member) {
-  return [answer[name]?.[member] ?? []].flat();
-}
-
 function stats(one) {
-  return {
-    USER: pick(one.USER, USER),
-    COURSES: members(one, 'COURSES', 'COURSE').map((c) => pick(c, COURSE)),
-    MODULES: members(one, 'MODULES', 'MODULE').map((m) => pick(m, MODULE)),
-  };
+  return { USER: pick(one.USER, USER), ...pick(one, [COURSES, MODULES, SESSIONS]) };
 }
 
 function figures(operation, answer) {
@@ -51,11 +60,7 @@ function figures(operation, answer) {
     return stats(answer.USE_STATS);
   }
   const scores = answer.USER_SCORES;
-  return {
-    USERNAME: scores.USER.USERNAME, COURSE: scores.COURSE.SHORTNAME,
-    SCORE: scores.SCORE ?? null, GRADEMIN: scores.GRADEMIN ?? null, GRADEMAX: scores.GRADEMAX ?? null,
-    ITEMS: members(scores, 'ITEMS', 'ITEM').map((i) => pick(i, ITEM)),
-  };
+  return { USERNAME: scores.USER.USERNAME, COURSE: scores.COURSE.SHORTNAME, ...pick(scores, SCORES) };
 }
 
 // The answer; for GetUsersStats the list of every page.

@@ -6,10 +6,20 @@
 // With NO_SOAPACTION=1 in the environment the request carries an empty SOAPAction
 // (SoapClient always sends the header for SOAP 1.1).
 
-const USER = ['USERNAME', 'FROM', 'ELAPSED', 'SECONDS', 'EVENTS', 'FIRSTACCESS', 'LASTACCESS'];
-const COURSE = ['SHORTNAME', 'ELAPSED', 'SECONDS', 'EVENTS'];
-const MODULE = ['ID', 'NAME', 'TYPE', 'IDNUMBER', 'ELAPSED', 'SECONDS', 'EVENTS'];
-const ITEM = ['NAME', 'TYPE', 'IDNUMBER', 'SCORE', 'GRADEMAX'];
+// The fields read: a name, or a list as [list, member, fields].
+const DAYS = ['DAYS', 'DAY', ['DATE', 'SECONDS', 'FINAL']];
+const USER = ['USERNAME', 'FROM', 'ELAPSED', 'SECONDS', 'EVENTS', 'FIRSTACCESS', 'LASTACCESS',
+    'SESSIONCOUNT', 'FINALBEFORE', DAYS];
+const COURSES = ['COURSES', 'COURSE', ['SHORTNAME', 'ELAPSED', 'SECONDS', 'EVENTS', DAYS]];
+const MODULES = ['MODULES', 'MODULE', ['ID', 'NAME', 'TYPE', 'IDNUMBER', 'ELAPSED', 'SECONDS', 'EVENTS']];
+const SESSIONS = ['SESSIONS', 'SESSION', ['START', 'END', 'SECONDS']];
+const SCORES = ['SCORE', 'GRADEMIN', 'GRADEMAX',
+    ['ITEMS', 'ITEM', ['NAME', 'TYPE', 'IDNUMBER', 'SCORE', 'GRADEMAX']]];
+// SoapClient gives an xs:dateTime as text (and an xs:date, printed as it comes).
+const DATETIMES = ['FIRSTACCESS', 'LASTACCESS', 'FINALBEFORE', 'START', 'END'];
+// The xs:boolean parameters, passed as PHP booleans: SoapClient sends any non-empty
+// string, 'false' too, as true.
+const BOOLEANS = ['daily', 'sessions'];
 
 class EmptySoapActionClient extends SoapClient
 {
@@ -19,31 +29,26 @@ class EmptySoapActionClient extends SoapClient
     }
 }
 
-// The named fields; xs:dateTime as Unix time, an absent field as null.
+// The named fields; xs:dateTime as Unix time, an absent field as null, a list's entries
+// (none when it is absent or empty).
 function pick(object $value, array $names): array
 {
     $fields = [];
     foreach ($names as $name) {
+        if (is_array($name)) {
+            [$name, $member, $inner] = $name;
+            $fields[$name] = array_map(fn ($entry) => pick($entry, $inner), $value->$name->$member ?? []);
+            continue;
+        }
         $field = $value->$name ?? null;
-        $fields[$name] = in_array($name, ['FIRSTACCESS', 'LASTACCESS']) && $field !== null
-            ? strtotime($field) : $field;
+        $fields[$name] = in_array($name, DATETIMES) && $field !== null ? strtotime($field) : $field;
     }
     return $fields;
 }
 
-// The entries of a list element; an absent or empty list gives none.
-function members(object $answer, string $name, string $member): array
-{
-    return $answer->$name->$member ?? [];
-}
-
 function stats(object $stats): array
 {
-    return [
-        'USER' => pick($stats->USER, USER),
-        'COURSES' => array_map(fn ($c) => pick($c, COURSE), members($stats, 'COURSES', 'COURSE')),
-        'MODULES' => array_map(fn ($m) => pick($m, MODULE), members($stats, 'MODULES', 'MODULE')),
-    ];
+    return ['USER' => pick($stats->USER, USER)] + pick($stats, [COURSES, MODULES, SESSIONS]);
 }
 
 function figures(string $operation, object|array $answer): array
@@ -61,19 +66,15 @@ function figures(string $operation, object|array $answer): array
         return stats($answer->USE_STATS);
     }
     $scores = $answer->USER_SCORES;
-    return [
-        'USERNAME' => $scores->USER->USERNAME, 'COURSE' => $scores->COURSE->SHORTNAME,
-        'SCORE' => $scores->SCORE ?? null, 'GRADEMIN' => $scores->GRADEMIN ?? null,
-        'GRADEMAX' => $scores->GRADEMAX ?? null,
-        'ITEMS' => array_map(fn ($i) => pick($i, ITEM), members($scores, 'ITEMS', 'ITEM')),
-    ];
+    return ['USERNAME' => $scores->USER->USERNAME, 'COURSE' => $scores->COURSE->SHORTNAME]
+        + pick($scores, SCORES);
 }
 
 [, $wsdl, $endpoint, $operation] = $argv;
 $params = [];
 foreach (array_slice($argv, 4) as $param) {
     [$name, $value] = explode('=', $param, 2);
-    $params[$name] = $value;
+    $params[$name] = in_array($name, BOOLEANS) ? filter_var($value, FILTER_VALIDATE_BOOLEAN) : $value;
 }
 $class = getenv('NO_SOAPACTION') ? EmptySoapActionClient::class : SoapClient::class;
 $client = new $class($wsdl, [

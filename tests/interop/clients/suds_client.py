@@ -12,10 +12,15 @@ import sys
 from suds.client import Client
 from suds.transport.http import HttpTransport
 
-USER = ("USERNAME", "FROM", "ELAPSED", "SECONDS", "EVENTS", "FIRSTACCESS", "LASTACCESS")
-COURSE = ("SHORTNAME", "ELAPSED", "SECONDS", "EVENTS")
-MODULE = ("ID", "NAME", "TYPE", "IDNUMBER", "ELAPSED", "SECONDS", "EVENTS")
-ITEM = ("NAME", "TYPE", "IDNUMBER", "SCORE", "GRADEMAX")
+#: The fields read: a name, or a list as (list, member, fields).
+DAYS = ("DAYS", "DAY", ("DATE", "SECONDS", "FINAL"))
+USER = ("USERNAME", "FROM", "ELAPSED", "SECONDS", "EVENTS", "FIRSTACCESS", "LASTACCESS",
+        "SESSIONCOUNT", "FINALBEFORE", DAYS)
+COURSES = ("COURSES", "COURSE", ("SHORTNAME", "ELAPSED", "SECONDS", "EVENTS", DAYS))
+MODULES = ("MODULES", "MODULE", ("ID", "NAME", "TYPE", "IDNUMBER", "ELAPSED", "SECONDS", "EVENTS"))
+SESSIONS = ("SESSIONS", "SESSION", ("START", "END", "SECONDS"))
+SCORES = ("SCORE", "GRADEMIN", "GRADEMAX",
+          ("ITEMS", "ITEM", ("NAME", "TYPE", "IDNUMBER", "SCORE", "GRADEMAX")))
 #: Required strings: suds reads an empty one (<IDNUMBER/>) as None.
 TEXT = ("NAME", "TYPE", "IDNUMBER", "SHORTNAME", "USERNAME")
 
@@ -26,16 +31,27 @@ class NoSoapAction(HttpTransport):
         return super().send(request)
 
 
+def typed(name, value):
+    """A value as suds types it: xs:dateTime as Unix time, xs:date as YYYY-MM-DD (xs:decimal
+    stays text); no None for a required string."""
+    if value is None:
+        return "" if name in TEXT else None
+    if hasattr(value, "timestamp"):
+        return int(value.timestamp())
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
 def pick(value, names):
-    """The named fields; xs:dateTime as Unix time, xs:decimal as text, no None for a string."""
-    fields = {name: getattr(value, name, None) for name in names}
-    fields.update({name: "" for name, v in fields.items() if v is None and name in TEXT})
-    return {name: int(v.timestamp()) if hasattr(v, "timestamp") else v for name, v in fields.items()}
-
-
-def members(answer, name, member):
-    """The entries of a list element; an absent or empty list gives none."""
-    return getattr(getattr(answer, name, None), member, None) or []
+    """The named fields, None when absent; a list's entries, none when it is absent or empty."""
+    fields = {}
+    for name in names:
+        if isinstance(name, tuple):
+            name, member, inner = name
+            entries = getattr(getattr(value, name, None), member, None) or []
+            fields[name] = [pick(entry, inner) for entry in entries]
+        else:
+            fields[name] = typed(name, getattr(value, name, None))
+    return fields
 
 
 def figures(operation, answer):
@@ -44,12 +60,9 @@ def figures(operation, answer):
                 "USERS": [figures("GetStats", stats) for page in answer
                           for stats in getattr(page, "USE_STATS", None) or []]}
     if operation == "GetStats":
-        return {"USER": pick(answer.USER, USER),
-                "COURSES": [pick(c, COURSE) for c in members(answer, "COURSES", "COURSE")],
-                "MODULES": [pick(m, MODULE) for m in members(answer, "MODULES", "MODULE")]}
+        return {"USER": pick(answer.USER, USER), **pick(answer, (COURSES, MODULES, SESSIONS))}
     return {"USERNAME": answer.USER.USERNAME, "COURSE": answer.COURSE.SHORTNAME,
-            "SCORE": getattr(answer, "SCORE", None), "GRADEMIN": answer.GRADEMIN,
-            "GRADEMAX": answer.GRADEMAX, "ITEMS": [pick(i, ITEM) for i in members(answer, "ITEMS", "ITEM")]}
+            **pick(answer, SCORES)}
 
 
 def call(service, operation, params):

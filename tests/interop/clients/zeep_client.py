@@ -11,10 +11,15 @@ import sys
 
 import zeep
 
-USER = ("USERNAME", "FROM", "ELAPSED", "SECONDS", "EVENTS", "FIRSTACCESS", "LASTACCESS")
-COURSE = ("SHORTNAME", "ELAPSED", "SECONDS", "EVENTS")
-MODULE = ("ID", "NAME", "TYPE", "IDNUMBER", "ELAPSED", "SECONDS", "EVENTS")
-ITEM = ("NAME", "TYPE", "IDNUMBER", "SCORE", "GRADEMAX")
+#: The fields read: a name, or a list as (list, member, fields).
+DAYS = ("DAYS", "DAY", ("DATE", "SECONDS", "FINAL"))
+USER = ("USERNAME", "FROM", "ELAPSED", "SECONDS", "EVENTS", "FIRSTACCESS", "LASTACCESS",
+        "SESSIONCOUNT", "FINALBEFORE", DAYS)
+COURSES = ("COURSES", "COURSE", ("SHORTNAME", "ELAPSED", "SECONDS", "EVENTS", DAYS))
+MODULES = ("MODULES", "MODULE", ("ID", "NAME", "TYPE", "IDNUMBER", "ELAPSED", "SECONDS", "EVENTS"))
+SESSIONS = ("SESSIONS", "SESSION", ("START", "END", "SECONDS"))
+SCORES = ("SCORE", "GRADEMIN", "GRADEMAX",
+          ("ITEMS", "ITEM", ("NAME", "TYPE", "IDNUMBER", "SCORE", "GRADEMAX")))
 #: Required strings: zeep reads an empty one (<IDNUMBER/>) as None.
 TEXT = ("NAME", "TYPE", "IDNUMBER", "SHORTNAME", "USERNAME")
 
@@ -25,11 +30,27 @@ class NoSoapAction(zeep.Plugin):
         return envelope, http_headers
 
 
+def typed(name, value):
+    """A value as zeep types it: xs:dateTime as Unix time, xs:date as YYYY-MM-DD (xs:decimal
+    is printed as text); no None for a required string."""
+    if value is None:
+        return "" if name in TEXT else None
+    if hasattr(value, "timestamp"):
+        return int(value.timestamp())
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
 def pick(value, names):
-    """The named fields; xs:dateTime as Unix time, xs:decimal as text, no None for a string."""
-    fields = {name: getattr(value, name) for name in names}
-    fields.update({name: "" for name, v in fields.items() if v is None and name in TEXT})
-    return {name: int(v.timestamp()) if hasattr(v, "timestamp") else v for name, v in fields.items()}
+    """The named fields; a list's entries, none when it is absent or empty."""
+    fields = {}
+    for name in names:
+        if isinstance(name, tuple):
+            name, member, inner = name
+            entries = getattr(value, name)
+            fields[name] = [pick(entry, inner) for entry in getattr(entries, member)] if entries else []
+        else:
+            fields[name] = typed(name, getattr(value, name))
+    return fields
 
 
 def figures(operation, answer):
@@ -38,12 +59,9 @@ def figures(operation, answer):
                 "USERS": [figures("GetStats", stats) for page in answer
                           for stats in page.USE_STATS or []]}
     if operation == "GetStats":
-        return {"USER": pick(answer.USER, USER),
-                "COURSES": [pick(c, COURSE) for c in answer.COURSES.COURSE] if answer.COURSES else [],
-                "MODULES": [pick(m, MODULE) for m in answer.MODULES.MODULE] if answer.MODULES else []}
+        return {"USER": pick(answer.USER, USER), **pick(answer, (COURSES, MODULES, SESSIONS))}
     return {"USERNAME": answer.USER.USERNAME, "COURSE": answer.COURSE.SHORTNAME,
-            "SCORE": answer.SCORE, "GRADEMIN": answer.GRADEMIN, "GRADEMAX": answer.GRADEMAX,
-            "ITEMS": [pick(i, ITEM) for i in answer.ITEMS.ITEM] if answer.ITEMS else []}
+            **pick(answer, SCORES)}
 
 
 def call(service, operation, params):
