@@ -63,10 +63,13 @@ def _matches(conn: Connection, case: Completion) -> None:
     row = _rows(conn)[case.userid, case.course_shortname]
     assert (row.timeenrolled, row.timestarted, row.timecompleted) == (
         case.timeenrolled, case.timestarted, case.timecompleted)
-    assert conn.scalar(select(T.user.c.username).where(T.user.c.id == case.userid)) == case.username
+    user = conn.execute(select(T.user).where(T.user.c.id == case.userid)).one()
+    assert (user.username, user.mnethostid) == (case.username, 1)   # local: found by username
 
 
 def _unrecorded(conn: Connection, case: Unrecorded) -> None:
+    user = conn.execute(select(T.user).where(T.user.c.id == case.userid)).one()
+    assert (user.username, user.mnethostid) == (case.username, 1)
     assert (case.userid, case.course_shortname) in _enrolments(conn)
     assert (case.userid, case.course_shortname) not in _rows(conn)
 

@@ -146,7 +146,7 @@ class Completions:
                          and self.quiet_grading(u, e) is not None, self.idle)
         deleted = self.case(lambda u, e: u is site.deleted and self.studied(u, e),
                             self.complete)
-        untracked = self.case(lambda u, e: u is not site.deleted and not self.tracks(e)
+        untracked = self.case(lambda u, e: u in [site.ref, *studying] and not self.tracks(e)
                               and bool(self.opened(u, e)), self.complete)
         zero = self.case(lambda u, e: u in studying and self.studied(u, e),
                          lambda u, e: self.record(u, e, self.opened(u, e)[0][0], 0))

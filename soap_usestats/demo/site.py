@@ -599,8 +599,7 @@ class _Site:
                  summary=f"<p>{fullname}</p>", format="site" if site else "topics",
                  startdate=0 if site else TERM_START, enddate=0 if site else TERM_END,
                  visible=1, enablecompletion=int(not site and shortname != UNTRACKED),
-                 timecreated=created,
-                 timemodified=created)
+                 timecreated=created, timemodified=created)
         course = _Course(cid, shortname, fullname, self.context(COURSE, cid, parent, cid), created,
                          len(plan))
         if not site:
