@@ -6,11 +6,16 @@ capabilities, enrolments, web service tokens, a gradebook and a spring term of
 standard log rows, with the special cases the time model cares about (cron rows,
 failed logins, "logged in as", grading on the learner's own track, captured
 learning-time checks, front-page views, a deleted activity, a deleted, a
-suspended and a remote MNET user).
+suspended and a remote MNET user), and course completions for every case of the
+learning record (``completions``: complete, in progress, not started with and without a
+row, a course that no longer tracks completion, a completion on a day without time in
+the course, the deleted learner's and the guest's).
 
 Everything comes from one ``random.Random(seed)`` and fixed dates, so one seed
-always gives the same database. A scripted reference learner carries the worked
-example of ``spec/time-model.md`` so that tests can check figures by hand.
+always gives the same database (the completions, added last, have a ``Random`` of
+their own). A scripted reference learner carries the worked example of
+``spec/time-model.md`` so that tests can check figures by hand; it completes the
+reference course inside that example's window.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 from sqlalchemy import Table, create_engine, func, inspect, select
 from sqlalchemy.engine import Connection
 
+from .completions import UNTRACKED, Completion, CompletionCases, Completions, Unrecorded
 from .schema import ACTIVITY_TYPES, DemoTables
 
 
@@ -206,6 +212,9 @@ class ReferenceLearner:
     courseid: int
     quiz_cmid: int     # plays cm 31 of the worked example
     checklist_cmid: int  # plays cm 32 (a learningtimecheck)
+    completed: Completion             # the reference course, complete in [timefrom, timeto]
+    inprogress: Completion | None     # GDPR where enrolled there, else another course
+    notstarted: Unrecorded | None     # WHS101 where enrolled there, else another course
 
 
 @dataclass(frozen=True)
@@ -228,6 +237,7 @@ class DemoSite:
     learners: int              # active local learners, the reference learner included
     log_rows: int
     student: TokenLearner      # another learner, with a token
+    completions: CompletionCases
 
 
 def build_demo_site(url: str, prefix: str = "mdl_", learners: int = 40,
@@ -483,6 +493,7 @@ class _Site:
         self.teacher_term()
         self.visitors()
         self.finish()
+        self.completions = Completions(self)
 
     @property
     def all_learners(self) -> list[_User]:
@@ -494,11 +505,15 @@ class _Site:
             wwwroot=WWWROOT, token=self.tokens["manager"], tokens=self.tokens,
             learners=self.nlearners, log_rows=len(self.logs),
             student=TokenLearner(self.student.username, self.student_token),
+            completions=self.completions.cases,
             reference=ReferenceLearner(
                 username=self.ref.username, timefrom=BASE, timeto=BASE + 100000,
                 course_shortname=course.shortname, courseid=course.id,
                 quiz_cmid=course.first("quiz").id,
-                checklist_cmid=course.first("learningtimecheck").id))
+                checklist_cmid=course.first("learningtimecheck").id,
+                completed=self.completions.ref_completed,
+                inprogress=self.completions.ref_inprogress,
+                notstarted=self.completions.ref_notstarted))
 
     def settings(self) -> None:
         t = self.t
@@ -541,6 +556,7 @@ class _Site:
         for name, role in (("defaultuserroleid", "user"), ("guestroleid", "guest"),
                            ("notloggedinroleid", "guest"), ("defaultfrontpageroleid", "frontpage")):
             self.add(t.config, name=name, value=str(self.roles[role]))
+        self.add(t.config, name="enablecompletion", value="1")
 
     def pem(self, host: str) -> str:
         body = "".join(self.hexdigest(host, n) for n in range(8))
@@ -582,8 +598,8 @@ class _Site:
                  fullname=fullname, shortname=shortname, idnumber=idnumber,
                  summary=f"<p>{fullname}</p>", format="site" if site else "topics",
                  startdate=0 if site else TERM_START, enddate=0 if site else TERM_END,
-                 visible=1, enablecompletion=0 if site else 1, timecreated=created,
-                 timemodified=created)
+                 visible=1, enablecompletion=int(not site and shortname != UNTRACKED),
+                 timecreated=created, timemodified=created)
         course = _Course(cid, shortname, fullname, self.context(COURSE, cid, parent, cid), created,
                          len(plan))
         if not site:
