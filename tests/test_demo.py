@@ -15,7 +15,12 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Connection
 
 from soap_usestats.demo.schema import ACTIVITY_TYPES, DemoTables
+from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.demo.site import DemoSite, build_demo_site
+from soap_usestats.domain.requests import StatsRequest
+from soap_usestats.domain.site import MoodleSite
+from soap_usestats.moodle.database import connect
+from soap_usestats.moodle.tables import MoodleTables
 from soap_usestats.web import help as help_page
 
 T = DemoTables("mdl_")
@@ -398,6 +403,19 @@ def test_the_help_pages_example_is_the_demos_reference_learner(site, conn):
     course = conn.execute(select(T.course).where(T.course.c.id == courseid)).one()
     assert [course.fullname, course.shortname, course.idnumber] == names
     assert help_page.EXAMPLE_PARAMETERS["GetStats"]["timefrom"] == site.reference.timefrom
+
+
+def test_the_help_pages_example_record_is_the_demos(built):
+    """The example's COMPLETION and GRADE are what the demo answers for the reference course."""
+    moodle = MoodleSite(connect(built[1]), MoodleTables())
+    try:
+        stats = moodle.get_stats(StatsRequest(**help_page.EXAMPLE_PARAMETERS["GetStats"]),
+                                 now=built[0].reference.timeto, caller=OPERATOR)
+    finally:
+        moodle.engine.dispose()
+    (course,) = [c for c in stats.courses if c.id == help_page.EXAMPLE_COURSE[0]]
+    assert (course.completion, course.grade) == (help_page.EXAMPLE_COMPLETION,
+                                                 help_page.EXAMPLE_GRADE)
 
 
 def test_the_sap_guides_example_learner_is_in_the_demo(conn):

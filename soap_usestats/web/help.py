@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from decimal import Decimal
 from types import SimpleNamespace
 
 from lxml import etree
@@ -26,7 +27,7 @@ from spyne.model.complex import Array, ComplexModelBase
 
 from .. import __version__, exceptions
 from ..domain.finality import final_before
-from ..domain.results import CourseFigures, Person, Stats
+from ..domain.results import Completion, CourseFigures, Grade, Person, Stats
 from ..soap import faults, shaping
 from ..soap.messages import UseStatsFault
 from ..timemodel.engine import DEFAULT_SETTINGS, LogEvent, estimate
@@ -95,6 +96,9 @@ _EXAMPLE_FAULT = exceptions.UnknownUser("no user has username 'nobody'")
 #: Who and where the example is about, as the demo site has them (tests/test_demo.py checks it).
 EXAMPLE_LEARNER = Person(8, "ref.learner", "Reference", "Learner", "E10001")
 EXAMPLE_COURSE = (5, "Project Management Foundations", "PM110", "PRO-PM-2026")
+#: The learner's record of that course: completed when they opened its learning time check.
+EXAMPLE_COMPLETION = Completion("complete", 1768814851, 1769386900, 1769387500)
+EXAMPLE_GRADE = Grade(Decimal("71.60000"), Decimal("0.00000"), Decimal("100.00000"))
 
 
 @dataclass(frozen=True)
@@ -362,7 +366,8 @@ def example_stats() -> Stats:
     events = [LogEvent(n, start + offset, *rest)
               for n, (offset, *rest) in enumerate(_WORKED_EXAMPLE, 1)]
     usage = estimate(events, end)
-    course = CourseFigures(*EXAMPLE_COURSE, usage.courses[EXAMPLE_COURSE[0]])
+    course = CourseFigures(*EXAMPLE_COURSE, usage.courses[EXAMPLE_COURSE[0]],
+                           completion=EXAMPLE_COMPLETION, grade=EXAMPLE_GRADE)
     return Stats(EXAMPLE_LEARNER, start, end, "course", usage.total, None, len(usage.sessions),
                  courses=[course], final_before=final_before(DEFAULT_SETTINGS, end))
 
