@@ -1,5 +1,6 @@
 """The demo site's course completions: every case of the contract's learning record, as
-``DemoSite`` describes them, on SQLite, PostgreSQL and MariaDB; the same rows for the same seed."""
+``DemoSite`` describes them, on SQLite, PostgreSQL and MariaDB; the same rows for the same seed;
+and what the service answers of each case (COMPLETION, GRADE, the completed population)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ import pytest
 from sqlalchemy import and_, create_engine, func, or_, select
 from sqlalchemy.engine import Connection, Row
 
+from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.demo.completions import Completion, Unrecorded
 from soap_usestats.demo.schema import DemoTables
 from soap_usestats.demo.site import DemoSite, build_demo_site
+from soap_usestats.domain.requests import ScoresRequest, StatsRequest, UsersStatsRequest
+from soap_usestats.domain.results import CourseFigures
+from soap_usestats.domain.site import MoodleSite
+from soap_usestats.moodle.tables import MoodleTables
 from tests.support.databases import BACKENDS, fresh_database
 
 T = DemoTables("mdl_")
@@ -235,3 +241,88 @@ def test_same_seed_same_completions(tmp_path):
     assert _completions(again) == _completions(first)
     build_demo_site(other, learners=8, seed=7)
     assert _completions(other) != _completions(first)
+
+
+# -- what the service answers of them --------------------------------------------------------
+
+#: After the demo's term: every completion of the demo is in the past.
+NOW = 1798761600
+
+
+def _courses(conn: Connection, username: str, timefrom: int = 0,
+             timeto: int = NOW) -> dict[str, CourseFigures]:
+    """The user's courses at course scope, as the service answers the operator."""
+    site = MoodleSite(conn.engine, MoodleTables())
+    stats = site.get_stats(StatsRequest(targetuser=username, statsscope="course",
+                                        timefrom=timefrom, timeto=timeto), now=NOW,
+                           caller=OPERATOR)
+    return {course.shortname: course for course in stats.courses}
+
+
+def _answered(course: CourseFigures, case: Completion) -> tuple:
+    completion = course.completion
+    return (completion.timeenrolled, completion.timestarted, completion.timecompleted) == (
+        case.timeenrolled or None, case.timestarted or None, case.timecompleted or None)
+
+
+def test_the_service_gives_the_reference_learners_record(demo):
+    site, conn = demo
+    ref = site.reference
+    courses = _courses(conn, ref.username, ref.timefrom, ref.timeto)
+    done = courses[ref.course_shortname]
+    assert done.completion.status == "complete" and _answered(done, ref.completed)
+    scores = MoodleSite(conn.engine, MoodleTables()).get_scores(
+        ScoresRequest(targetuser=ref.username, courseidfield="shortname",
+                      courseidentifier=ref.course_shortname), now=NOW, caller=OPERATOR)
+    assert done.grade == scores.total and done.grade.graded
+    term = _courses(conn, ref.username)
+    assert term[ref.inprogress.course_shortname].completion.status == "inprogress"
+    assert _answered(term[ref.inprogress.course_shortname], ref.inprogress)
+    if "COMM201" in term:
+        assert term["COMM201"].completion is None and term["COMM201"].grade is not None
+
+
+def test_the_service_lists_a_course_completed_without_time(demo):
+    site, conn = demo
+    case, (timefrom, timeto) = site.completions.idle, site.completions.idle_day
+    course = _courses(conn, case.username, timefrom, timeto)[case.course_shortname]
+    assert (course.tally.seconds, course.tally.events) == (0, 0)
+    assert course.completion.status == "complete" and _answered(course, case)
+
+
+def test_the_service_says_not_started_and_in_progress(demo):
+    site, conn = demo
+    cases = site.completions
+    for case, status in ((cases.unstarted, "notstarted"), (cases.zero, "inprogress")):
+        course = _courses(conn, case.username)[case.course_shortname]
+        assert course.completion.status == status and _answered(course, case)
+    unrecorded = _courses(conn, cases.unrecorded.username)[cases.unrecorded.course_shortname]
+    assert unrecorded.completion.status == "notstarted"
+    assert unrecorded.completion.timeenrolled is None
+
+
+def test_the_completed_population_is_who_completed_a_tracked_course(demo):
+    site, conn = demo
+    moodle = MoodleSite(conn.engine, MoodleTables())
+
+    def population(**asked) -> list[int]:
+        ids, cursor = [], None
+        while True:
+            page = moodle.get_users_stats(UsersStatsRequest(completed=True, pagesize=3,
+                                                            cursor=cursor, **asked),
+                                          now=NOW, caller=OPERATOR)
+            ids += [stats.user.id for stats in page.stats]
+            if (cursor := page.next_cursor) is None:
+                return ids
+
+    ref = site.reference
+    assert population(timefrom=ref.timefrom, timeto=ref.timeto) == [ref.completed.userid]
+    deleted = {row.id for row in conn.execute(select(T.user.c.id).where(T.user.c.deleted == 1))}
+    completed = [row for row in _rows(conn).values() if row.timecompleted]
+    tracked = {row.userid for row in completed if _tracks(conn, row.shortname)}
+    everyone = population()
+    assert everyone == sorted(tracked - deleted - {site.completions.guest.userid})
+    cases = site.completions
+    assert {cases.deleted.userid, cases.guest.userid}.isdisjoint(everyone)
+    untracked_only = {row.userid for row in completed} - tracked
+    assert untracked_only and untracked_only.isdisjoint(everyone)

@@ -1,5 +1,5 @@
 """The course's learning record in course scope (COMPLETION, GRADE), and the population of
-GetUsersStats' ``completed``, on every database (the demo's cases: tests/test_demo_record.py)."""
+GetUsersStats' ``completed``, on every database (the demo's cases: tests/test_demo_completions.py)."""
 
 from __future__ import annotations
 
