@@ -43,7 +43,7 @@ VISIT_AGO = 20 * 60
 REQUESTS = {"GetStats": StatsRequest, "GetUsersStats": UsersStatsRequest,
             "GetScores": ScoresRequest}
 NUMBERS = {"timefrom", "timeto", "pagesize"}
-BOOLEANS = {"daily", "sessions"}
+BOOLEANS = {"daily", "sessions", "completed"}
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,10 @@ class Service:
 
 
 def _learners(moodle: MoodleSite, demo: DemoSite) -> dict[str, Learner]:
-    """The reference learner in the worked example's window; over the term, the learner
-    busiest in COURSE and the busiest learner with no grade in it."""
+    """The reference learner in the worked example's window; over the term, the reference
+    learner again (``record``: their courses complete, in progress and untracked), the
+    learner busiest in COURSE, the busiest learner with no grade in it, and the user
+    busiest in a course where they have no course total (``gradeless``: a teacher)."""
     ref = demo.reference
     term = dict(timefrom=TERM_START, timeto=TERM_END)
     with moodle.engine.connect() as conn:
@@ -173,7 +175,21 @@ def _learners(moodle: MoodleSite, demo: DemoSite) -> dict[str, Learner]:
     ungraded = max(set(names) - graded, key=seconds.get)
     assert in_course[busy] and seconds[ungraded], "the demo site has no busy learners"
     return {"reference": Learner(ref.username, ref.timefrom, ref.timeto),
-            "busy": Learner(busy, **term), "ungraded": Learner(ungraded, **term)}
+            "record": Learner(ref.username, **term), "busy": Learner(busy, **term),
+            "ungraded": Learner(ungraded, **term),
+            "gradeless": Learner(_gradeless(moodle), **term)}
+
+
+def _gradeless(moodle: MoodleSite) -> str:
+    """The user with the most time over the term in a course where they have no course total."""
+    request = UsersStatsRequest(statsscope="course", timefrom=TERM_START, timeto=TERM_END,
+                                pagesize=1000)
+    page = shaping.users_stats(moodle.get_users_stats(request, now=TERM_END, caller=OPERATOR))
+    assert not page.NEXTCURSOR
+    ungraded = [(course.SECONDS, stats.USER.USERNAME) for stats in page.USE_STATS
+                for course in stats.COURSES or [] if course.GRADE and not course.GRADE.GRADED]
+    assert ungraded, "nobody on the demo site has time in a course without a course total"
+    return max(ungraded)[1]
 
 
 def _active_students():

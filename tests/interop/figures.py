@@ -3,12 +3,13 @@
 Every client prints one JSON object per call, in the shape built here:
 
 * GetStats: ``{"USER": {USER fields}, "COURSES": [{COURSE fields}], "MODULES": [{MODULE fields}],
-  "SESSIONS": [{SESSION fields}]}``
+  "SESSIONS": [{SESSION fields}]}``; in course scope each course's ``COMPLETION`` and ``GRADE``
+  are ``{fields}``, or null when absent
 * GetUsersStats, every page: ``{"PAGES": n, "USERS": [GetStats figures of each user]}``
 * GetScores: ``{"USERNAME", "COURSE" (shortname), "SCORE", "GRADEMIN", "GRADEMAX", "ITEMS": [{ITEM fields}]}``
 
-The fields are named below as the clients name them: a name, or a list as ``(list,
-member, fields)``. xs:dateTime values as Unix time, xs:date as ``YYYY-MM-DD``, xs:boolean
+The fields are named below as the clients name them: a name, a list as ``(list,
+member, fields)``, or an element as ``(element, fields)``. xs:dateTime values as Unix time, xs:date as ``YYYY-MM-DD``, xs:boolean
 as true or false; an absent value as null; an absent list as ``[]`` (zeep, suds and
 node-soap read an empty list element as absent, like an SAP proxy).
 Clients differ in how they write an xs:decimal (text, or a JSON number), so
@@ -29,14 +30,18 @@ from soap_usestats.soap.messages import UserScores, UsersStats, UseStats
 DAYS = ("DAYS", "DAY", ("DATE", "SECONDS", "FINAL"))
 USER = ("USERNAME", "FROM", "ELAPSED", "SECONDS", "EVENTS", "FIRSTACCESS", "LASTACCESS",
         "SESSIONCOUNT", "FINALBEFORE", DAYS)
-COURSES = ("COURSES", "COURSE", ("SHORTNAME", "ELAPSED", "SECONDS", "EVENTS", DAYS))
+COMPLETION = ("COMPLETION", ("STATUS", "TIMEENROLLED", "TIMESTARTED", "TIMECOMPLETED"))
+GRADE = ("GRADE", ("SCORE", "GRADEMIN", "GRADEMAX", "GRADED"))
+COURSES = ("COURSES", "COURSE", ("SHORTNAME", "ELAPSED", "SECONDS", "EVENTS", DAYS, COMPLETION,
+                                 GRADE))
 MODULES = ("MODULES", "MODULE", ("ID", "NAME", "TYPE", "IDNUMBER", "ELAPSED", "SECONDS", "EVENTS"))
 SESSIONS = ("SESSIONS", "SESSION", ("START", "END", "SECONDS"))
 SCORES = ("SCORE", "GRADEMIN", "GRADEMAX",
           ("ITEMS", "ITEM", ("NAME", "TYPE", "IDNUMBER", "SCORE", "GRADEMAX")))
 INTEGERS = {"FROM", "ELAPSED", "SECONDS", "EVENTS", "ID", "SESSIONCOUNT"}
-DATETIMES = {"FIRSTACCESS", "LASTACCESS", "FINALBEFORE", "START", "END"}
-BOOLEANS = {"FINAL"}
+DATETIMES = {"FIRSTACCESS", "LASTACCESS", "FINALBEFORE", "START", "END", "TIMEENROLLED",
+             "TIMESTARTED", "TIMECOMPLETED"}
+BOOLEANS = {"FINAL", "GRADED"}
 DECIMALS = {"SCORE", "GRADEMIN", "GRADEMAX"}
 #: xs:boolean's lexical values.
 TRUTH = {"true": True, "1": True, "false": False, "0": False}
@@ -52,11 +57,15 @@ def _pick(value: Any, names: tuple) -> dict:
     """The named fields of an engine's message, where a list is a plain list."""
     fields = {}
     for name in names:
-        if isinstance(name, tuple):
+        if isinstance(name, str):
+            fields[name] = _value(getattr(value, name, None))
+        elif len(name) == 2:
+            name, inner = name
+            element = getattr(value, name, None)
+            fields[name] = None if element is None else _pick(element, inner)
+        else:
             name, _, inner = name
             fields[name] = [_pick(entry, inner) for entry in getattr(value, name, None) or []]
-        else:
-            fields[name] = _value(getattr(value, name, None))
     return fields
 
 
@@ -94,12 +103,16 @@ def _text(element: etree._Element, name: str) -> Any:
 def _xml_pick(element: etree._Element, names: tuple) -> dict:
     fields = {}
     for name in names:
-        if isinstance(name, tuple):
+        if isinstance(name, str):
+            fields[name] = _text(element, name)
+        elif len(name) == 2:
+            name, inner = name
+            child = element.find(f"{{{TNS}}}{name}")
+            fields[name] = None if child is None else _xml_pick(child, inner)
+        else:
             name, member, inner = name
             fields[name] = [_xml_pick(entry, inner)
                             for entry in element.findall(f"{{{TNS}}}{name}/{{{TNS}}}{member}")]
-        else:
-            fields[name] = _text(element, name)
     return fields
 
 

@@ -7,11 +7,13 @@
 
 const soap = require('soap');
 
-// The fields read: a name, or a list as [list, member, fields].
+// The fields read: a name, a list as [list, member, fields], or an element as [element, fields].
 const DAYS = ['DAYS', 'DAY', ['DATE', 'SECONDS', 'FINAL']];
 const USER = ['USERNAME', 'FROM', 'ELAPSED', 'SECONDS', 'EVENTS', 'FIRSTACCESS', 'LASTACCESS',
   'SESSIONCOUNT', 'FINALBEFORE', DAYS];
-const COURSES = ['COURSES', 'COURSE', ['SHORTNAME', 'ELAPSED', 'SECONDS', 'EVENTS', DAYS]];
+const COMPLETION = ['COMPLETION', ['STATUS', 'TIMEENROLLED', 'TIMESTARTED', 'TIMECOMPLETED']];
+const GRADE = ['GRADE', ['SCORE', 'GRADEMIN', 'GRADEMAX', 'GRADED']];
+const COURSES = ['COURSES', 'COURSE', ['SHORTNAME', 'ELAPSED', 'SECONDS', 'EVENTS', DAYS, COMPLETION, GRADE]];
 const MODULES = ['MODULES', 'MODULE', ['ID', 'NAME', 'TYPE', 'IDNUMBER', 'ELAPSED', 'SECONDS', 'EVENTS']];
 const SESSIONS = ['SESSIONS', 'SESSION', ['START', 'END', 'SECONDS']];
 const SCORES = ['SCORE', 'GRADEMIN', 'GRADEMAX',
@@ -34,11 +36,16 @@ function typed(name, value) {
   return DATES.includes(name) ? value.toISOString().slice(0, 10) : value.getTime() / 1000;
 }
 
-// The named fields; a list's entries, none when it is absent or empty.
+// The named fields; an element's, null when it is absent; a list's entries, none when it is
+// absent or empty.
 function pick(value, names) {
   return Object.fromEntries(names.map((name) => {
     if (!Array.isArray(name)) {
       return [name, typed(name, value[name])];
+    }
+    if (name.length === 2) {
+      const [element, inner] = name;
+      return [element, value[element] ? pick(value[element], inner) : null];
     }
     const [list, member, inner] = name;
     return [list, [value[list]?.[member] ?? []].flat().map((entry) => pick(entry, inner))];

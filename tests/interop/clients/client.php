@@ -6,20 +6,23 @@
 // With NO_SOAPACTION=1 in the environment the request carries an empty SOAPAction
 // (SoapClient always sends the header for SOAP 1.1).
 
-// The fields read: a name, or a list as [list, member, fields].
+// The fields read: a name, a list as [list, member, fields], or an element as [element, fields].
 const DAYS = ['DAYS', 'DAY', ['DATE', 'SECONDS', 'FINAL']];
 const USER = ['USERNAME', 'FROM', 'ELAPSED', 'SECONDS', 'EVENTS', 'FIRSTACCESS', 'LASTACCESS',
     'SESSIONCOUNT', 'FINALBEFORE', DAYS];
-const COURSES = ['COURSES', 'COURSE', ['SHORTNAME', 'ELAPSED', 'SECONDS', 'EVENTS', DAYS]];
+const COMPLETION = ['COMPLETION', ['STATUS', 'TIMEENROLLED', 'TIMESTARTED', 'TIMECOMPLETED']];
+const GRADE = ['GRADE', ['SCORE', 'GRADEMIN', 'GRADEMAX', 'GRADED']];
+const COURSES = ['COURSES', 'COURSE', ['SHORTNAME', 'ELAPSED', 'SECONDS', 'EVENTS', DAYS, COMPLETION, GRADE]];
 const MODULES = ['MODULES', 'MODULE', ['ID', 'NAME', 'TYPE', 'IDNUMBER', 'ELAPSED', 'SECONDS', 'EVENTS']];
 const SESSIONS = ['SESSIONS', 'SESSION', ['START', 'END', 'SECONDS']];
 const SCORES = ['SCORE', 'GRADEMIN', 'GRADEMAX',
     ['ITEMS', 'ITEM', ['NAME', 'TYPE', 'IDNUMBER', 'SCORE', 'GRADEMAX']]];
 // SoapClient gives an xs:dateTime as text (and an xs:date, printed as it comes).
-const DATETIMES = ['FIRSTACCESS', 'LASTACCESS', 'FINALBEFORE', 'START', 'END'];
+const DATETIMES = ['FIRSTACCESS', 'LASTACCESS', 'FINALBEFORE', 'START', 'END', 'TIMEENROLLED',
+    'TIMESTARTED', 'TIMECOMPLETED'];
 // The xs:boolean parameters, passed as PHP booleans: SoapClient sends any non-empty
 // string, 'false' too, as true.
-const BOOLEANS = ['daily', 'sessions'];
+const BOOLEANS = ['daily', 'sessions', 'completed'];
 
 class EmptySoapActionClient extends SoapClient
 {
@@ -29,19 +32,22 @@ class EmptySoapActionClient extends SoapClient
     }
 }
 
-// The named fields; xs:dateTime as Unix time, an absent field as null, a list's entries
-// (none when it is absent or empty).
+// The named fields; xs:dateTime as Unix time, an absent field (an element too) as null, a
+// list's entries (none when it is absent or empty).
 function pick(object $value, array $names): array
 {
     $fields = [];
     foreach ($names as $name) {
-        if (is_array($name)) {
+        if (is_string($name)) {
+            $field = $value->$name ?? null;
+            $fields[$name] = in_array($name, DATETIMES) && $field !== null ? strtotime($field) : $field;
+        } elseif (count($name) === 2) {
+            [$name, $inner] = $name;
+            $fields[$name] = isset($value->$name) ? pick($value->$name, $inner) : null;
+        } else {
             [$name, $member, $inner] = $name;
             $fields[$name] = array_map(fn ($entry) => pick($entry, $inner), $value->$name->$member ?? []);
-            continue;
         }
-        $field = $value->$name ?? null;
-        $fields[$name] = in_array($name, DATETIMES) && $field !== null ? strtotime($field) : $field;
     }
     return $fields;
 }

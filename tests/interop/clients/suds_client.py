@@ -12,11 +12,15 @@ import sys
 from suds.client import Client
 from suds.transport.http import HttpTransport
 
-#: The fields read: a name, or a list as (list, member, fields).
+#: The fields read: a name, a list as (list, member, fields), or an element as
+#: (element, fields).
 DAYS = ("DAYS", "DAY", ("DATE", "SECONDS", "FINAL"))
 USER = ("USERNAME", "FROM", "ELAPSED", "SECONDS", "EVENTS", "FIRSTACCESS", "LASTACCESS",
         "SESSIONCOUNT", "FINALBEFORE", DAYS)
-COURSES = ("COURSES", "COURSE", ("SHORTNAME", "ELAPSED", "SECONDS", "EVENTS", DAYS))
+COMPLETION = ("COMPLETION", ("STATUS", "TIMEENROLLED", "TIMESTARTED", "TIMECOMPLETED"))
+GRADE = ("GRADE", ("SCORE", "GRADEMIN", "GRADEMAX", "GRADED"))
+COURSES = ("COURSES", "COURSE", ("SHORTNAME", "ELAPSED", "SECONDS", "EVENTS", DAYS, COMPLETION,
+                                 GRADE))
 MODULES = ("MODULES", "MODULE", ("ID", "NAME", "TYPE", "IDNUMBER", "ELAPSED", "SECONDS", "EVENTS"))
 SESSIONS = ("SESSIONS", "SESSION", ("START", "END", "SECONDS"))
 SCORES = ("SCORE", "GRADEMIN", "GRADEMAX",
@@ -42,15 +46,20 @@ def typed(name, value):
 
 
 def pick(value, names):
-    """The named fields, None when absent; a list's entries, none when it is absent or empty."""
+    """The named fields, None when absent (an element's too); a list's entries, none when it
+    is absent or empty."""
     fields = {}
     for name in names:
-        if isinstance(name, tuple):
+        if isinstance(name, str):
+            fields[name] = typed(name, getattr(value, name, None))
+        elif len(name) == 2:
+            name, inner = name
+            element = getattr(value, name, None)
+            fields[name] = None if element is None else pick(element, inner)
+        else:
             name, member, inner = name
             entries = getattr(getattr(value, name, None), member, None) or []
             fields[name] = [pick(entry, inner) for entry in entries]
-        else:
-            fields[name] = typed(name, getattr(value, name, None))
     return fields
 
 

@@ -11,11 +11,15 @@ import sys
 
 import zeep
 
-#: The fields read: a name, or a list as (list, member, fields).
+#: The fields read: a name, a list as (list, member, fields), or an element as
+#: (element, fields).
 DAYS = ("DAYS", "DAY", ("DATE", "SECONDS", "FINAL"))
 USER = ("USERNAME", "FROM", "ELAPSED", "SECONDS", "EVENTS", "FIRSTACCESS", "LASTACCESS",
         "SESSIONCOUNT", "FINALBEFORE", DAYS)
-COURSES = ("COURSES", "COURSE", ("SHORTNAME", "ELAPSED", "SECONDS", "EVENTS", DAYS))
+COMPLETION = ("COMPLETION", ("STATUS", "TIMEENROLLED", "TIMESTARTED", "TIMECOMPLETED"))
+GRADE = ("GRADE", ("SCORE", "GRADEMIN", "GRADEMAX", "GRADED"))
+COURSES = ("COURSES", "COURSE", ("SHORTNAME", "ELAPSED", "SECONDS", "EVENTS", DAYS, COMPLETION,
+                                 GRADE))
 MODULES = ("MODULES", "MODULE", ("ID", "NAME", "TYPE", "IDNUMBER", "ELAPSED", "SECONDS", "EVENTS"))
 SESSIONS = ("SESSIONS", "SESSION", ("START", "END", "SECONDS"))
 SCORES = ("SCORE", "GRADEMIN", "GRADEMAX",
@@ -41,15 +45,20 @@ def typed(name, value):
 
 
 def pick(value, names):
-    """The named fields; a list's entries, none when it is absent or empty."""
+    """The named fields; an element's, None when it is absent; a list's entries, none when it
+    is absent or empty."""
     fields = {}
     for name in names:
-        if isinstance(name, tuple):
+        if isinstance(name, str):
+            fields[name] = typed(name, getattr(value, name))
+        elif len(name) == 2:
+            name, inner = name
+            element = getattr(value, name)
+            fields[name] = None if element is None else pick(element, inner)
+        else:
             name, member, inner = name
             entries = getattr(value, name)
             fields[name] = [pick(entry, inner) for entry in getattr(entries, member)] if entries else []
-        else:
-            fields[name] = typed(name, getattr(value, name))
     return fields
 
 
