@@ -451,19 +451,15 @@ class MoodleSite:
         return _Records(True, {(row.userid, row.course): row for row in rows}, completed)
 
     def _course_totals(self, conn: Connection, courses: Mapping[int, Row],
-                       userids: list[int]) -> dict[tuple[int, int], Grade]:
-        """Each user's course total in each of the courses (the site course aside), as
-        GetScores gives it, by ``(userid, courseid)``; a course without a total is absent."""
+                       userids: list[int]) -> _Totals:
+        """The users' course totals in the courses (the site course aside)."""
         ids = [c for c, row in courses.items() if row.category != 0]
-        totals: dict[tuple[int, int], Grade] = {}
-        if not ids:
-            return totals
-        for row in self.queries.course_totals(conn, ids, userids):
-            bounds = Grade(None, _grade(row.grademin), _grade(row.grademax))
-            for userid in userids:
-                totals.setdefault((userid, row.courseid), bounds)
+        totals = _Totals({}, {})
+        for row in self.queries.course_totals(conn, ids, userids) if ids else ():
+            totals.bounds[row.courseid] = Grade(None, _grade(row.grademin),
+                                                _grade(row.grademax))
             if row.userid is not None:
-                totals[row.userid, row.courseid] = replace(bounds, score=_grade(row.finalgrade))
+                totals.scores[row.userid, row.courseid] = _grade(row.finalgrade)
         return totals
 
     def _module_names(self, conn: Connection, usages: list[Usage]) -> _ModuleNames:
@@ -515,13 +511,26 @@ class _Records:
                           row.timecompleted or None)
 
 
+@dataclass(frozen=True)
+class _Totals:
+    """A page's course totals: each course's bounds, and each user's final grade in it."""
+
+    bounds: dict[int, Grade]
+    scores: dict[tuple[int, int], Decimal | None]
+
+    def of(self, userid: int, courseid: int) -> Grade:
+        """The user's course total, as GetScores gives it (ungraded in a course without one)."""
+        bounds = self.bounds.get(courseid, _UNGRADED)
+        return replace(bounds, score=self.scores.get((userid, courseid)))
+
+
 def _days(usage: Usage) -> set[date]:
     """Every date with time booked to it: the user's, and each course's."""
     return {day for tally in (usage.total, *usage.courses.values()) for day in tally.days}
 
 
 def _with_courses(stats: Stats, usage: Usage, rows: Mapping[int, Row], records: _Records,
-                  totals: Mapping[tuple[int, int], Grade]) -> Stats:
+                  totals: _Totals) -> Stats:
     """``stats`` with every course's figures and learning record; the site course apart.
     A course completed in the window is there even with no time in it, where the course
     tracks completion. A course's days are final as the user's are: ``stats.final_days``
@@ -543,7 +552,7 @@ def _with_courses(stats: Stats, usage: Usage, rows: Mapping[int, Row], records: 
             courseid, row.fullname if row else "", row.shortname if row else "",
             (row.idnumber if row else None) or "", tally, final_days=stats.final_days,
             completion=records.completion(userid, row) if row else None,
-            grade=totals.get((userid, courseid), _UNGRADED) if row else None))
+            grade=totals.of(userid, courseid) if row else None))
     courses.sort(key=lambda c: (c.shortname, c.id))
     return replace(stats, courses=courses, site_course=site_course)
 
