@@ -16,7 +16,7 @@ same indexed lookups (user and time range) as its own rows:
   within ``lastpingcredit`` of the end (the latest row's lap grows until then);
 - before its start, the reach: each user's rows back to the last one that reset
   the carry, found by spans growing back from the start (:data:`LOOK_BACK`), a
-  statement per span for every user still looking (:func:`_reach`).
+  statement per span for every user still looking (:func:`reach`).
 
 Then one statement per call: a chain of CTEs, one rule each, through which only
 numbers go (the sorts and temporary tables stay narrow); the rows of the window
@@ -120,7 +120,7 @@ def log_rows(tables: LogTables, userids: Users | BindParameter, start: Start | B
         .select_from(starts.joined(_log_with_module_types(tables), log.userid))
         .where(log.userid.in_(userids if isinstance(userids, Select | BindParameter)
                               else sorted(userids)),
-               log.timecreated.between(starts.start, end), *_takes_part(tables))
+               log.timecreated.between(starts.start, end), *takes_part(tables))
     )
 
 
@@ -132,7 +132,7 @@ def _row_columns(tables: LogTables) -> list[ColumnElement]:
             log.component, m.name.label("modname")]
 
 
-def _takes_part(tables: LogTables) -> list[ColumnElement[bool]]:
+def takes_part(tables: LogTables) -> list[ColumnElement[bool]]:
     """The conditions of "Which log rows take part", but for the user and the time."""
     log = tables.log.c
     return [or_(log.origin.is_(None), log.origin != "cli"), log.action != "failed",
@@ -199,7 +199,7 @@ def usage_by_user(conn: Connection, tables: LogTables, userids: Users, start: St
         userids = [userid for userid in userids if userid in start]
     if not userids:
         return {}
-    reach = _reach(conn, tables, sorted(set(userids)), start, settings)
+    reach = reach(conn, tables, sorted(set(userids)), start, settings)
     groups = tuple(sorted({group for group, _ in reach.values()}))
     starts = list(start.values()) if isinstance(start, Mapping) else [start]
     days = _LocalDays.of(zone, min(starts), end) if zone is not None else None
@@ -228,7 +228,7 @@ def _look_ahead(end: int, now: int, settings: TimeSettings) -> int:
     return _LAST_TIME
 
 
-def _reach(conn: Connection, tables: LogTables, userids: list[int], start: Start,
+def reach(conn: Connection, tables: LogTables, userids: list[int], start: Start,
            settings: TimeSettings) -> dict[int, tuple[int, int]]:
     """Each user's reach: the rows before its window start that decide the window's
     seconds, as the span it ended in (its group; 0 for none) and the time it begins.
@@ -289,7 +289,7 @@ def _span(tables: LogTables, starts: _Starts, bounded: bool, settings: TimeSetti
         select(*_row_columns(tables)).select_from(starts.joined(_log_with_module_types(tables),
                                                                 log.userid))
         .where(log.userid.in_(_USERIDS), *in_span, log.timecreated < since - _NEAR,
-               *_takes_part(tables))
+               *takes_part(tables))
         .subquery("in_span").c
     )
     resets = and_(_rule(rows, settings).in_(_BARRIERS), ~_graded(rows))
@@ -324,7 +324,7 @@ def _rows(tables: LogTables, groups: tuple[int, ...]) -> Subquery:
     branches = [
         select(*_row_columns(tables)).select_from(_log_with_module_types(tables))
         .where(log.userid.in_(users), log.timecreated.between(since, _AHEAD),
-               *_takes_part(tables))
+               *takes_part(tables))
         for users, since in (_GROUPS[group] for group in groups)
     ]
     return (branches[0] if len(branches) == 1 else union_all(*branches)).subquery("taking_part")
