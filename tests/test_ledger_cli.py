@@ -30,3 +30,27 @@ def test_compile_refuses_when_the_ledger_is_off(monkeypatch, capsys):
     monkeypatch.setenv("USESTATS_LEDGER_URL", "none")
     assert cli.main(["compile"]) == 2
     assert "the ledger is off" in capsys.readouterr().err
+
+
+def test_check_reports_the_ledger(builder, tmp_path, monkeypatch):
+    from soap_usestats.checks import check
+    from soap_usestats.config import load_settings
+
+    user = builder.user("alice")
+    builder.log(user, 1000, "loggedin", "user", 10)
+    ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    monkeypatch.setenv("USESTATS_DATABASE_URL", builder.url)
+    monkeypatch.setenv("USESTATS_LEDGER_URL", ledger_url)
+
+    def finding():
+        return next(f for f in check(load_settings(), now=5000) if f.subject == "ledger")
+
+    assert "does not exist yet" in finding().detail
+    assert cli.main(["compile"]) == 0
+    compiled = finding()
+    assert compiled.status == "ok" and '"threshold": 60' in compiled.detail
+    builder.log(user, 2000, "loggedout", "user", 10)
+    behind = finding()
+    assert behind.status == "warn" and "the log is 1 rows" in behind.detail
+    monkeypatch.setenv("USESTATS_LEDGER_URL", "none")
+    assert finding().detail.startswith("off")
