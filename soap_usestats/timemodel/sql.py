@@ -199,18 +199,18 @@ def usage_by_user(conn: Connection, tables: LogTables, userids: Users, start: St
         userids = [userid for userid in userids if userid in start]
     if not userids:
         return {}
-    reach = reach(conn, tables, sorted(set(userids)), start, settings)
-    groups = tuple(sorted({group for group, _ in reach.values()}))
+    reaches = reach(conn, tables, sorted(set(userids)), start, settings)
+    groups = tuple(sorted({group for group, _ in reaches.values()}))
     starts = list(start.values()) if isinstance(start, Mapping) else [start]
     days = _LocalDays.of(zone, min(starts), end) if zone is not None else None
     parameters = {"end": end, "now": now, "ahead": _look_ahead(end, now, settings)}
     for group in groups:
-        members = {userid: since for userid, (of, since) in reach.items() if of == group}
+        members = {userid: since for userid, (of, since) in reaches.items() if of == group}
         parameters |= {f"group{group}": sorted(members), f"since{group}": min(members.values())}
     if isinstance(start, Mapping):
         statement = _statement(tables, _Starts.of(start), groups, settings, True, days)
     else:
-        statement = _built(tables, len(reach) > 1, groups, settings, days)
+        statement = _built(tables, len(reaches) > 1, groups, settings, days)
         parameters["start"] = start
     return _usages(conn.execute(statement, parameters), days)
 
@@ -240,7 +240,7 @@ def reach(conn: Connection, tables: LogTables, userids: list[int], start: Start,
     the earliest row; it stops once no user is looking, or no log row is older
     than the span.
     """
-    reach: dict[int, tuple[int, int]] = {}
+    reached: dict[int, tuple[int, int]] = {}
     earliest: dict[int, tuple[int, int]] = {}  # the earliest row, for users with no reset
     looking = list(userids)
     for group, (near, far) in enumerate(_SPANS, 1):
@@ -254,15 +254,15 @@ def reach(conn: Connection, tables: LogTables, userids: list[int], start: Start,
         for row in conn.execute(statement, parameters):
             first = row.first
             if row.reset is not None:
-                reach[row.userid] = (group, row.reset)
+                reached[row.userid] = (group, row.reset)
             elif row.userid is not None:
                 earliest[row.userid] = (group, row.earliest)
-        looking = [userid for userid in looking if userid not in reach]
+        looking = [userid for userid in looking if userid not in reached]
         latest = (max((start[u] for u in looking), default=0) if isinstance(start, Mapping)
                   else start)
         if not looking or far is None or first is None or latest - far <= first:
             break
-    return reach | {userid: earliest.get(userid, (0, _start_of(start, userid)))
+    return reached | {userid: earliest.get(userid, (0, _start_of(start, userid)))
                     for userid in looking}
 
 
