@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, func, inspect, select
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,6 +28,8 @@ from .exceptions import (
     root_cause,
 )
 from .federation.peer import Peer
+from .ledger import migrate, source
+from .ledger import tables as ledger_tables
 from .moodle.database import connect, read_only
 from .moodle.queries import Queries
 from .moodle.siteconfig import SiteConfig
@@ -113,6 +115,7 @@ def _site(conn: Connection, site: MoodleSite, settings: Settings, token: str | N
     yield _log_lifetime(queries.plugin_config(conn, LOG_STORE))
     yield from _time_model(queries.plugin_config(conn, BLOCK), settings.use_stats)
     config = SiteConfig.read(conn, queries)
+    yield _ledger(conn, queries, settings.ledger_url, now)
     yield _web_services(config)
     yield _wwwroot(queries.wwwroot(conn, config.localhost), config.localhost)
     for client in settings.clients.values():
@@ -240,6 +243,39 @@ def _settings(values: Mapping[str, object], sources: Mapping[str, str] | None = 
 
     return ", ".join(f"{name} {shown(value)}" + (f" ({sources[name]})" if sources else "")
                      for name, value in values.items())
+
+
+def _ledger(conn: Connection, queries: Queries, url: str | None, now: int) -> Finding:
+    """The ledger: its database, the settings the site was compiled with, the last log id
+    compiled and how far the log is ahead of it. Reads only (nothing is created)."""
+    if url is None:
+        return Finding(WARN, "ledger", "off (ledger_url is none): every answer is computed "
+                                       "from the log")
+    shown = make_url(url).render_as_string(hide_password=True)
+    if absent := _absent_file(url):
+        return Finding(WARN, "ledger", f"{absent} yet: soap-usestats compile makes it")
+    engine = create_engine(url)
+    try:
+        if migrate.revision(engine) is None:
+            return Finding(WARN, "ledger", f"{shown} has no ledger yet: soap-usestats compile "
+                                           "makes it")
+        with engine.connect() as ledger:
+            site = ledger.execute(select(ledger_tables.site).where(
+                ledger_tables.site.c.key == source.site_key(conn, queries))).one_or_none()
+    except SQLAlchemyError as error:
+        return Finding(WARN, "ledger", f"{shown} cannot be used, answers come from the log: "
+                                       f"{_first_line(getattr(error, 'orig', error))}")
+    finally:
+        engine.dispose()
+    if site is None:
+        return Finding(WARN, "ledger", f"{shown}: this site is not compiled yet (soap-usestats "
+                                       "compile)")
+    log = queries.t.log.c
+    behind = conn.scalar(select(func.count()).where(log.id > site.compiled_id))
+    lag = now - site.updated if behind else 0
+    return Finding(OK if not behind else WARN, "ledger",
+                   f"{shown}: compiled with {site.settings}, to log id {site.compiled_id}; "
+                   f"the log is {behind} rows and {lag} s ahead")
 
 
 def _web_services(config: SiteConfig) -> Finding:

@@ -21,6 +21,7 @@ from .auth.clients import new_client, new_secret_key
 from .config import (
     CLIENT_NAME,
     ClientCredential,
+    DirectSite,
     Settings,
     check_database_url,
     load_settings,
@@ -119,6 +120,74 @@ def check(args: argparse.Namespace) -> int:
         print(finding, flush=True)
         failed |= finding.status == checks.FAIL
     return 1 if failed else 0
+
+
+def compile_ledger(args: argparse.Namespace) -> int:
+    """Migrate the ledger, take its lock, compile every site read directly until caught up;
+    with ``--follow``, keep compiling as rows arrive."""
+    from .ledger import migrate
+    from .ledger.lock import Lease, LockHeld
+
+    configure_logging()
+    settings = load_settings()
+    if settings.ledger_url is None:
+        raise ConfigError("the ledger is off (ledger_url is none): there is nothing to compile")
+    ledger = migrate.ledger_engine(settings.ledger_url)
+    migrate.upgrade(ledger)
+    lease = Lease(ledger)
+    while True:
+        try:
+            lease.acquire()
+            break
+        except LockHeld as error:
+            if not args.follow:
+                raise
+            print(f"soap-usestats compile: {error}; waiting", file=sys.stderr, flush=True)
+            time.sleep(args.interval)
+    try:
+        while True:
+            _compile_sites(settings, ledger, lease)
+            if not args.follow:
+                return 0
+            time.sleep(args.interval)
+    finally:
+        lease.release()
+        ledger.dispose()
+
+
+#: Seconds a compile's reads of a Moodle database may take (a heavy learner's whole log).
+COMPILE_TIMEOUT = 3600
+
+
+def _compile_sites(settings: Settings, ledger, lease) -> None:
+    """Every site read directly, compiled pass after pass until no new log row is left."""
+    from .domain.site import MoodleSite
+    from .ledger import compiler, source
+    from .ledger.progress import Progress
+    from .moodle.database import read_only
+
+    reading = replace(settings, database_timeout=max(settings.database_timeout, COMPILE_TIMEOUT))
+    sites = [MoodleSite.from_settings(reading)] + [
+        MoodleSite.other(entry, reading) for entry in settings.sites.values()
+        if isinstance(entry, DirectSite)]
+    for site in sites:
+        try:
+            while True:
+                with read_only(site.engine) as conn:
+                    model = site.time_model(conn).time_settings
+                progress = Progress(sys.stderr)
+                outcome = compiler.compile(site.engine, site.queries, ledger, model,
+                                           int(time.time()), lease=lease,
+                                           advance=progress.advance, planned=progress.planned)
+                progress.finish()
+                print(f"{outcome.key}: booked {outcome.rows} rows of {outcome.users} users; "
+                      f"compiled to log id {outcome.compiled_id}, final before "
+                      f"{outcome.final_to}", flush=True)
+                with read_only(site.engine) as conn:
+                    if source.newest_id(conn, site.queries) <= outcome.compiled_id:
+                        break
+        finally:
+            site.engine.dispose()
 
 
 def _token_from(path: str | None) -> str | None:
@@ -255,6 +324,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--client-ip", default="127.0.0.1",
                    help="the address the token is checked from (for tokens restricted to addresses)")
     p.set_defaults(run=check)
+
+    p = commands.add_parser("compile", help="compile the log into the ledger until it is caught up")
+    p.add_argument("--follow", action="store_true",
+                   help="keep compiling as rows arrive (and wait for the lock if another "
+                        "compiler holds it)")
+    p.add_argument("--interval", type=float, default=60,
+                   help="seconds between two passes with --follow (default 60)")
+    p.set_defaults(run=compile_ledger)
 
     p = commands.add_parser("credentials", help="manage the credentials of the service's clients")
     _add_credentials_commands(p.add_subparsers(dest="action", required=True))

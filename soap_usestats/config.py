@@ -5,6 +5,9 @@ Example file::
 
     database_url = "mysql+pymysql://usestats_ro:secret@db.example.com/moodle"
     table_prefix = "mdl_"
+    # The service's own database of compiled figures (never the Moodle database):
+    # default var/ledger.sqlite under the working directory; "none" turns it off.
+    ledger_url = "postgresql+psycopg://usestats:secret@db.example.com/usestats_ledger"
     public_url = "https://moodle-stats.example.com/soap"
     max_request_bytes = 1048576
     trusted_proxies = ["10.0.0.0/8"]   # whose X-Forwarded-For is believed
@@ -75,6 +78,11 @@ from .timemodel.settings import TimeModelOverrides
 from .wwwroots import normalise
 
 DEMO_DATABASE_URL = "sqlite:///var/demo_moodle.sqlite"
+#: The ledger where none is configured: an SQLite file of the service's own, under the
+#: working directory.
+DEFAULT_LEDGER_URL = "sqlite:///var/ledger.sqlite"
+#: The value of ``ledger_url`` that turns the ledger off.
+NO_LEDGER = "none"
 MIN_SECRET_KEY_LENGTH = 32
 CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 PASSWORD_HASH = re.compile(r"sha256:[0-9a-f]{64}")
@@ -85,7 +93,8 @@ DEFAULT_DATABASE_TIMEOUT = 30
 #: The largest answer (or WSDL) taken from a peer, unless its ``max_answer_bytes`` says otherwise.
 DEFAULT_MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
-_STRINGS = ("database_url", "table_prefix", "public_url", "secret_key_file", "nonce_store")
+_STRINGS = ("database_url", "table_prefix", "public_url", "secret_key_file", "nonce_store",
+            "ledger_url")
 _COUNTS = ("wsse_max_age", "max_request_bytes", "throttle_seconds", "database_timeout")
 #: Counts where 0 is allowed (and switches something off).
 _ZERO_COUNTS = ("cache_seconds", "throttle_failures")
@@ -159,6 +168,8 @@ class Settings:
     #: is ``http://<the address served>/soap`` (``web.serving.served_url``).
     public_url: str | None = None
     use_stats: TimeModelOverrides = field(default_factory=TimeModelOverrides)
+    #: The ledger's database (``ledger``); None: no ledger.
+    ledger_url: str | None = field(default=DEFAULT_LEDGER_URL, repr=False)
     secret_key: str | None = field(default=None, repr=False)
     secret_key_file: str | None = None
     clients: Mapping[str, ClientCredential] = field(default_factory=lambda: MappingProxyType({}))
@@ -225,6 +236,12 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     clients = parse_clients(values.get("clients", {}))
     if "sites" in values:
         parsed["sites"] = parse_sites(values["sites"])
+    if "ledger_url" in parsed:
+        parsed["ledger_url"] = _ledger_url(names.get("ledger_url", "ledger_url"),
+                                           parsed["ledger_url"])
+    _not_a_moodle_database(names.get("ledger_url", "ledger_url"),
+                           parsed.get("ledger_url", DEFAULT_LEDGER_URL),
+                           parsed.get("database_url", DEMO_DATABASE_URL), parsed.get("sites", {}))
     secret_key = environ.get("USESTATS_SECRET_KEY", "").strip()
     source = "USESTATS_SECRET_KEY"
     if not secret_key:
@@ -258,6 +275,39 @@ def check_database_url(name: str, value: str) -> str:
     hint = f"write {_shown(url.set(drivername=scheme))}" if scheme else _URL_FORMS
     raise ConfigError(f"{name} {_shown(url)} cannot be used: {problem}; {hint}")
 
+
+
+def _ledger_url(name: str, value: str) -> str | None:
+    """The ledger's URL, checked; None for ``none``."""
+    if value.strip().lower() == NO_LEDGER:
+        return None
+    return check_database_url(name, value)
+
+
+def _not_a_moodle_database(name: str, ledger: str | None, moodle: str,
+                           sites: Mapping[str, DirectSite | PeerService]) -> None:
+    """Refuse a ledger in a Moodle database the service reads: it only ever reads those."""
+    if ledger is None:
+        return
+    others = [("database_url", moodle)] + [(f"sites.{wwwroot!r}.database_url", site.database_url)
+                                           for wwwroot, site in sites.items()
+                                           if isinstance(site, DirectSite)]
+    for setting, url in others:
+        if same_database(ledger, url):
+            raise ConfigError(f"{name} {_shown(make_url(ledger))} is the Moodle database of "
+                              f"{setting}: the ledger is never a Moodle database, which the "
+                              f"service only reads; name a database of its own, or none")
+
+
+def same_database(one: str, other: str) -> bool:
+    """Whether two URLs name the same database (whatever the driver, user or password)."""
+    a, b = make_url(one), make_url(other)
+    if a.get_backend_name() != b.get_backend_name():
+        return False
+    if a.get_backend_name() == "sqlite":
+        return bool(a.database) and a.database != ":memory:" and (
+            os.path.realpath(a.database) == os.path.realpath(b.database or ""))
+    return (a.host, a.port, a.database) == (b.host, b.port, b.database)
 
 
 def _shown(url: URL) -> str:

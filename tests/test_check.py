@@ -66,12 +66,16 @@ def plugin_setting(url: str, plugin: str, name: str, value: str):
         engine.dispose()
 
 
-def test_the_demo_site_passes_every_check(demo, run):
+def test_the_demo_site_passes_every_check(demo, run, tmp_path, monkeypatch, capsys):
     url, token, owner = demo
-    status, lines = run(USESTATS_DATABASE_URL=url, USESTATS_CHECK_TOKEN=token)
+    monkeypatch.setenv("USESTATS_DATABASE_URL", url)
+    monkeypatch.setenv("USESTATS_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    assert main(["compile"]) == 0
+    capsys.readouterr()
+    status, lines = run(USESTATS_CHECK_TOKEN=token)
     assert status == 0
     assert list(lines) == ["database", "tables", "log store", "log lifetime", "block_use_stats",
-                           "time model", "web services", "wwwroot", "token"]
+                           "time model", "ledger", "web services", "wwwroot", "token"]
     assert all(line.startswith("ok   ") for line in lines.values()), lines
     assert "logstore_standard" in lines["log store"]
     assert "threshold 60, lastpingcredit 15" in lines["block_use_stats"]

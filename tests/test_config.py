@@ -7,6 +7,7 @@ from ipaddress import ip_network
 import pytest
 
 from soap_usestats.config import (
+    DEFAULT_LEDGER_URL,
     DEMO_DATABASE_URL,
     Capabilities,
     ClientCredential,
@@ -202,3 +203,31 @@ def test_the_database_urls_the_service_can_use(tmp_path):
     for url in ("mysql+pymysql://u:p@db/moodle", "postgresql+psycopg://u@db/moodle",
                 f"sqlite:///{tmp_path / 'moodle.sqlite'}"):
         assert load_settings({"USESTATS_DATABASE_URL": url}).database_url == url
+
+
+def test_the_ledger_is_an_sqlite_file_of_the_service_s_own_by_default_and_none_turns_it_off(
+        tmp_path):
+    assert load_settings({}).ledger_url == DEFAULT_LEDGER_URL == "sqlite:///var/ledger.sqlite"
+    assert load_settings({"USESTATS_LEDGER_URL": "none"}).ledger_url is None
+    path = tmp_path / "usestats.toml"
+    path.write_text('ledger_url = "postgresql+psycopg://usestats@db/ledger"\n')
+    assert load_settings({"USESTATS_CONFIG": str(path)}).ledger_url == (
+        "postgresql+psycopg://usestats@db/ledger")
+    assert load_settings({"USESTATS_CONFIG": str(path), "USESTATS_LEDGER_URL": "NONE"}
+                         ).ledger_url is None
+
+
+@pytest.mark.parametrize("ledger, moodle", [
+    ("postgresql+psycopg://usestats:secret@db/moodle", "postgresql+psycopg://ro@db/moodle"),
+    ("sqlite:///var/../var/moodle.sqlite", "sqlite:///var/moodle.sqlite"),
+])
+def test_a_ledger_in_the_moodle_database_is_refused(tmp_path, ledger, moodle):
+    with pytest.raises(ConfigError, match="USESTATS_LEDGER_URL .* is the Moodle database of "
+                                          "database_url") as raised:
+        load_settings({"USESTATS_DATABASE_URL": moodle, "USESTATS_LEDGER_URL": ledger})
+    assert "secret" not in str(raised.value)
+    path = tmp_path / "usestats.toml"
+    path.write_text(f'ledger_url = "{ledger}"\n[sites."https://moodle-b.example.com"]\n'
+                    f'database_url = "{moodle}"\n')
+    with pytest.raises(ConfigError, match="ledger_url .* sites.'https://moodle-b.example.com'"):
+        load_settings({"USESTATS_CONFIG": str(path)})

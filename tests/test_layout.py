@@ -1,6 +1,6 @@
 """The architecture, as the imports show it: from the WSGI edge down to the engine, never up.
 
-web -> soap -> federation -> domain -> auth -> access -> moodle -> timemodel; the flat modules
+web -> soap -> federation -> domain -> auth -> access -> ledger -> moodle -> timemodel; the flat modules
 (config, exceptions, namespaces, contexts, wwwroots) are shared by all. Nothing below the
 SOAP layer imports Spyne.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parent.parent / "soap_usestats"
-LAYERS = ["timemodel", "moodle", "access", "auth", "domain", "federation", "soap", "web"]
+LAYERS = ["timemodel", "moodle", "ledger", "access", "auth", "domain", "federation", "soap", "web"]
 SHARED = {"config", "exceptions", "namespaces", "contexts", "wwwroots"}
 
 

@@ -16,7 +16,7 @@ same indexed lookups (user and time range) as its own rows:
   within ``lastpingcredit`` of the end (the latest row's lap grows until then);
 - before its start, the reach: each user's rows back to the last one that reset
   the carry, found by spans growing back from the start (:data:`LOOK_BACK`), a
-  statement per span for every user still looking (:func:`_reach`).
+  statement per span for every user still looking (:func:`reach`).
 
 Then one statement per call: a chain of CTEs, one rule each, through which only
 numbers go (the sorts and temporary tables stay narrow); the rows of the window
@@ -120,7 +120,7 @@ def log_rows(tables: LogTables, userids: Users | BindParameter, start: Start | B
         .select_from(starts.joined(_log_with_module_types(tables), log.userid))
         .where(log.userid.in_(userids if isinstance(userids, Select | BindParameter)
                               else sorted(userids)),
-               log.timecreated.between(starts.start, end), *_takes_part(tables))
+               log.timecreated.between(starts.start, end), *takes_part(tables))
     )
 
 
@@ -132,7 +132,7 @@ def _row_columns(tables: LogTables) -> list[ColumnElement]:
             log.component, m.name.label("modname")]
 
 
-def _takes_part(tables: LogTables) -> list[ColumnElement[bool]]:
+def takes_part(tables: LogTables) -> list[ColumnElement[bool]]:
     """The conditions of "Which log rows take part", but for the user and the time."""
     log = tables.log.c
     return [or_(log.origin.is_(None), log.origin != "cli"), log.action != "failed",
@@ -199,18 +199,18 @@ def usage_by_user(conn: Connection, tables: LogTables, userids: Users, start: St
         userids = [userid for userid in userids if userid in start]
     if not userids:
         return {}
-    reach = _reach(conn, tables, sorted(set(userids)), start, settings)
-    groups = tuple(sorted({group for group, _ in reach.values()}))
+    reaches = reach(conn, tables, sorted(set(userids)), start, settings)
+    groups = tuple(sorted({group for group, _ in reaches.values()}))
     starts = list(start.values()) if isinstance(start, Mapping) else [start]
     days = _LocalDays.of(zone, min(starts), end) if zone is not None else None
     parameters = {"end": end, "now": now, "ahead": _look_ahead(end, now, settings)}
     for group in groups:
-        members = {userid: since for userid, (of, since) in reach.items() if of == group}
+        members = {userid: since for userid, (of, since) in reaches.items() if of == group}
         parameters |= {f"group{group}": sorted(members), f"since{group}": min(members.values())}
     if isinstance(start, Mapping):
         statement = _statement(tables, _Starts.of(start), groups, settings, True, days)
     else:
-        statement = _built(tables, len(reach) > 1, groups, settings, days)
+        statement = _built(tables, len(reaches) > 1, groups, settings, days)
         parameters["start"] = start
     return _usages(conn.execute(statement, parameters), days)
 
@@ -228,7 +228,7 @@ def _look_ahead(end: int, now: int, settings: TimeSettings) -> int:
     return _LAST_TIME
 
 
-def _reach(conn: Connection, tables: LogTables, userids: list[int], start: Start,
+def reach(conn: Connection, tables: LogTables, userids: list[int], start: Start,
            settings: TimeSettings) -> dict[int, tuple[int, int]]:
     """Each user's reach: the rows before its window start that decide the window's
     seconds, as the span it ended in (its group; 0 for none) and the time it begins.
@@ -240,7 +240,7 @@ def _reach(conn: Connection, tables: LogTables, userids: list[int], start: Start
     the earliest row; it stops once no user is looking, or no log row is older
     than the span.
     """
-    reach: dict[int, tuple[int, int]] = {}
+    reached: dict[int, tuple[int, int]] = {}
     earliest: dict[int, tuple[int, int]] = {}  # the earliest row, for users with no reset
     looking = list(userids)
     for group, (near, far) in enumerate(_SPANS, 1):
@@ -254,15 +254,15 @@ def _reach(conn: Connection, tables: LogTables, userids: list[int], start: Start
         for row in conn.execute(statement, parameters):
             first = row.first
             if row.reset is not None:
-                reach[row.userid] = (group, row.reset)
+                reached[row.userid] = (group, row.reset)
             elif row.userid is not None:
                 earliest[row.userid] = (group, row.earliest)
-        looking = [userid for userid in looking if userid not in reach]
+        looking = [userid for userid in looking if userid not in reached]
         latest = (max((start[u] for u in looking), default=0) if isinstance(start, Mapping)
                   else start)
         if not looking or far is None or first is None or latest - far <= first:
             break
-    return reach | {userid: earliest.get(userid, (0, _start_of(start, userid)))
+    return reached | {userid: earliest.get(userid, (0, _start_of(start, userid)))
                     for userid in looking}
 
 
@@ -289,7 +289,7 @@ def _span(tables: LogTables, starts: _Starts, bounded: bool, settings: TimeSetti
         select(*_row_columns(tables)).select_from(starts.joined(_log_with_module_types(tables),
                                                                 log.userid))
         .where(log.userid.in_(_USERIDS), *in_span, log.timecreated < since - _NEAR,
-               *_takes_part(tables))
+               *takes_part(tables))
         .subquery("in_span").c
     )
     resets = and_(_rule(rows, settings).in_(_BARRIERS), ~_graded(rows))
@@ -324,7 +324,7 @@ def _rows(tables: LogTables, groups: tuple[int, ...]) -> Subquery:
     branches = [
         select(*_row_columns(tables)).select_from(_log_with_module_types(tables))
         .where(log.userid.in_(users), log.timecreated.between(since, _AHEAD),
-               *_takes_part(tables))
+               *takes_part(tables))
         for users, since in (_GROUPS[group] for group in groups)
     ]
     return (branches[0] if len(branches) == 1 else union_all(*branches)).subquery("taking_part")

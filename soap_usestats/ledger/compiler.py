@@ -1,0 +1,160 @@
+"""A pass of the compiler: the log's new rows, and the rows that have become final, booked.
+
+A pass fixes the newest log id it reads up to (``upto``) and its horizon: every row older
+than ``now - max(threshold, lastpingcredit)`` minutes has its final L ("Days",
+``time-model.md``). It finds the users whose bookings change: those with new rows (by id,
+since the site's ``compiled_id``; a late row, a new id with an older time, among them) and
+those with rows that have become final since the last pass. Each is booked again from the
+earliest time a change can reach (a threshold before the earliest new row, or before the
+user's ``final_to``), read from the last row before it that reset the carry
+(``timecreated.sql.reach``), so one more day costs in proportion to that day. A change of the
+settings books every user again from the log; rows Moodle deleted keep their bookings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass, fields
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from ..moodle.database import read_only
+from ..moodle.queries import Queries
+from ..timemodel import sql
+from ..timemodel.settings import TimeSettings
+from . import source, tables
+from .booking import Rebooking, book
+from .lock import Lease
+
+#: Users booked per read of the Moodle database.
+USER_CHUNK = 200
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a pass did: the site's key, the log id it read up to, its horizon, the users
+    and rows it booked."""
+
+    key: str
+    compiled_id: int
+    final_to: int
+    users: int
+    rows: int
+
+
+def settings_text(settings: TimeSettings) -> str:
+    """The settings a site is compiled with, as ``ledger_site.settings`` keeps them."""
+    values = {f.name: getattr(settings, f.name) for f in fields(TimeSettings)}
+    return json.dumps({name: sorted(value) if isinstance(value, frozenset) else value
+                       for name, value in values.items()}, sort_keys=True)
+
+
+def compile(moodle: Engine, queries: Queries, ledger: Engine, settings: TimeSettings, now: int,
+            *, lease: Lease | None = None, advance: Callable[[int], None] = lambda rows: None,
+            planned: Callable[[int], None] = lambda rows: None) -> Outcome:
+    """One pass over the site's log at the time ``now``; ``planned`` hears how many rows it
+    expects to book, ``advance`` how many it has, as it goes."""
+    with read_only(moodle) as conn:
+        key, upto = source.site_key(conn, queries), source.newest_id(conn, queries)
+    site = _site(ledger, key, settings_text(settings), now)
+    horizon = now - max(settings.threshold, settings.lastpingcredit) * 60
+    if site.final_to is not None:
+        horizon = max(horizon, site.final_to)
+    users = _users(ledger, site.id)
+    earliest, counts = _changes(moodle, queries, site, users, horizon, upto)
+    planned(sum(counts.values()))
+    booked = 0
+    affected = sorted(counts)
+    for first in range(0, len(affected), USER_CHUNK):
+        chunk = affected[first:first + USER_CHUNK]
+        plans = _plans(moodle, queries, site.id, chunk, earliest, users, horizon, settings)
+        with read_only(moodle) as conn:
+            for plan in plans:
+                if lease is not None:
+                    lease.renew()
+                with ledger.begin() as writer, closing(source.user_rows(
+                        conn, queries, plan.userid,
+                        source.FIRST_TIME if plan.since is None else plan.since, upto)) as rows:
+                    booked += book(writer, plan, rows, now, settings, advance)
+                    _compiled_user(writer, site.id, plan.userid, horizon, upto)
+    with ledger.begin() as writer:
+        writer.execute(update(tables.site).where(tables.site.c.id == site.id)
+                       .values(compiled_id=upto, final_to=horizon, updated=now))
+    return Outcome(key, upto, horizon, len(affected), booked)
+
+
+def _site(ledger: Engine, key: str, settings: str, now: int):
+    """The site's ledger row, made if new; under other settings, it starts over (its users'
+    progress forgotten, their bookings kept until booked again)."""
+    s = tables.site.c
+    with ledger.begin() as conn:
+        found = conn.execute(select(tables.site).where(s.key == key)).one_or_none()
+        if found is None:
+            conn.execute(insert(tables.site).values(key=key, settings=settings, compiled_id=0,
+                                                    final_to=None, updated=now))
+        elif found.settings != settings:
+            conn.execute(delete(tables.user).where(tables.user.c.site == found.id))
+            conn.execute(update(tables.site).where(s.id == found.id).values(
+                settings=settings, compiled_id=0, final_to=None, updated=now))
+        return conn.execute(select(tables.site).where(s.key == key)).one()
+
+
+def _users(ledger: Engine, site: int) -> dict[int, tuple[int, int]]:
+    """Each compiled user's ``(final_to, compiled_id)``."""
+    u = tables.user.c
+    with ledger.connect() as conn:
+        rows = conn.execute(select(u.userid, u.final_to, u.compiled_id).where(u.site == site))
+        return {userid: (final_to, compiled_id) for userid, final_to, compiled_id in rows}
+
+
+def _changes(moodle: Engine, queries: Queries, site, users: dict[int, tuple[int, int]],
+             horizon: int, upto: int) -> tuple[dict[int, int], dict[int, int]]:
+    """The users to book again: each one's earliest new row (by id, beyond what the user
+    was compiled with), and for all of them, new and final rows to book, counted."""
+    earliest: dict[int, int] = {}
+    counts: dict[int, int] = {}
+    with read_only(moodle) as conn:
+        for high, userid, time, count in source.new_rows(conn, queries, site.compiled_id, upto):
+            if high <= users.get(userid, (None, 0))[1]:
+                continue  # booked by a pass that did not finish
+            earliest[userid] = min(time, earliest.get(userid, time))
+            counts[userid] = counts.get(userid, 0) + count
+        if site.final_to is not None:
+            for userid, count in source.ripened(conn, queries, site.final_to, horizon,
+                                                upto).items():
+                counts[userid] = counts.get(userid, 0) + count
+    return earliest, counts
+
+
+def _plans(moodle: Engine, queries: Queries, site: int, userids: list[int],
+           earliest: dict[int, int], users: dict[int, tuple[int, int]], horizon: int,
+           settings: TimeSettings) -> list[Rebooking]:
+    """Each user's rebooking: from a threshold before the earliest of its new rows and its
+    ``final_to`` (the whole log for a user never compiled), read from the last row before
+    that which reset the carry."""
+    threshold = settings.threshold * 60
+    starts = {}
+    for userid in userids:
+        if userid in users:
+            starts[userid] = min(earliest.get(userid, horizon), users[userid][0]) - threshold
+    reach = {}
+    if starts:
+        with read_only(moodle) as conn:
+            reach = sql.reach(conn, queries.t, sorted(starts), starts, settings)
+    plans = []
+    for userid in userids:
+        start = starts.get(userid)
+        since = None if start is None else reach[userid][1]
+        plans.append(Rebooking(site, userid, start, since,
+                               None if start is None else start + threshold, horizon))
+    return plans
+
+
+def _compiled_user(ledger: Connection, site: int, userid: int, horizon: int, upto: int) -> None:
+    u = tables.user.c
+    ledger.execute(delete(tables.user).where(u.site == site, u.userid == userid))
+    ledger.execute(insert(tables.user).values(site=site, userid=userid, final_to=horizon,
+                                              compiled_id=upto))

@@ -1,0 +1,52 @@
+"""The ledger's schema, created and upgraded by Alembic from the revisions shipped in the
+package: ``upgrade(url)`` brings any ledger database to the newest (idempotent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine, make_url
+
+#: Where Alembic records the ledger's revision.
+VERSION_TABLE = "ledger_version"
+_SCRIPTS = Path(__file__).parent / "migrations"
+
+
+def ledger_engine(url: str) -> Engine:
+    """An engine for the ledger at ``url``; an SQLite file's directory is made if missing."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return create_engine(url)
+
+
+def upgrade(ledger: str | Engine) -> None:
+    """Create or upgrade the ledger's tables (at a URL, or through an engine) to the newest
+    revision."""
+    engine = ledger_engine(ledger) if isinstance(ledger, str) else ledger
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    if isinstance(ledger, str):
+        engine.dispose()
+
+
+def revision(engine: Engine) -> str | None:
+    """The ledger's revision (None: no schema yet); reads only."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(
+            connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+def newest() -> str:
+    """The newest revision this version of the service ships."""
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    return ScriptDirectory.from_config(config).get_current_head()

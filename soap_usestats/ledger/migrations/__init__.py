@@ -1,0 +1,1 @@
+"""The ledger's Alembic environment: ``env.py`` and the revisions in ``versions``."""

@@ -1,0 +1,80 @@
+"""The ledger's tables (SQLAlchemy Core), every one keyed by site.
+
+- ``ledger_site``: a Moodle site, by ``key`` (its ``siteidentifier``, else its wwwroot);
+  the time model settings its rows were compiled with; ``compiled_id``: every log row with
+  an id up to it has been read; ``final_to``: the horizon of the last whole pass.
+- ``ledger_row``: one row per processed log row whose L is final: its lap, its counted
+  seconds (NULL when not counted), its session (the time of the session's first processed
+  row), its course, course module (contextlevel 70 only, with its module type as
+  ``label``) and ``part`` of the course (:data:`PARTS`).
+- ``ledger_user``: how far each user is compiled: every processed row of the user older
+  than ``final_to`` whose id is at most ``compiled_id`` is in ``ledger_row``. A user
+  a pass did not touch had nothing new: the site's ``final_to`` and ``compiled_id`` hold
+  for them too (a reader takes the larger of the user's and the site's).
+- ``ledger_lock``: leases with an expiry (``lock``): one compiler at a time.
+
+A rollup (per user, quarter hour, course and course module: seconds, events, first, last;
+the days of every time zone are unions of quarter hours) belongs beside ``ledger_row``,
+filled by the same pass, when answering needs it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+#: The parts of a course a counted row's seconds go to ("Counting"), as ``part``.
+PARTS = {"activities": 1, "course": 2, "other": 3}
+
+metadata = MetaData()
+
+site = Table(
+    "ledger_site", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False, unique=True),
+    Column("settings", Text, nullable=False),
+    Column("compiled_id", BigInteger, nullable=False, default=0),
+    Column("final_to", BigInteger),
+    Column("updated", BigInteger, nullable=False),
+)
+
+row = Table(
+    "ledger_row", metadata,
+    Column("site", Integer, ForeignKey("ledger_site.id"), primary_key=True, autoincrement=False),
+    Column("logid", BigInteger, primary_key=True, autoincrement=False),
+    Column("userid", BigInteger, nullable=False),
+    Column("timecreated", BigInteger, nullable=False),
+    Column("lap", Integer, nullable=False),
+    Column("seconds", Integer),
+    Column("session", BigInteger, nullable=False),
+    Column("courseid", BigInteger, nullable=False),
+    Column("cmid", BigInteger),
+    Column("label", String(64)),
+    Column("part", SmallInteger, nullable=False),
+    Index("ledger_row_user_time_ix", "site", "userid", "timecreated"),
+)
+
+user = Table(
+    "ledger_user", metadata,
+    Column("site", Integer, ForeignKey("ledger_site.id"), primary_key=True, autoincrement=False),
+    Column("userid", BigInteger, primary_key=True, autoincrement=False),
+    Column("final_to", BigInteger, nullable=False),
+    Column("compiled_id", BigInteger, nullable=False),
+)
+
+lock = Table(
+    "ledger_lock", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("expires", BigInteger, nullable=False),
+)

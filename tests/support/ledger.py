@@ -1,0 +1,50 @@
+"""The ledger a test compiles into, and what the reference engine says it should hold."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select
+
+from soap_usestats import contexts
+from soap_usestats.ledger import tables
+from soap_usestats.ledger.tables import PARTS
+from soap_usestats.timemodel.engine import LogEvent, laps
+from soap_usestats.timemodel.settings import TimeSettings
+
+
+def expected_rows(events: Iterable[LogEvent], userid: int, now: int, settings: TimeSettings,
+                  horizon: int) -> dict[int, tuple]:
+    """The bookings of a user's rows older than ``horizon``, by log id, from the reference
+    engine over the user's whole log (in order): each row's columns as ``ledger_row``."""
+    found, session = {}, None
+    for lap in laps(events, now, settings):
+        event = lap.event
+        if lap.session_start:
+            session = event.time
+        if event.time >= horizon:
+            continue
+        in_module = event.contextlevel == contexts.MODULE
+        part = "activities" if in_module else "course" if lap.label == "course" else "other"
+        found[event.id] = (userid, event.time, lap.lap, lap.counted, session, event.courseid,
+                           event.contextinstanceid if in_module else None,
+                           lap.label if in_module else None, PARTS[part])
+    return found
+
+
+def booked_rows(ledger, userid: int | None = None) -> dict[int, tuple]:
+    """The ledger's rows (of one user, or all), by log id, as :func:`expected_rows`."""
+    r = tables.row.c
+    query = select(r.logid, r.userid, r.timecreated, r.lap, r.seconds, r.session, r.courseid,
+                   r.cmid, r.label, r.part)
+    if userid is not None:
+        query = query.where(r.userid == userid)
+    with ledger.connect() as conn:
+        return {row[0]: tuple(row[1:]) for row in conn.execute(query)}
+
+
+def emptied(ledger) -> None:
+    """Every ledger table emptied (the schema stays)."""
+    with ledger.begin() as conn:
+        for table in (tables.row, tables.user, tables.lock, tables.site):
+            conn.execute(delete(table))
