@@ -21,7 +21,6 @@ from .auth.clients import new_client, new_secret_key
 from .config import (
     CLIENT_NAME,
     ClientCredential,
-    DirectSite,
     Settings,
     check_database_url,
     load_settings,
@@ -52,8 +51,9 @@ def serve(args: argparse.Namespace) -> None:
     serving.prepare_metrics()
     from .web.app import create_app
 
-    # Fail here, in the foreground, on a bad configuration.
-    create_app(replace(settings, public_url=settings.public_url or serving.bind_url(options["bind"])))
+    # Fail here, in the foreground, on a bad configuration; the workers compile the ledger.
+    create_app(replace(settings, public_url=settings.public_url or serving.bind_url(options["bind"])),
+               compile_ledger=False)
 
     def announce(soap_url: str) -> None:
         """Once listening: where the WSDL is, and a call to paste."""
@@ -125,8 +125,10 @@ def check(args: argparse.Namespace) -> int:
 def compile_ledger(args: argparse.Namespace) -> int:
     """Migrate the ledger, take its lock, compile every site read directly until caught up;
     with ``--follow``, keep compiling as rows arrive."""
+    from .domain import compiling
     from .ledger import migrate
     from .ledger.lock import Lease, LockHeld
+    from .ledger.progress import Progress
 
     configure_logging()
     settings = load_settings()
@@ -146,48 +148,15 @@ def compile_ledger(args: argparse.Namespace) -> int:
             time.sleep(args.interval)
     try:
         while True:
-            _compile_sites(settings, ledger, lease)
+            compiling.compile_sites(
+                settings, ledger, lease, progress=lambda: Progress(sys.stderr),
+                report=lambda outcome: print(compiling.described(outcome), flush=True))
             if not args.follow:
                 return 0
             time.sleep(args.interval)
     finally:
         lease.release()
         ledger.dispose()
-
-
-#: Seconds a compile's reads of a Moodle database may take (a heavy learner's whole log).
-COMPILE_TIMEOUT = 3600
-
-
-def _compile_sites(settings: Settings, ledger, lease) -> None:
-    """Every site read directly, compiled pass after pass until no new log row is left."""
-    from .domain.site import MoodleSite
-    from .ledger import compiler, source
-    from .ledger.progress import Progress
-    from .moodle.database import read_only
-
-    reading = replace(settings, database_timeout=max(settings.database_timeout, COMPILE_TIMEOUT))
-    sites = [MoodleSite.from_settings(reading)] + [
-        MoodleSite.other(entry, reading) for entry in settings.sites.values()
-        if isinstance(entry, DirectSite)]
-    for site in sites:
-        try:
-            while True:
-                with read_only(site.engine) as conn:
-                    model = site.time_model(conn).time_settings
-                progress = Progress(sys.stderr)
-                outcome = compiler.compile(site.engine, site.queries, ledger, model,
-                                           int(time.time()), lease=lease,
-                                           advance=progress.advance, planned=progress.planned)
-                progress.finish()
-                print(f"{outcome.key}: booked {outcome.rows} rows of {outcome.users} users; "
-                      f"compiled to log id {outcome.compiled_id}, final before "
-                      f"{outcome.final_to}", flush=True)
-                with read_only(site.engine) as conn:
-                    if source.newest_id(conn, site.queries) <= outcome.compiled_id:
-                        break
-        finally:
-            site.engine.dispose()
 
 
 def _token_from(path: str | None) -> str | None:

@@ -8,6 +8,7 @@ Example file::
     # The service's own database of compiled figures (never the Moodle database):
     # default var/ledger.sqlite under the working directory; "none" turns it off.
     ledger_url = "postgresql+psycopg://usestats:secret@db.example.com/usestats_ledger"
+    ledger_interval = 60   # seconds between the service's compile passes; 0: it does not compile
     public_url = "https://moodle-stats.example.com/soap"
     max_request_bytes = 1048576
     trusted_proxies = ["10.0.0.0/8"]   # whose X-Forwarded-For is believed
@@ -83,6 +84,9 @@ DEMO_DATABASE_URL = "sqlite:///var/demo_moodle.sqlite"
 DEFAULT_LEDGER_URL = "sqlite:///var/ledger.sqlite"
 #: The value of ``ledger_url`` that turns the ledger off.
 NO_LEDGER = "none"
+#: Seconds between two compile passes of the running service, unless ``ledger_interval``
+#: says otherwise (0: the service does not compile; ``soap-usestats compile --follow`` does).
+DEFAULT_LEDGER_INTERVAL = 60
 MIN_SECRET_KEY_LENGTH = 32
 CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 PASSWORD_HASH = re.compile(r"sha256:[0-9a-f]{64}")
@@ -97,7 +101,7 @@ _STRINGS = ("database_url", "table_prefix", "public_url", "secret_key_file", "no
             "ledger_url")
 _COUNTS = ("wsse_max_age", "max_request_bytes", "throttle_seconds", "database_timeout")
 #: Counts where 0 is allowed (and switches something off).
-_ZERO_COUNTS = ("cache_seconds", "throttle_failures")
+_ZERO_COUNTS = ("cache_seconds", "throttle_failures", "ledger_interval")
 #: Lists of IP addresses and networks.
 _NETWORKS = ("trusted_proxies", "throttle_exempt")
 _NO_KEY = "set USESTATS_SECRET_KEY or secret_key_file (soap-usestats credentials key makes one)"
@@ -170,6 +174,9 @@ class Settings:
     use_stats: TimeModelOverrides = field(default_factory=TimeModelOverrides)
     #: The ledger's database (``ledger``); None: no ledger.
     ledger_url: str | None = field(default=DEFAULT_LEDGER_URL, repr=False)
+    #: Seconds between two compile passes of the running service (``ledger.service``); 0:
+    #: it does not compile. Its default is read when the settings are made.
+    ledger_interval: int = field(default_factory=lambda: DEFAULT_LEDGER_INTERVAL)
     secret_key: str | None = field(default=None, repr=False)
     secret_key_file: str | None = None
     clients: Mapping[str, ClientCredential] = field(default_factory=lambda: MappingProxyType({}))

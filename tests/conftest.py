@@ -10,6 +10,7 @@ import tempfile
 
 import pytest
 
+from soap_usestats import config
 from tests.support.databases import BACKENDS, fresh_database
 from tests.support.moodle import MoodleBuilder
 
@@ -22,6 +23,14 @@ def own_temporary_directory(tmp_path_factory, monkeypatch):
     directory = str(tmp_path_factory.mktemp("tmp"))
     monkeypatch.setattr(tempfile, "tempdir", directory)
     monkeypatch.setenv("TMPDIR", directory)
+
+
+@pytest.fixture(autouse=True)
+def no_background_compiler(monkeypatch):
+    """The services a test makes, in process or in the servers it starts, do not compile the
+    ledger unless the test asks (``ledger_interval``): none writes a ledger it did not name."""
+    monkeypatch.setattr(config, "DEFAULT_LEDGER_INTERVAL", 0)
+    monkeypatch.setenv("USESTATS_LEDGER_INTERVAL", "0")
 
 
 @pytest.fixture(params=BACKENDS)

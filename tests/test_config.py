@@ -217,6 +217,20 @@ def test_the_ledger_is_an_sqlite_file_of_the_service_s_own_by_default_and_none_t
                          ).ledger_url is None
 
 
+def test_the_service_compiles_every_minute_unless_ledger_interval_says_otherwise(
+        tmp_path, monkeypatch):
+    import soap_usestats.config as config
+
+    monkeypatch.setattr(config, "DEFAULT_LEDGER_INTERVAL", 60)  # tests turn it off
+    assert load_settings({}).ledger_interval == Settings().ledger_interval == 60
+    assert load_settings({"USESTATS_LEDGER_INTERVAL": "0"}).ledger_interval == 0
+    path = tmp_path / "usestats.toml"
+    path.write_text("ledger_interval = 300\n")
+    assert load_settings({"USESTATS_CONFIG": str(path)}).ledger_interval == 300
+    with pytest.raises(ConfigError, match="^USESTATS_LEDGER_INTERVAL must be a whole number$"):
+        load_settings({"USESTATS_LEDGER_INTERVAL": "soon"})
+
+
 @pytest.mark.parametrize("ledger, moodle", [
     ("postgresql+psycopg://usestats:secret@db/moodle", "postgresql+psycopg://ro@db/moodle"),
     ("sqlite:///var/../var/moodle.sqlite", "sqlite:///var/moodle.sqlite"),

@@ -8,6 +8,9 @@
 ``/healthz``, ``/metrics``     for operators: no credentials, nothing about users
 =============================  ==========================================================
 
+Each worker also keeps the ledger current, unless ``ledger_interval`` is 0
+(``ledger.service``): its compiler starts with the application, in the worker.
+
 A call goes one way: read and check the body, parse it once; let Spyne match
 the operation; authenticate the caller (a token against the home site); only
 then let Spyne decode the parameters; run the operation on the site; encode the
@@ -29,7 +32,10 @@ from ..auth.authenticator import Authenticator
 from ..config import Settings, load_settings
 from ..federation import chain
 from ..domain.site import MoodleSite
-from ..federation.network import Network
+from ..federation.network import Direct, Network
+from ..ledger import migrate
+from ..domain.compiling import BackgroundCompiler
+from ..ledger.status import LedgerWatch
 from ..exceptions import AuthenticationFailed, DatabaseUnavailable, InvalidXML
 from ..namespaces import SOAP11_ENV, SOAP12_ENV
 from ..soap import faults
@@ -120,7 +126,11 @@ class UseStatsApp:
                                  None, None, JSON, faults.json_body, faults.http_status),
         }
         self.health = health.DatabaseHealth(network.home.engine, network.home.queries.t.prefix)
-        self.metrics = Metrics()
+        self.ledger = LedgerWatch(settings.ledger_url, lambda: [network.home] + [
+            site.site for site in network.sites.values() if isinstance(site, Direct)])
+        self.metrics = Metrics(self.ledger.state)
+        #: The worker's compiler (``create_app`` starts it), if the service compiles.
+        self.compiler: BackgroundCompiler | None = None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -237,7 +247,8 @@ class UseStatsApp:
         verdict = self.health.check()
         record.outcome = verdict.outcome
         status, body = health.report(verdict)
-        return Response(status, health.CONTENT_TYPE, body, no_store)
+        return Response(status, health.CONTENT_TYPE, body,
+                        [*no_store, (health.LEDGER_HEADER, self.ledger.state().state)])
 
 
 def _accepts_html(accept: str) -> bool:
@@ -254,11 +265,20 @@ def _accepts_html(accept: str) -> bool:
     return False
 
 
-def create_app(settings: Settings | None = None, site: MoodleSite | None = None) -> UseStatsApp:
+def create_app(settings: Settings | None = None, site: MoodleSite | None = None, *,
+               compile_ledger: bool = True) -> UseStatsApp:
     """The WSGI application for ``settings`` (default: the environment's configuration);
     ``site``, when given, is the service's own site. Without a configured ``public_url``,
-    the WSDL's address is that of the sockets served (never a request's ``Host``)."""
+    the WSDL's address is that of the sockets served (never a request's ``Host``).
+
+    With ``compile_ledger`` (and a ledger, and a ``ledger_interval``), the application's
+    compiler starts: call it in the process that serves (a gunicorn worker), never in one
+    that forks afterwards."""
     settings = settings or load_settings()
     if settings.public_url is None:
         settings = replace(settings, public_url=serving.served_url())
-    return UseStatsApp(Network.from_settings(settings, site), settings)
+    app = UseStatsApp(Network.from_settings(settings, site), settings)
+    if compile_ledger and settings.ledger_url is not None and settings.ledger_interval:
+        app.compiler = BackgroundCompiler(settings, migrate.ledger_engine(settings.ledger_url),
+                                          settings.ledger_interval).start()
+    return app

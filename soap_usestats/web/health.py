@@ -35,6 +35,9 @@ TIMEOUT = 2.0  # seconds
 #: Seconds the verdict on the tables is kept before they are checked again.
 TABLES_SECONDS = 10.0
 CONTENT_TYPE = "application/json"
+#: The header of ``/healthz`` that tells the ledger's state (``ledger.status``): the service
+#: answers from the log whatever it says, so it never changes the status.
+LEDGER_HEADER = "X-Usestats-Ledger"
 
 
 @dataclass(frozen=True)
