@@ -117,6 +117,21 @@ def test_passes_while_rows_arrive_late_book_what_one_pass_at_the_end_does(builde
     assert booked_rows(ledger) == _expected(builder, school.users, 100000)
 
 
+def test_a_row_committed_late_under_a_lower_id_is_booked_and_nothing_else_again(builder, ledger):
+    school = _school(builder)
+    alice, bob = school.users
+    _day(builder, school, alice, 1000)
+    last = builder.log(alice, 11100, "viewed", "course", 50, school.course)
+    builder.log(bob, 3000, "loggedin", "user", 10, id=last + 50)  # committed before lower ids
+    assert _compile(builder, ledger, now=100000).compiled_id == last + 50
+    builder.log(alice, 1950, "viewed", "course", 50, school.course, id=last + 20)  # in a carry
+    builder.log(bob, 2000, "loggedin", "user", 10, id=last + 21)                   # before bob's
+    outcome = _compile(builder, ledger, now=100000)
+    assert (outcome.users, outcome.compiled_id) == (2, last + 50)
+    assert booked_rows(ledger) == _expected(builder, school.users, 100000)
+    assert _compile(builder, ledger, now=100000).users == 0  # the absorbed grading is not late
+
+
 def test_a_pass_books_only_users_with_something_new(builder, ledger):
     school = _school(builder)
     alice, bob = school.users

@@ -9,6 +9,11 @@ earliest time a change can reach (a threshold before the earliest new row, or be
 user's ``final_to``), read from the last row before it that reset the carry
 (``timecreated.sql.reach``), so one more day costs in proportion to that day. A change of the
 settings books every user again from the log; rows Moodle deleted keep their bookings.
+
+Ids are not always visible in order: on PostgreSQL or MariaDB a transaction may commit a
+lower id after a higher one was read. So each pass also reads the ids of the last
+:data:`LATE_IDS` below ``compiled_id``, and a final row among them that the ledger does
+not hold is new (late) to its user.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from .lock import Lease
 
 #: Users booked per read of the Moodle database.
 USER_CHUNK = 200
+#: Ids below ``compiled_id`` read again by each pass for the rows committed late.
+LATE_IDS = 10_000
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ def compile(moodle: Engine, queries: Queries, ledger: Engine, settings: TimeSett
     if site.final_to is not None:
         horizon = max(horizon, site.final_to)
     users = _users(ledger, site.id)
-    earliest, counts = _changes(moodle, queries, site, users, horizon, upto)
+    earliest, counts = _changes(moodle, queries, ledger, site, users, horizon, upto)
     planned(sum(counts.values()))
     booked = 0
     affected = sorted(counts)
@@ -110,23 +117,46 @@ def _users(ledger: Engine, site: int) -> dict[int, tuple[int, int]]:
         return {userid: (final_to, compiled_id) for userid, final_to, compiled_id in rows}
 
 
-def _changes(moodle: Engine, queries: Queries, site, users: dict[int, tuple[int, int]],
-             horizon: int, upto: int) -> tuple[dict[int, int], dict[int, int]]:
+def _changes(moodle: Engine, queries: Queries, ledger: Engine, site,
+             users: dict[int, tuple[int, int]], horizon: int,
+             upto: int) -> tuple[dict[int, int], dict[int, int]]:
     """The users to book again: each one's earliest new row (by id, beyond what the user
-    was compiled with), and for all of them, new and final rows to book, counted."""
+    was compiled with, or committed late), and for all of them, new and final rows to
+    book, counted."""
     earliest: dict[int, int] = {}
     counts: dict[int, int] = {}
+
+    def changed(userid: int, time: int, count: int) -> None:
+        earliest[userid] = min(time, earliest.get(userid, time))
+        counts[userid] = counts.get(userid, 0) + count
+
     with read_only(moodle) as conn:
         for high, userid, time, count in source.new_rows(conn, queries, site.compiled_id, upto):
             if high <= users.get(userid, (None, 0))[1]:
                 continue  # booked by a pass that did not finish
-            earliest[userid] = min(time, earliest.get(userid, time))
-            counts[userid] = counts.get(userid, 0) + count
+            changed(userid, time, count)
         if site.final_to is not None:
+            for userid, time in _late(conn, queries, ledger, site):
+                changed(userid, time, 1)
             for userid, count in source.ripened(conn, queries, site.final_to, horizon,
                                                 upto).items():
                 counts[userid] = counts.get(userid, 0) + count
     return earliest, counts
+
+
+def _late(conn: Connection, queries: Queries, ledger: Engine, site) -> list[tuple[int, int]]:
+    """The rows of the last :data:`LATE_IDS` ids up to ``compiled_id``, final at the last
+    pass, that the ledger does not hold (committed after that pass read past them): each
+    one's user and time."""
+    after = max(0, site.compiled_id - LATE_IDS)
+    final = source.final_rows(conn, queries, after, site.compiled_id, site.final_to)
+    if not final:
+        return []
+    r = tables.row.c
+    with ledger.connect() as reading:
+        held = set(reading.scalars(select(r.logid).where(
+            r.site == site.id, r.logid > after, r.logid <= site.compiled_id)))
+    return [(userid, time) for logid, userid, time in final if logid not in held]
 
 
 def _plans(moodle: Engine, queries: Queries, site: int, userids: list[int],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, not_, select
 from sqlalchemy.engine import Connection
 
 from ..moodle.queries import STREAM_BATCH, Queries
@@ -44,6 +44,19 @@ def new_rows(conn: Connection, queries: Queries, after: int,
         high = min(low + ID_BATCH, upto)
         for userid, earliest, count in conn.execute(query.where(log.id > low, log.id <= high)):
             yield high, userid, earliest, count
+
+
+def final_rows(conn: Connection, queries: Queries, after: int, upto: int,
+               before: int) -> list[tuple[int, int, int]]:
+    """The rows with ids in ``(after, upto]`` older than ``before`` that a pass books (those
+    that take part, but gradings of the user, which the model absorbs unless a user's very
+    first row): each one's id, user and time."""
+    log = queries.t.log.c
+    absorbed = and_(log.action == "graded", log.target == "user")
+    return [tuple(row) for row in conn.execute(
+        select(log.id, log.userid, log.timecreated)
+        .where(log.id > after, log.id <= upto, log.timecreated < before, not_(absorbed),
+               *takes_part(queries.t)))]
 
 
 def ripened(conn: Connection, queries: Queries, since: int, horizon: int,
