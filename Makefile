@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := var/demo_moodle.sqlite
 DEMO_URL := sqlite:///$(DEMO_DB)
+# The demo's ledger, kept current by the service itself (every USESTATS_LEDGER_INTERVAL s).
+DEMO_LEDGER_URL := sqlite:///var/demo_ledger.sqlite
 DEMO_USER := ref.learner
 # The demo learner's own web service token (the demo is deterministic; tests/test_demo.py checks it).
 DEMO_TOKEN := 3ca43ca80e31ab727f8f7c3fbd057e98
@@ -35,6 +37,7 @@ demo: $(DEMO_DB)
 
 run: $(STAMP) $(DEMO_DB)
 	USESTATS_DATABASE_URL=$${USESTATS_DATABASE_URL:-$(DEMO_URL)} \
+	USESTATS_LEDGER_URL=$${USESTATS_LEDGER_URL:-$(DEMO_LEDGER_URL)} \
 		$(BIN)/soap-usestats serve --example-user $(DEMO_USER) --example-token $(DEMO_TOKEN)
 
 test: $(STAMP) interop chromium nginx

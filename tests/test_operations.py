@@ -296,11 +296,12 @@ def test_metrics_add_up_across_gunicorn_workers(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
-def test_systemd_unit_is_valid(tmp_path):
-    unit = tmp_path / "soap-usestats.service"
-    gunicorn_bin = Path(sys.executable).parent / "gunicorn"
-    unit.write_text((DEPLOY / "soap-usestats.service").read_text()
-                    .replace("/opt/soap-usestats/venv/bin/gunicorn", str(gunicorn_bin)))
+@pytest.mark.parametrize("name", ["soap-usestats.service", "soap-usestats-compile.service"])
+def test_systemd_unit_is_valid(tmp_path, name):
+    """The service's unit, and the ledger compiler's for deployments where it does not compile."""
+    unit = tmp_path / name
+    unit.write_text((DEPLOY / name).read_text()
+                    .replace("/opt/soap-usestats/venv/bin/", f"{Path(sys.executable).parent}/"))
     verified = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert verified.returncode == 0 and not verified.stderr, verified.stderr
 
