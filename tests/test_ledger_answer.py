@@ -8,6 +8,7 @@ On a Moodle on SQLite, PostgreSQL and MariaDB, with a ledger on SQLite and Postg
 
 from __future__ import annotations
 
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
@@ -15,12 +16,17 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
 from soap_usestats import contexts
-from soap_usestats.ledger import compiler
+from soap_usestats.auth.caller import OPERATOR
+from soap_usestats.domain.requests import StatsRequest
+from soap_usestats.domain.site import MoodleSite
+from soap_usestats.ledger import compiler, migrate
 from soap_usestats.ledger.answer import Ledger, usage_by_user
-from soap_usestats.moodle.database import connect
+from soap_usestats.moodle.database import connect, read_only
 from soap_usestats.moodle.queries import Queries
+from soap_usestats.moodle.tables import MoodleTables
 from soap_usestats.timemodel import sql
 from soap_usestats.timemodel.engine import estimate
+from tests.support.examples import NOW, WINDOW, worked_example
 from tests.support.ledger import emptied
 from tests.test_ledger import sites  # noqa: F401  (the fixture)
 from tests.test_sql_engine import EMPTY, USERS, Log, _start_of, _store, _whole_log, logs
@@ -111,3 +117,40 @@ def test_a_purge_of_old_log_rows_leaves_the_figures_of_their_days(sites, log, da
     got, _ = _answers(sites, log, now)
     for user in USERS:
         assert got.get(user, EMPTY) == _reference(rows, log, now, user), user
+
+
+# --- a ledger that cannot answer --------------------------------------------------------
+
+def _worked_example_stats(site: MoodleSite):
+    stats = site.get_stats(StatsRequest(targetuser="alice", statsscope="module", sessions=True,
+                                        **WINDOW), now=NOW, caller=OPERATOR)
+    return stats.total, stats.sessions, [m.tally for m in stats.modules]
+
+
+def test_without_a_usable_ledger_the_log_answers(builder, tmp_path, caplog):
+    """An SQLite ledger not made yet (and not made by reading), one without the schema, one
+    compiled under other settings, and one that cannot be reached (warned once)."""
+    worked_example(builder)
+    bare = MoodleSite(connect(builder.url), MoodleTables())
+    expected = _worked_example_stats(bare)
+    absent = tmp_path / "absent" / "ledger.sqlite"
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    other = migrate.ledger_engine(f"sqlite:///{tmp_path / 'other.sqlite'}")
+    migrate.upgrade(other)
+    with read_only(bare.engine) as conn:
+        model = bare.time_model(conn).time_settings
+    compiler.compile(bare.engine, bare.queries, other,
+                     replace(model, threshold=model.threshold + 1), NOW)
+    unreachable = Ledger.at("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
+    for ledger in (Ledger.at(f"sqlite:///{absent}"), Ledger.at(f"sqlite:///{empty}"),
+                   Ledger(other), unreachable):
+        site = MoodleSite(connect(builder.url), MoodleTables(), ledger=ledger)
+        assert _worked_example_stats(site) == expected
+        assert _worked_example_stats(site) == expected
+        site.engine.dispose()
+        ledger.engine.dispose()
+    assert not absent.parent.exists()
+    warnings = [r.getMessage() for r in caplog.records if "cannot be used" in r.getMessage()]
+    assert len(warnings) == 2 and "empty.sqlite" in warnings[0] and "127.0.0.1" in warnings[1]
+    bare.engine.dispose()
