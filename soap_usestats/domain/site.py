@@ -27,6 +27,8 @@ from ..auth import tokens
 from ..auth.caller import Caller, CallingUser
 from ..config import Capabilities, DirectSite, Settings
 from ..exceptions import ConfigError, InvalidParameter, UnknownCourse, UnknownHost, UnknownUser
+from ..ledger import answer
+from ..ledger.answer import Ledger
 from ..moodle.cache import CachingQueries, TtlCache
 from ..moodle.database import connect, read_only
 from ..moodle.queries import compared
@@ -34,7 +36,6 @@ from ..moodle.siteconfig import SiteConfig
 from ..moodle.tables import MoodleTables
 from ..moodle.versions import require_window_functions
 from ..timemodel import settings as time_model
-from ..timemodel import sql
 from ..timemodel.engine import CourseTally, Tally, Usage
 from ..timemodel.settings import BlockSettings, EffectiveModel, TimeModelOverrides
 from ..wwwroots import normalise, same
@@ -96,8 +97,10 @@ class MoodleSite:
     def __init__(self, engine: Engine, tables: MoodleTables,
                  overrides: TimeModelOverrides | None = None,
                  capabilities: Capabilities | None = None, cache_seconds: int = 0,
-                 secret_key: str | None = None, wwwroot: str | None = None) -> None:
+                 secret_key: str | None = None, wwwroot: str | None = None,
+                 ledger: Ledger | None = None) -> None:
         self.engine = engine
+        self.ledger = ledger  # the compiled rows' figures, read when it has them
         self.wwwroot = wwwroot  # the name configuration gives it, besides its own wwwroot
         self.secret_key = secret_key  # signs GetUsersStats cursors, when configured
         self.queries = CachingQueries(tables, TtlCache(cache_seconds))
@@ -110,7 +113,8 @@ class MoodleSite:
         engine = connect(settings.database_url, settings.database_timeout)
         require_window_functions(engine)
         return cls(engine, MoodleTables(settings.table_prefix), settings.use_stats,
-                   settings.capabilities, settings.cache_seconds, settings.secret_key)
+                   settings.capabilities, settings.cache_seconds, settings.secret_key,
+                   ledger=_ledger(settings))
 
     @classmethod
     def other(cls, site: DirectSite, settings: Settings) -> MoodleSite:
@@ -119,7 +123,7 @@ class MoodleSite:
         engine = connect(site.database_url, settings.database_timeout)
         require_window_functions(engine)
         return cls(engine, MoodleTables(site.table_prefix), None, settings.capabilities,
-                   settings.cache_seconds, settings.secret_key, site.wwwroot)
+                   settings.cache_seconds, settings.secret_key, site.wwwroot, _ledger(settings))
 
     def person(self, caller: Caller, callinguser: CallingUser | None, now: int) -> CallingUser | None:
         """Whom a call is for, as another site knows them (MNET): a username and its home
@@ -391,14 +395,15 @@ class MoodleSite:
     def _figures(self, call: _Call, viewer: Viewer, userids: list[int], asked: params.Figures,
                  model: EffectiveModel, zone: ZoneInfo | None) -> UserFigures:
         """Each user's window start and usage at the time of the request, as far as the
-        viewer may see it: the engine's few statements for them all."""
+        viewer may see it: the engine's few statements for them all, and the ledger's for
+        the rows it has compiled."""
         conn = call.conn
         start: int | dict[int, int] = asked.start
         if model.enrolmentfilter:
             enrolled = self.queries.latest_enrolment_starts(conn, userids, asked.end)
             start = {i: max(asked.start, enrolled.get(i) or asked.start) for i in userids}
-        found = sql.usage_by_user(conn, self.queries.t, userids, start, asked.end,
-                                  model.time_settings, zone, now=call.now)
+        found = answer.usage_by_user(conn, self.queries, self.ledger, userids, start, asked.end,
+                                     model.time_settings, zone, now=call.now)
         usages = {i: found.get(i) or Usage(Tally(), {}, {}, []) for i in userids}
         limited = [i for i in userids if not viewer.sees_all_of(i)]
         if limited:
@@ -568,6 +573,11 @@ def _with_modules(stats: Stats, usage: Usage, named: _ModuleNames) -> Stats:
             tally.courseid, course.shortname if course else "", tally))
     modules.sort(key=lambda m: (m.courseshortname, m.name, m.id))
     return replace(stats, modules=modules)
+
+
+def _ledger(settings: Settings) -> Ledger | None:
+    """The ledger of the configuration, if it is not off."""
+    return None if settings.ledger_url is None else Ledger.at(settings.ledger_url)
 
 
 def _site_zone(config: SiteConfig) -> ZoneInfo:

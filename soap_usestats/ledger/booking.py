@@ -58,37 +58,37 @@ def book(ledger: Connection, plan: Rebooking, events: Iterable, now: int,
 
 
 def _sessions(ledger: Connection, plan: Rebooking,
-              rows: Iterator[Lap]) -> Iterator[tuple[Lap, int]]:
-    """Each row with its session: the time of its session's first processed row.
+              rows: Iterator[Lap]) -> Iterator[tuple[Lap, tuple[int, int | None]]]:
+    """Each row with its session: the time and log id of its session's first processed row.
 
     The first rows read may continue a session begun before them: the first of
     them that is booked before ``anchored_to`` (whose session no new row changes)
     gives theirs; from there on each row flagged as a session start begins one.
     """
-    anchors: dict[int, int] = {}
+    anchors: dict[int, tuple[int, int | None]] = {}
     if plan.anchored_to is not None:
         r = tables.row.c
-        anchors = dict(ledger.execute(
-            select(r.logid, r.session).where(r.site == plan.site, r.userid == plan.userid,
-                                             r.timecreated >= plan.since,
-                                             r.timecreated < plan.anchored_to)).all())
+        booked = select(r.logid, r.session, r.session_row).where(
+            r.site == plan.site, r.userid == plan.userid, r.timecreated >= plan.since,
+            r.timecreated < plan.anchored_to)
+        anchors = {logid: (time, first) for logid, time, first in ledger.execute(booked)}
     anchored, session = not anchors, None
     for lap in rows:
         if not anchored and lap.event.id in anchors:
             anchored, session = True, anchors[lap.event.id]
         elif lap.session_start or session is None:
-            session = lap.event.time
+            session = (lap.event.time, lap.event.id)
         yield lap, session
 
 
-def _booked(plan: Rebooking, lap: Lap, session: int) -> dict:
+def _booked(plan: Rebooking, lap: Lap, session: tuple[int, int | None]) -> dict:
     event = lap.event
     in_module = event.contextlevel == contexts.MODULE
     part = ("activities" if in_module else "course" if lap.label == "course" else "other")
     return dict(site=plan.site, logid=event.id, userid=plan.userid, timecreated=event.time,
-                lap=lap.lap, seconds=lap.counted, session=session, courseid=event.courseid,
+                lap=lap.lap, seconds=lap.counted, session=session[0], courseid=event.courseid,
                 cmid=event.contextinstanceid if in_module else None,
-                label=lap.label if in_module else None, part=PARTS[part])
+                label=lap.label if in_module else None, part=PARTS[part], session_row=session[1])
 
 
 def _write(ledger: Connection, batch: list[dict], advance: Callable[[int], None]) -> int:

@@ -5,7 +5,8 @@
   an id up to it has been read; ``final_to``: the horizon of the last whole pass.
 - ``ledger_row``: one row per processed log row whose L is final: its lap, its counted
   seconds (NULL when not counted), its session (the time of the session's first processed
-  row), its course, course module (contextlevel 70 only, with its module type as
+  row, and that row's log id as ``session_row``: two sessions may begin in the same
+  second), its course, course module (contextlevel 70 only, with its module type as
   ``label``) and ``part`` of the course (:data:`PARTS`).
 - ``ledger_user``: how far each user is compiled: every processed row of the user older
   than ``final_to`` whose id is at most ``compiled_id`` is in ``ledger_row``. A user
@@ -61,6 +62,7 @@ row = Table(
     Column("cmid", BigInteger),
     Column("label", String(64)),
     Column("part", SmallInteger, nullable=False),
+    Column("session_row", BigInteger),
     Index("ledger_row_user_time_ix", "site", "userid", "timecreated"),
 )
 

@@ -202,7 +202,7 @@ def usage_by_user(conn: Connection, tables: LogTables, userids: Users, start: St
     reaches = reach(conn, tables, sorted(set(userids)), start, settings)
     groups = tuple(sorted({group for group, _ in reaches.values()}))
     starts = list(start.values()) if isinstance(start, Mapping) else [start]
-    days = _LocalDays.of(zone, min(starts), end) if zone is not None else None
+    days = LocalDays.of(zone, min(starts), end) if zone is not None else None
     parameters = {"end": end, "now": now, "ahead": _look_ahead(end, now, settings)}
     for group in groups:
         members = {userid: since for userid, (of, since) in reaches.items() if of == group}
@@ -303,13 +303,13 @@ def _span(tables: LogTables, starts: _Starts, bounded: bool, settings: TimeSetti
 
 @lru_cache(maxsize=256)
 def _built(tables: LogTables, per_user: bool, groups: tuple[int, ...], settings: TimeSettings,
-           days: _LocalDays | None) -> Select:
+           days: LocalDays | None) -> Select:
     """The statement for one window start, taken as a parameter, and these groups of users."""
     return _statement(tables, _Starts(_START), groups, settings, per_user, days)
 
 
 def _statement(tables: LogTables, starts: _Starts, groups: tuple[int, ...],
-               settings: TimeSettings, per_user: bool, days: _LocalDays | None) -> Select:
+               settings: TimeSettings, per_user: bool, days: LocalDays | None) -> Select:
     """The figures of the users' rows in the window: the chain of rules, then the sums."""
     rows = _rows(tables, groups)
     credited = _credited(rows, settings, _Windows(per_user), days)
@@ -353,7 +353,7 @@ class _Part(IntEnum):
 
 
 def _credited(rows: Subquery, settings: TimeSettings, windows: _Windows,
-              days: _LocalDays | None) -> CTE:
+              days: LocalDays | None) -> CTE:
     """Each processed row with its lap, its session and, when counted, its ``seconds`` (L).
 
     The carry is summed over its own link, after the sessions: a database then
@@ -501,7 +501,7 @@ _TIME_DIGITS, _ID_DIGITS = 10**11, 10**18
 
 
 def _figures(tables: LogTables, credited: CTE, starts: _Starts,
-             days: _LocalDays | None) -> Select:
+             days: LocalDays | None) -> Select:
     """The figures, ordered by kind, user and item: the pieces added up.
 
     The credited rows of the window are summed once (:func:`_pieces`); the
@@ -550,7 +550,7 @@ def _figures(tables: LogTables, credited: CTE, starts: _Starts,
     )
 
 
-def _pieces(credited: CTE, starts: _Starts, days: _LocalDays | None) -> Subquery:
+def _pieces(credited: CTE, starts: _Starts, days: LocalDays | None) -> Subquery:
     """The credited rows of the window summed by place, session (the part of it in the
     window) and course day, in one pass.
 
@@ -598,7 +598,7 @@ def _constants(name: str, columns: tuple[str, ...], rows: list[tuple[int, ...]])
                                  for key, value in zip(columns, row))) for row in rows)).cte(name)
 
 
-def _usages(rows: Iterable[Row], days: _LocalDays | None) -> dict[int, Usage]:
+def _usages(rows: Iterable[Row], days: LocalDays | None) -> dict[int, Usage]:
     """Each user's Usage from the rows of the figures, in their order."""
     usages: dict[int, Usage] = {}
     for row in rows:
@@ -630,7 +630,7 @@ def _counts(tally: type[Tally], row: Row, **more) -> Tally:
 # Days
 
 @dataclass(frozen=True)
-class _LocalDays:
+class LocalDays:
     """Local days in a zone over a window, as SQL computes them without the zone's rules.
 
     The database adds to each time the zone's offset in force then (a CASE over
@@ -643,7 +643,7 @@ class _LocalDays:
     offsets: tuple[tuple[int, int], ...]
 
     @classmethod
-    def of(cls, zone: ZoneInfo, start: int, end: int) -> _LocalDays:
+    def of(cls, zone: ZoneInfo, start: int, end: int) -> LocalDays:
         # two days' margin: no zone is more than a day from UTC
         return cls((start - 2 * local.DAY) // local.DAY, tuple(local.offsets(zone, start, end)))
 

@@ -21,14 +21,14 @@ def expected_rows(events: Iterable[LogEvent], userid: int, now: int, settings: T
     for lap in laps(events, now, settings):
         event = lap.event
         if lap.session_start:
-            session = event.time
+            session = (event.time, event.id)
         if event.time >= horizon:
             continue
         in_module = event.contextlevel == contexts.MODULE
         part = "activities" if in_module else "course" if lap.label == "course" else "other"
-        found[event.id] = (userid, event.time, lap.lap, lap.counted, session, event.courseid,
+        found[event.id] = (userid, event.time, lap.lap, lap.counted, session[0], event.courseid,
                            event.contextinstanceid if in_module else None,
-                           lap.label if in_module else None, PARTS[part])
+                           lap.label if in_module else None, PARTS[part], session[1])
     return found
 
 
@@ -36,7 +36,7 @@ def booked_rows(ledger, userid: int | None = None) -> dict[int, tuple]:
     """The ledger's rows (of one user, or all), by log id, as :func:`expected_rows`."""
     r = tables.row.c
     query = select(r.logid, r.userid, r.timecreated, r.lap, r.seconds, r.session, r.courseid,
-                   r.cmid, r.label, r.part)
+                   r.cmid, r.label, r.part, r.session_row)
     if userid is not None:
         query = query.where(r.userid == userid)
     with ledger.connect() as conn:
