@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, insert, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.engine import Connection
 
 from .. import contexts
 from ..timemodel.engine import Lap, laps
 from ..timemodel.settings import TimeSettings
 from . import tables
+from .bulk import insert_rows
 from .tables import PARTS
 
 #: Ledger rows written by one statement.
@@ -95,7 +96,7 @@ def _write(ledger: Connection, batch: list[dict], advance: Callable[[int], None]
     """Insert the batch (one statement, many rows) and empty it; its size."""
     if not batch:
         return 0
-    ledger.execute(insert(tables.row), batch)
+    insert_rows(ledger, tables.row, batch)
     written = len(batch)
     advance(written)
     batch.clear()
