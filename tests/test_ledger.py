@@ -27,7 +27,7 @@ from tests.support.ledger import booked_rows, emptied, expected_rows
 from tests.support.moodle import MoodleBuilder
 from tests.test_sql_engine import COURSE_MODULES, COURSES, USERS, _event, _store, _takes_part, logs
 
-LEDGERS = ["sqlite", "postgresql"]
+LEDGERS = ["sqlite", "postgresql", "mariadb"]
 SETTINGS = TimeSettings()
 HORIZON = max(SETTINGS.threshold, SETTINGS.lastpingcredit) * 60
 
