@@ -2,7 +2,7 @@
 (and the SQL engine alone), whether the ledger is empty, partly compiled, behind the log
 (late rows among those it has not read), or caught up; and after Moodle purges old log
 rows, the figures of their days stay as they were. Windows begin and end on the edges of
-quarter hours and inside them (the rollup's unit), in zones whose offsets are half and
+quarter hours and inside them (the rollup's unit; its periods made two hours long here), in zones whose offsets are half and
 three quarters of an hour, and in one whose offset was no multiple of a quarter hour; a
 ledger compiled before the rollup (revision 0002) answers the same once upgraded.
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
+import pytest
 from alembic import command
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert
@@ -24,7 +24,7 @@ from soap_usestats import contexts
 from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.domain.requests import StatsRequest
 from soap_usestats.domain.site import MoodleSite
-from soap_usestats.ledger import compiler, figures, migrate
+from soap_usestats.ledger import compiler, figures, migrate, tables
 from soap_usestats.ledger.answer import Ledger, usage_by_user
 from soap_usestats.moodle.database import connect, read_only
 from soap_usestats.moodle.queries import Queries
@@ -46,6 +46,12 @@ LATER = 40 * 86400
 #: Zones whose offsets are half and three quarters of an hour, and one whose offset was
 #: 44 minutes 30 seconds until 1972 (days summed from the rows there).
 ODD_ZONES = ["Asia/Kolkata", "Asia/Kathmandu", "Australia/Eucla", "Africa/Monrovia"]
+
+
+@pytest.fixture(autouse=True)
+def short_periods(monkeypatch):
+    """Periods of two hours, so that the windows of the logs drawn hold whole ones."""
+    monkeypatch.setattr(tables, "PERIOD", 2 * 3600)
 
 
 def _quarter_edge(time: int) -> st.SearchStrategy[int]:

@@ -3,8 +3,9 @@
 Each user's booked rows in a window of their own (``[start, end]``, both included) are
 summed by place (course, course module, part, label), by session and, with a zone, by
 course and local day: a statement each, whatever the number of users. Each reads what it
-reports, not the rows: the whole quarter hours of the window from ``ledger_quarter``,
-the rows of the two partial ones at its edges from ``ledger_row``; the sessions wholly in
+reports, not the rows: the whole quarter hours of the window from ``ledger_quarter``
+(for places, its whole periods of four weeks from ``ledger_period``), the rows of the two
+partial quarter hours at its edges from ``ledger_row``; the sessions wholly in
 the window from ``ledger_session``, the rows in it of the (at most two) it cuts from
 ``ledger_row``. A local day is a union of quarter hours where the zone's offsets are
 multiples of one (and change at one's start); elsewhere the days are summed from the rows.
@@ -35,13 +36,16 @@ Windows = Mapping[int, tuple[int, int]]
 
 @dataclass(frozen=True)
 class _Asked:
-    """The users' windows as the statements join them: ``windows`` whole (userid, low,
-    high), their ``quarters`` (userid, first bucket, last bucket) and their ``edges``, the
-    rows outside those quarters (userid, low, high); all bounds included."""
+    """The users' windows as the statements join them, each a list of (userid, low, high),
+    bounds included: ``windows`` whole, their whole ``quarters`` and the rows outside them
+    (``edges``); for places, their whole ``periods`` and the quarters outside those
+    (``between``)."""
 
     windows: CTE
     quarters: CTE
     edges: CTE
+    periods: CTE
+    between: CTE
 
 
 def booked_usage(ledger: Connection, site: int, windows: Windows,
@@ -68,15 +72,23 @@ def booked_usage(ledger: Connection, site: int, windows: Windows,
 
 
 def _asked(windows: Windows, quarters: bool = True) -> _Asked:
-    """The windows, their whole quarter hours (none unless ``quarters``) and their edges."""
-    whole, edges = [], []
+    """The windows, their whole quarter hours (none unless ``quarters``) and periods, and
+    what lies between."""
+    whole, edges, periods, between = [], [], [], []
     for userid, (low, high) in sorted(windows.items()):
-        first, after = -(-low // QUARTER) * QUARTER, (high + 1) // QUARTER * QUARTER
-        if quarters and first < after:
-            whole.append((userid, first, after - QUARTER))
-            edges += [(userid, a, b) for a, b in ((low, first - 1), (after, high)) if a <= b]
-        else:
+        first, after = _inner(low, high, QUARTER)
+        if not quarters or first >= after:
             edges.append((userid, low, high))
+            continue
+        whole.append((userid, first, after - QUARTER))
+        edges += _outer(userid, low, high, first, after)
+        start, end = _inner(first, after - 1, tables.PERIOD)
+        if start < end:
+            periods.append((userid, start, end - tables.PERIOD))
+            between += [(u, a, b - QUARTER + 1) for u, a, b in
+                        _outer(userid, first, after - 1, start, end)]
+        else:
+            between.append((userid, first, after - QUARTER))
 
     def cte(name: str, rows: list[tuple[int, int, int]]) -> CTE:
         table = values(column("userid", BigInteger), column("low", BigInteger),
@@ -87,7 +99,19 @@ def _asked(windows: Windows, quarters: bool = True) -> _Asked:
                       literal(-1, BigInteger).label("high")).cte(name)
 
     return _Asked(cte("asked", [(u, low, high) for u, (low, high) in sorted(windows.items())]),
-                  cte("quarters", whole), cte("edges", edges))
+                  cte("quarters", whole), cte("edges", edges), cte("periods", periods),
+                  cte("between", between))
+
+
+def _inner(low: int, high: int, span: int) -> tuple[int, int]:
+    """The first and the after-last of the spans wholly in ``[low, high]`` (first >= after:
+    none)."""
+    return -(-low // span) * span, (high + 1) // span * span
+
+
+def _outer(userid: int, low: int, high: int, first: int, after: int) -> list[tuple[int, int, int]]:
+    """The parts of ``[low, high]`` before ``first`` and from ``after`` on, if not empty."""
+    return [(userid, a, b) for a, b in ((low, first - 1), (after, high)) if a <= b]
 
 
 def _in_quarters(days: LocalDays) -> bool:
@@ -104,24 +128,27 @@ def _rows_in(ranges: CTE, site: int):
                                         r.timecreated >= w.low, r.timecreated <= w.high))
 
 
-def _quarters_in(asked: _Asked, site: int):
-    """The quarter hours of the asked users wholly in their windows."""
-    q, w = tables.quarter.c, asked.quarters.c
-    return tables.quarter.join(asked.quarters, and_(q.site == site, q.userid == w.userid,
-                                                    q.bucket >= w.low, q.bucket <= w.high))
+def _sums_in(table, ranges: CTE, site: int):
+    """The sums (``ledger_quarter`` or ``ledger_period``) of the asked users whose bucket
+    lies in their ranges."""
+    q, w = table.c, ranges.c
+    return table.join(ranges, and_(q.site == site, q.userid == w.userid, q.bucket >= w.low,
+                                   q.bucket <= w.high))
 
 
 def _places(ledger: Connection, site: int, asked: _Asked) -> dict[int, Usage]:
     """The counted rows summed by course, course module, part and label: the total, the
     courses and the modules (each with the course and label of its latest row)."""
-    r, q = tables.row.c, tables.quarter.c
+    r = tables.row.c
     edges = (select(r.userid, r.courseid, r.cmid, r.part, r.label, r.seconds,
                     literal(1).label("events"), r.timecreated.label("first"),
                     r.timecreated.label("last"), newest(r).label("newest"))
              .select_from(_rows_in(asked.edges, site)).where(r.seconds.is_not(None)))
-    whole = (select(q.userid, q.courseid, q.cmid, q.part, q.label, q.seconds, q.events, q.first,
-                    q.last, q.newest).select_from(_quarters_in(asked, site)))
-    parts = union_all(edges, whole).subquery("parts").c
+    summed = [select(t.c.userid, t.c.courseid, t.c.cmid, t.c.part, t.c.label, t.c.seconds,
+                     t.c.events, t.c.first, t.c.last, t.c.newest)
+              .select_from(_sums_in(t, ranges, site))
+              for t, ranges in ((tables.quarter, asked.between), (tables.period, asked.periods))]
+    parts = union_all(edges, *summed).subquery("parts").c
     keys = (parts.userid, parts.courseid, parts.cmid, parts.part, parts.label)
     query = (select(*keys, func.sum(parts.seconds), func.sum(parts.events), func.min(parts.first),
                     func.max(parts.last), func.max(parts.newest))
@@ -150,7 +177,9 @@ def _places(ledger: Connection, site: int, asked: _Asked) -> dict[int, Usage]:
 
 def _sessions(ledger: Connection, site: int, asked: _Asked) -> list[tuple[int, Session]]:
     """The part in the window of each session with a counted row, in the log's order: the
-    sessions wholly in it as booked, the parts of those it cuts from their rows."""
+    sessions wholly in it as booked, the parts of those it cuts from their rows (found
+    first: PostgreSQL, which cannot tell how few they are, would otherwise join every row
+    of the users to their sessions)."""
     s, w = tables.session.c, asked.windows.c
     meeting = (tables.session.join(asked.windows, and_(
         s.site == site, s.userid == w.userid, s.start <= w.high, s.last >= w.low)))
@@ -160,7 +189,8 @@ def _sessions(ledger: Connection, site: int, asked: _Asked) -> list[tuple[int, S
     cut = (select(s.userid, s.session, s.session_row,
                   case((s.start > w.low, s.start), else_=w.low).label("low"),
                   case((s.last < w.high, s.last), else_=w.high).label("high"))
-           .select_from(meeting).where(not_(inside)).cte("cut"))
+           .select_from(meeting).where(not_(inside))
+           .cte("cut").prefix_with("MATERIALIZED", dialect="postgresql"))
     r, c = tables.row.c, cut.c
     first_row = func.coalesce(r.session_row, 0)
     rows = tables.row.join(cut, and_(r.site == site, r.userid == c.userid,
@@ -184,7 +214,7 @@ def _days(ledger: Connection, site: int, asked: _Asked, days: LocalDays):
     edges = (select(r.userid, r.courseid, days.key(r.timecreated).label("day"), r.seconds)
              .select_from(_rows_in(asked.edges, site)).where(r.seconds.is_not(None)))
     whole = (select(q.userid, q.courseid, days.key(q.bucket).label("day"), q.seconds)
-             .select_from(_quarters_in(asked, site)))
+             .select_from(_sums_in(tables.quarter, asked.quarters, site)))
     parts = union_all(edges, whole).subquery("counted").c
     query = (select(parts.userid, parts.courseid, parts.day, func.sum(parts.seconds))
              .group_by(parts.userid, parts.courseid, parts.day))

@@ -1,8 +1,10 @@
-"""The rollup of ``ledger_row``: quarter hours and sessions (``ledger_quarter``,
-``ledger_session``), summed in the ledger database by INSERT ... SELECT, never row by row.
+"""The rollup of ``ledger_row``: quarter hours, periods and sessions (``ledger_quarter``,
+``ledger_period``, ``ledger_session``), summed in the ledger database by INSERT ...
+SELECT, never row by row.
 
 :func:`refresh` follows a user's rebooking from a time on: the quarter hours from the one
-holding that time, and the sessions from the first that reaches it, are summed again.
+holding that time (from the rows), the periods from the one holding it (from the quarter
+hours), and the sessions from the first that reaches it, are summed again.
 :func:`fill` sums every site's from nothing (a new ledger revision).
 """
 
@@ -20,9 +22,9 @@ from .tables import QUARTER
 TIME_DIGITS, ID_DIGITS = 10**11, 10**18
 
 
-def bucket_of(time: int) -> int:
-    """The start of the quarter hour that holds ``time``."""
-    return time - time % QUARTER
+def bucket_of(time: int, span: int = QUARTER) -> int:
+    """The start of the quarter hour (or other ``span``) that holds ``time``."""
+    return time - time % span
 
 
 def newest(r) -> ColumnElement:
@@ -35,12 +37,16 @@ def newest(r) -> ColumnElement:
 
 def refresh(ledger: Connection, site: int, userid: int, since: int) -> None:
     """Sum again the user's quarter hours and sessions that rows from ``since`` on reach."""
-    r, q, s = tables.row.c, tables.quarter.c, tables.session.c
+    r, q, p, s = tables.row.c, tables.quarter.c, tables.period.c, tables.session.c
     start = bucket_of(since)
     ledger.execute(delete(tables.quarter).where(q.site == site, q.userid == userid,
                                                 q.bucket >= start))
     ledger.execute(_fill_quarters(and_(r.site == site, r.userid == userid,
                                        r.timecreated >= start)))
+    start = bucket_of(since, tables.PERIOD)
+    ledger.execute(delete(tables.period).where(p.site == site, p.userid == userid,
+                                               p.bucket >= start))
+    ledger.execute(_fill_periods(and_(q.site == site, q.userid == userid, q.bucket >= start)))
     reached = [ledger.scalar(select(func.min(r.session)).where(
                    r.site == site, r.userid == userid, r.timecreated >= since)),
                ledger.scalar(select(func.min(s.session)).where(
@@ -55,8 +61,9 @@ def refresh(ledger: Connection, site: int, userid: int, since: int) -> None:
 
 
 def fill(ledger: Connection) -> None:
-    """Sum every booked row into quarter hours and sessions (the tables empty)."""
+    """Sum every booked row into quarter hours, periods and sessions (the tables empty)."""
     ledger.execute(_fill_quarters(true()))
+    ledger.execute(_fill_periods(true()))
     ledger.execute(_fill_sessions(true()))
 
 
@@ -71,6 +78,19 @@ def _fill_quarters(rows: ColumnElement[bool]):
     return insert(tables.quarter).from_select(
         [q.site, q.userid, q.bucket, q.courseid, q.cmid, q.part, q.label, q.seconds, q.events,
          q.first, q.last, q.newest], summed)
+
+
+def _fill_periods(quarters: ColumnElement[bool]):
+    q = tables.quarter.c
+    bucket = (q.bucket - q.bucket % tables.PERIOD).label("bucket")
+    keys = (q.site, q.userid, bucket, q.courseid, q.cmid, q.part, q.label)
+    summed = (select(*keys, func.sum(q.seconds), func.sum(q.events), func.min(q.first),
+                     func.max(q.last), func.max(q.newest))
+              .where(quarters).group_by(*keys))
+    p = tables.period.c
+    return insert(tables.period).from_select(
+        [p.site, p.userid, p.bucket, p.courseid, p.cmid, p.part, p.label, p.seconds, p.events,
+         p.first, p.last, p.newest], summed)
 
 
 def _fill_sessions(rows: ColumnElement[bool]):

@@ -17,13 +17,15 @@
   course module, part, label): seconds, events, first and last time, and ``newest``, the
   latest row of a course module as text (time, then log id, in fixed widths). The days
   of every zone whose offsets are multiples of a quarter hour are unions of quarter hours.
+- ``ledger_period``: the same sums per :data:`PERIOD` (from ``ledger_quarter``), so that a
+  long window reads a row per place and period, not per quarter hour.
 - ``ledger_session``: each session of ``ledger_row`` (``session``, ``session_row`` (0 for
   none)): the time of its first and last processed rows (``start``, ``last``), its
   ``end`` (the last row's time plus its lap), its counted seconds and events.
 - ``ledger_lock``: leases with an expiry (``lock``): one compiler at a time.
 
-The pass that books a user's rows refreshes the user's quarter hours and sessions from
-the first it changed (``rollup``), in the same transaction.
+The pass that books a user's rows refreshes the user's quarter hours, periods and sessions
+from the first it changed (``rollup``), in the same transaction.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from sqlalchemy import (
 
 #: The seconds of a quarter hour, the rollup's unit of time.
 QUARTER = 900
+#: The seconds of a period, the rollup's coarse unit: four weeks, whole quarter hours.
+PERIOD = 28 * 86400
 #: The parts of a course a counted row's seconds go to ("Counting"), as ``part``.
 PARTS = {"activities": 1, "course": 2, "other": 3}
 
@@ -83,22 +87,29 @@ user = Table(
     Column("compiled_id", BigInteger, nullable=False),
 )
 
-quarter = Table(
-    "ledger_quarter", metadata,
-    Column("site", Integer, ForeignKey("ledger_site.id"), nullable=False),
-    Column("userid", BigInteger, nullable=False),
-    Column("bucket", BigInteger, nullable=False),
-    Column("courseid", BigInteger, nullable=False),
-    Column("cmid", BigInteger),
-    Column("part", SmallInteger, nullable=False),
-    Column("label", String(64)),
-    Column("seconds", BigInteger, nullable=False),
-    Column("events", Integer, nullable=False),
-    Column("first", BigInteger, nullable=False),
-    Column("last", BigInteger, nullable=False),
-    Column("newest", String(40)),
-    Index("ledger_quarter_user_bucket_ix", "site", "userid", "bucket"),
-)
+def _sums(name: str) -> Table:
+    """A table of counted rows summed per user, span of time (``bucket``: its start) and
+    place."""
+    return Table(
+        name, metadata,
+        Column("site", Integer, ForeignKey("ledger_site.id"), nullable=False),
+        Column("userid", BigInteger, nullable=False),
+        Column("bucket", BigInteger, nullable=False),
+        Column("courseid", BigInteger, nullable=False),
+        Column("cmid", BigInteger),
+        Column("part", SmallInteger, nullable=False),
+        Column("label", String(64)),
+        Column("seconds", BigInteger, nullable=False),
+        Column("events", Integer, nullable=False),
+        Column("first", BigInteger, nullable=False),
+        Column("last", BigInteger, nullable=False),
+        Column("newest", String(40)),
+        Index(f"{name}_user_bucket_ix", "site", "userid", "bucket"),
+    )
+
+
+quarter = _sums("ledger_quarter")
+period = _sums("ledger_period")
 
 session = Table(
     "ledger_session", metadata,

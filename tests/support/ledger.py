@@ -47,22 +47,22 @@ def booked_rows(ledger, userid: int | None = None) -> dict[int, tuple]:
 def emptied(ledger) -> None:
     """Every ledger table emptied (the schema stays)."""
     with ledger.begin() as conn:
-        for table in (tables.quarter, tables.session, tables.row, tables.user, tables.lock,
-                      tables.site):
+        for table in (tables.quarter, tables.period, tables.session, tables.row, tables.user,
+                      tables.lock, tables.site):
             conn.execute(delete(table))
 
 
 def rollup_and_refilled(ledger) -> tuple[list, list]:
-    """The ledger's quarter hours and sessions as the compiler kept them, and as summed
+    """The ledger's quarter hours, periods and sessions as the compiler kept them, and as summed
     afresh from its rows (``rollup.fill``, rolled back): each as a multiset of rows."""
     def read(conn):
         return [Counter(tuple(row) for row in conn.execute(select(table)))
-                for table in (tables.quarter, tables.session)]
+                for table in (tables.quarter, tables.period, tables.session)]
 
     with ledger.connect() as conn:
         kept = read(conn)
-        conn.execute(delete(tables.quarter))
-        conn.execute(delete(tables.session))
+        for table in (tables.quarter, tables.period, tables.session):
+            conn.execute(delete(table))
         rollup.fill(conn)
         refilled = read(conn)
         conn.rollback()

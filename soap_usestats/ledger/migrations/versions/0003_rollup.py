@@ -1,6 +1,7 @@
-"""ledger_quarter and ledger_session: the booked rows summed per quarter hour and place,
-and per session (``tables``), summed from ``ledger_row`` here, so that a ledger upgraded
-answers from them at once, with no pass to run again.
+"""ledger_quarter, ledger_period and ledger_session: the booked rows summed per quarter
+hour and place, per four weeks and place, and per session (``tables``), summed from
+``ledger_row`` here, so that a ledger upgraded answers from them at once, with no pass to
+run again.
 
 Revision ID: 0003
 Revises: 0002
@@ -18,23 +19,23 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "ledger_quarter",
-        sa.Column("site", sa.Integer, sa.ForeignKey("ledger_site.id"), nullable=False),
-        sa.Column("userid", sa.BigInteger, nullable=False),
-        sa.Column("bucket", sa.BigInteger, nullable=False),
-        sa.Column("courseid", sa.BigInteger, nullable=False),
-        sa.Column("cmid", sa.BigInteger),
-        sa.Column("part", sa.SmallInteger, nullable=False),
-        sa.Column("label", sa.String(64)),
-        sa.Column("seconds", sa.BigInteger, nullable=False),
-        sa.Column("events", sa.Integer, nullable=False),
-        sa.Column("first", sa.BigInteger, nullable=False),
-        sa.Column("last", sa.BigInteger, nullable=False),
-        sa.Column("newest", sa.String(40)),
-    )
-    op.create_index("ledger_quarter_user_bucket_ix", "ledger_quarter",
-                    ["site", "userid", "bucket"])
+    for name in ("ledger_quarter", "ledger_period"):
+        op.create_table(
+            name,
+            sa.Column("site", sa.Integer, sa.ForeignKey("ledger_site.id"), nullable=False),
+            sa.Column("userid", sa.BigInteger, nullable=False),
+            sa.Column("bucket", sa.BigInteger, nullable=False),
+            sa.Column("courseid", sa.BigInteger, nullable=False),
+            sa.Column("cmid", sa.BigInteger),
+            sa.Column("part", sa.SmallInteger, nullable=False),
+            sa.Column("label", sa.String(64)),
+            sa.Column("seconds", sa.BigInteger, nullable=False),
+            sa.Column("events", sa.Integer, nullable=False),
+            sa.Column("first", sa.BigInteger, nullable=False),
+            sa.Column("last", sa.BigInteger, nullable=False),
+            sa.Column("newest", sa.String(40)),
+        )
+        op.create_index(f"{name}_user_bucket_ix", name, ["site", "userid", "bucket"])
     op.create_table(
         "ledger_session",
         sa.Column("site", sa.Integer, sa.ForeignKey("ledger_site.id"), primary_key=True,
@@ -53,5 +54,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("ledger_session", "ledger_quarter"):
+    for table in ("ledger_session", "ledger_period", "ledger_quarter"):
         op.drop_table(table)
