@@ -2,13 +2,14 @@
 
 Each user's booked rows in a window of their own (``[start, end]``, both included) are
 summed by place (course, course module, part, label), by session and, with a zone, by
-course and local day: a statement each, whatever the number of users. Each reads what it
-reports, not the rows: the whole quarter hours of the window from ``ledger_quarter``
-(for places, its whole periods of four weeks from ``ledger_period``), the rows of the two
-partial quarter hours at its edges from ``ledger_row``; the sessions wholly in
-the window from ``ledger_session``, the rows in it of the (at most two) it cuts from
-``ledger_row``. A local day is a union of quarter hours where the zone's offsets are
-multiples of one (and change at one's start); elsewhere the days are summed from the rows.
+course and local day: a statement each (two for sessions), whatever the number of users.
+Each reads what it reports, not the rows: the whole quarter hours of the window from
+``ledger_quarter`` (for places, its whole periods of four weeks from ``ledger_period``),
+the rows of the two partial quarter hours at its edges from ``ledger_row``; the sessions
+wholly in the window from ``ledger_session``, the rows in it of the (at most two) it
+cuts from ``ledger_row``. The ranges each statement reads are written out in it. A local
+day is a union of quarter hours where the zone's offsets are multiples of one (and change
+at one's start); elsewhere the days are summed from the rows.
 Only the sums come back; they make a ``Usage`` as the engine gives it for the same rows.
 """
 
@@ -19,10 +20,9 @@ from dataclasses import dataclass, replace
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (BigInteger, and_, case, column, func, literal, not_, select, union_all,
-                        values)
+from sqlalchemy import BigInteger, and_, false, func, literal, or_, select, union_all
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.selectable import CTE
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..timemodel.engine import CourseTally, ModuleTally, Session, Tally, Usage
 from ..timemodel.sql import LocalDays
@@ -34,18 +34,21 @@ from .tables import PARTS, QUARTER
 Windows = Mapping[int, tuple[int, int]]
 
 
+#: Ranges of time of users: ``(userid, low, high)``, bounds included.
+Ranges = list[tuple[int, int, int]]
+
+
 @dataclass(frozen=True)
 class _Asked:
-    """The users' windows as the statements join them, each a list of (userid, low, high),
-    bounds included: ``windows`` whole, their whole ``quarters`` and the rows outside them
-    (``edges``); for places, their whole ``periods`` and the quarters outside those
-    (``between``)."""
+    """The users' windows cut as the statements read them: ``windows`` whole, their whole
+    ``quarters`` and the rows outside them (``edges``); for places, their whole ``periods``
+    and the quarters outside those (``between``)."""
 
-    windows: CTE
-    quarters: CTE
-    edges: CTE
-    periods: CTE
-    between: CTE
+    windows: Ranges
+    quarters: Ranges
+    edges: Ranges
+    periods: Ranges
+    between: Ranges
 
 
 def booked_usage(ledger: Connection, site: int, windows: Windows,
@@ -89,18 +92,8 @@ def _asked(windows: Windows, quarters: bool = True) -> _Asked:
                         _outer(userid, first, after - 1, start, end)]
         else:
             between.append((userid, first, after - QUARTER))
-
-    def cte(name: str, rows: list[tuple[int, int, int]]) -> CTE:
-        table = values(column("userid", BigInteger), column("low", BigInteger),
-                       column("high", BigInteger), name=name)
-        if rows:
-            return table.data(rows).cte(name)
-        return select(literal(0, BigInteger).label("userid"), literal(0, BigInteger).label("low"),
-                      literal(-1, BigInteger).label("high")).cte(name)
-
-    return _Asked(cte("asked", [(u, low, high) for u, (low, high) in sorted(windows.items())]),
-                  cte("quarters", whole), cte("edges", edges), cte("periods", periods),
-                  cte("between", between))
+    return _Asked([(u, low, high) for u, (low, high) in sorted(windows.items())], whole, edges,
+                  periods, between)
 
 
 def _inner(low: int, high: int, span: int) -> tuple[int, int]:
@@ -109,7 +102,7 @@ def _inner(low: int, high: int, span: int) -> tuple[int, int]:
     return -(-low // span) * span, (high + 1) // span * span
 
 
-def _outer(userid: int, low: int, high: int, first: int, after: int) -> list[tuple[int, int, int]]:
+def _outer(userid: int, low: int, high: int, first: int, after: int) -> Ranges:
     """The parts of ``[low, high]`` before ``first`` and from ``after`` on, if not empty."""
     return [(userid, a, b) for a, b in ((low, first - 1), (after, high)) if a <= b]
 
@@ -121,19 +114,34 @@ def _in_quarters(days: LocalDays) -> bool:
         since % QUARTER == 0 for since, _ in days.offsets[1:])
 
 
-def _rows_in(ranges: CTE, site: int):
+def _value(number: int) -> ColumnElement[int]:
+    """A number written out in the statement: the database, which cannot tell how narrow
+    ranges joined from a list of values are, plans for the ranges it reads (through its
+    indexes on (site, userid, time))."""
+    return literal(number, BigInteger, literal_execute=True)
+
+
+def _any(conditions) -> ColumnElement[bool]:
+    return or_(false(), *conditions)
+
+
+def _within(userid: ColumnElement[int], time: ColumnElement[int],
+            ranges: Ranges) -> ColumnElement[bool]:
+    """Rows of a user of ``ranges`` in that range of time."""
+    return _any(and_(userid == _value(u), time >= _value(low), time <= _value(high))
+                for u, low, high in ranges)
+
+
+def _rows_in(ranges: Ranges, site: int) -> ColumnElement[bool]:
     """The booked rows of the asked users in each of their ranges."""
-    r, w = tables.row.c, ranges.c
-    return tables.row.join(ranges, and_(r.site == site, r.userid == w.userid,
-                                        r.timecreated >= w.low, r.timecreated <= w.high))
+    r = tables.row.c
+    return and_(r.site == site, _within(r.userid, r.timecreated, ranges))
 
 
-def _sums_in(table, ranges: CTE, site: int):
+def _sums_in(table, ranges: Ranges, site: int) -> ColumnElement[bool]:
     """The sums (``ledger_quarter`` or ``ledger_period``) of the asked users whose bucket
     lies in their ranges."""
-    q, w = table.c, ranges.c
-    return table.join(ranges, and_(q.site == site, q.userid == w.userid, q.bucket >= w.low,
-                                   q.bucket <= w.high))
+    return and_(table.c.site == site, _within(table.c.userid, table.c.bucket, ranges))
 
 
 def _places(ledger: Connection, site: int, asked: _Asked) -> dict[int, Usage]:
@@ -143,10 +151,10 @@ def _places(ledger: Connection, site: int, asked: _Asked) -> dict[int, Usage]:
     edges = (select(r.userid, r.courseid, r.cmid, r.part, r.label, r.seconds,
                     literal(1).label("events"), r.timecreated.label("first"),
                     r.timecreated.label("last"), newest(r).label("newest"))
-             .select_from(_rows_in(asked.edges, site)).where(r.seconds.is_not(None)))
+             .where(_rows_in(asked.edges, site), r.seconds.is_not(None)))
     summed = [select(t.c.userid, t.c.courseid, t.c.cmid, t.c.part, t.c.label, t.c.seconds,
                      t.c.events, t.c.first, t.c.last, t.c.newest)
-              .select_from(_sums_in(t, ranges, site))
+              .where(_sums_in(t, ranges, site))
               for t, ranges in ((tables.quarter, asked.between), (tables.period, asked.periods))]
     parts = union_all(edges, *summed).subquery("parts").c
     keys = (parts.userid, parts.courseid, parts.cmid, parts.part, parts.label)
@@ -177,28 +185,28 @@ def _places(ledger: Connection, site: int, asked: _Asked) -> dict[int, Usage]:
 
 def _sessions(ledger: Connection, site: int, asked: _Asked) -> list[tuple[int, Session]]:
     """The part in the window of each session with a counted row, in the log's order: the
-    sessions wholly in it as booked, the parts of those it cuts from their rows (found
-    first: PostgreSQL, which cannot tell how few they are, would otherwise join every row
-    of the users to their sessions)."""
-    s, w = tables.session.c, asked.windows.c
-    meeting = (tables.session.join(asked.windows, and_(
-        s.site == site, s.userid == w.userid, s.start <= w.high, s.last >= w.low)))
-    inside = and_(s.start >= w.low, s.last <= w.high)
+    sessions wholly in it as booked, the parts of those it cuts (read first: at most two a
+    user) from their rows."""
+    s, r = tables.session.c, tables.row.c
+    cut = ledger.execute(select(s.userid, s.session, s.session_row, s.start, s.last).where(
+        s.site == site, _any(and_(s.userid == _value(u), s.start <= _value(high),
+                                  s.last >= _value(low),
+                                  or_(s.start < _value(low), s.last > _value(high)))
+                             for u, low, high in asked.windows))).all()
     whole = (select(s.userid, s.session, s.session_row, s.start, s.end, s.seconds)
-             .select_from(meeting).where(inside, s.events > 0))
-    cut = (select(s.userid, s.session, s.session_row,
-                  case((s.start > w.low, s.start), else_=w.low).label("low"),
-                  case((s.last < w.high, s.last), else_=w.high).label("high"))
-           .select_from(meeting).where(not_(inside))
-           .cte("cut").prefix_with("MATERIALIZED", dialect="postgresql"))
-    r, c = tables.row.c, cut.c
+             .where(s.site == site, s.events > 0,
+                    _any(and_(s.userid == _value(u), s.session >= _value(low),
+                              s.last <= _value(high)) for u, low, high in asked.windows)))
+    window = {u: (low, high) for u, low, high in asked.windows}
     first_row = func.coalesce(r.session_row, 0)
-    rows = tables.row.join(cut, and_(r.site == site, r.userid == c.userid,
-                                     r.timecreated >= c.low, r.timecreated <= c.high,
-                                     r.session == c.session, first_row == c.session_row))
     parts = (select(r.userid, r.session, first_row, func.min(r.timecreated),
                     func.max(r.timecreated + r.lap), func.sum(r.seconds))
-             .select_from(rows).group_by(r.userid, r.session, first_row)
+             .where(r.site == site, _any(
+                 and_(r.session == _value(session), first_row == _value(session_row),
+                      _within(r.userid, r.timecreated, [(u, max(start, window[u][0]),
+                                                         min(last, window[u][1]))]))
+                 for u, session, session_row, start, last in cut))
+             .group_by(r.userid, r.session, first_row)
              .having(func.count(r.seconds) > 0))
     both = union_all(whole, parts).subquery("sessions").c
     query = (select(both.userid, both.start, both.end, both.seconds)
@@ -212,9 +220,9 @@ def _days(ledger: Connection, site: int, asked: _Asked, days: LocalDays):
     of its start."""
     r, q = tables.row.c, tables.quarter.c
     edges = (select(r.userid, r.courseid, days.key(r.timecreated).label("day"), r.seconds)
-             .select_from(_rows_in(asked.edges, site)).where(r.seconds.is_not(None)))
+             .where(_rows_in(asked.edges, site), r.seconds.is_not(None)))
     whole = (select(q.userid, q.courseid, days.key(q.bucket).label("day"), q.seconds)
-             .select_from(_sums_in(tables.quarter, asked.quarters, site)))
+             .where(_sums_in(tables.quarter, asked.quarters, site)))
     parts = union_all(edges, whole).subquery("counted").c
     query = (select(parts.userid, parts.courseid, parts.day, func.sum(parts.seconds))
              .group_by(parts.userid, parts.courseid, parts.day))
