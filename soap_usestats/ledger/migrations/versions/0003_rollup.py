@@ -22,7 +22,7 @@ def upgrade() -> None:
     for name in ("ledger_quarter", "ledger_period"):
         op.create_table(
             name,
-            sa.Column("site", sa.Integer, sa.ForeignKey("ledger_site.id"), nullable=False),
+            sa.Column("site", sa.Integer, nullable=False),
             sa.Column("userid", sa.BigInteger, nullable=False),
             sa.Column("bucket", sa.BigInteger, nullable=False),
             sa.Column("courseid", sa.BigInteger, nullable=False),
