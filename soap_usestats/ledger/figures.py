@@ -196,7 +196,8 @@ def _sessions(ledger: Connection, site: int, asked: _Asked) -> list[tuple[int, S
     whole = (select(s.userid, s.session, s.session_row, s.start, s.end, s.seconds)
              .where(s.site == site, s.events > 0,
                     _any(and_(s.userid == _value(u), s.session >= _value(low),
-                              s.last <= _value(high)) for u, low, high in asked.windows)))
+                              s.session <= _value(high), s.last <= _value(high))
+                         for u, low, high in asked.windows)))
     window = {u: (low, high) for u, low, high in asked.windows}
     first_row = func.coalesce(r.session_row, 0)
     parts = (select(r.userid, r.session, first_row, func.min(r.timecreated),
