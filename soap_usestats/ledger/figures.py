@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, and_, false, func, literal, or_, select, union_all
+from sqlalchemy import (BigInteger, String, and_, cast, false, func, literal, or_, select,
+                        union_all)
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -152,8 +153,10 @@ def _places(ledger: Connection, site: int, asked: _Asked) -> dict[int, Usage]:
                     literal(1).label("events"), r.timecreated.label("first"),
                     r.timecreated.label("last"), newest(r).label("newest"))
              .where(_rows_in(asked.edges, site), r.seconds.is_not(None)))
+    # cast as the rows' newest is: MariaDB refuses a UNION of a table's collation and the
+    # connection's
     summed = [select(t.c.userid, t.c.courseid, t.c.cmid, t.c.part, t.c.label, t.c.seconds,
-                     t.c.events, t.c.first, t.c.last, t.c.newest)
+                     t.c.events, t.c.first, t.c.last, cast(t.c.newest, String))
               .where(_sums_in(t, ranges, site))
               for t, ranges in ((tables.quarter, asked.between), (tables.period, asked.periods))]
     parts = union_all(edges, *summed).subquery("parts").c
