@@ -23,7 +23,7 @@ from soap_usestats.moodle.queries import Queries
 from soap_usestats.timemodel.engine import LogEvent
 from soap_usestats.timemodel.settings import TimeSettings
 from tests.support.databases import BACKENDS, fresh_database
-from tests.support.ledger import booked_rows, emptied, expected_rows
+from tests.support.ledger import booked_rows, emptied, expected_rows, rollup_and_refilled
 from tests.support.moodle import MoodleBuilder
 from tests.test_sql_engine import COURSE_MODULES, COURSES, USERS, _event, _store, _takes_part, logs
 
@@ -229,7 +229,8 @@ def _reference(rows: list[dict], now: int, time_settings: TimeSettings) -> dict:
 def test_passes_at_random_points_book_the_model_over_the_whole_log(sites, log, data):
     """The rows arrive in id order, in batches (the ids are a random permutation of the
     times: many rows are late); a pass after each batch, at a time after its rows, and
-    then old rows deleted and the settings changed."""
+    then old rows deleted and the settings changed. After every pass the quarter hours
+    and sessions are those summed afresh from the booked rows."""
     emptied(sites.ledger)
     rows = sorted(_store(sites, log), key=lambda row: row["id"])
     with sites.engine.begin() as conn:
@@ -243,6 +244,8 @@ def test_passes_at_random_points_book_the_model_over_the_whole_log(sites, log, d
                 conn.execute(insert(sites.tables.log), rows[low:high])
         now = data.draw(st.integers(now, last + 20000))
         _compile(sites.builder, sites.ledger, now, log.settings)
+        kept_rollup, refilled = rollup_and_refilled(sites.ledger)
+        assert kept_rollup == refilled
     assert booked_rows(sites.ledger) == _reference(rows, now, log.settings)
     cut = data.draw(st.integers(min(r["timecreated"] for r in rows), last))
     with sites.engine.begin() as conn:
@@ -254,6 +257,8 @@ def test_passes_at_random_points_book_the_model_over_the_whole_log(sites, log, d
     changed = replace(log.settings, threshold=log.settings.threshold + 7)
     _compile(sites.builder, sites.ledger, now, changed)
     after = booked_rows(sites.ledger)
+    kept_rollup, refilled = rollup_and_refilled(sites.ledger)
+    assert kept_rollup == refilled
     oldest = {user: min((r["timecreated"] for r in kept if r["userid"] == user and _takes_part(r)),
                         default=None) for user in USERS}
     assert after == {

@@ -1,7 +1,10 @@
 """Answering from the ledger: every answer equals the reference engine over the whole log
 (and the SQL engine alone), whether the ledger is empty, partly compiled, behind the log
 (late rows among those it has not read), or caught up; and after Moodle purges old log
-rows, the figures of their days stay as they were.
+rows, the figures of their days stay as they were. Windows begin and end on the edges of
+quarter hours and inside them (the rollup's unit; its periods made two hours long here), in zones whose offsets are half and
+three quarters of an hour, and in one whose offset was no multiple of a quarter hour; a
+ledger compiled before the rollup (revision 0002) answers the same once upgraded.
 
 On a Moodle on SQLite, PostgreSQL and MariaDB, with a ledger on SQLite and PostgreSQL.
 """
@@ -11,6 +14,8 @@ from __future__ import annotations
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
+import pytest
+from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert
@@ -19,7 +24,7 @@ from soap_usestats import contexts
 from soap_usestats.auth.caller import OPERATOR
 from soap_usestats.domain.requests import StatsRequest
 from soap_usestats.domain.site import MoodleSite
-from soap_usestats.ledger import compiler, migrate
+from soap_usestats.ledger import compiler, figures, migrate, tables
 from soap_usestats.ledger.answer import Ledger, usage_by_user
 from soap_usestats.moodle.database import connect, read_only
 from soap_usestats.moodle.queries import Queries
@@ -29,6 +34,8 @@ from soap_usestats.timemodel.engine import estimate
 from tests.support.examples import NOW, WINDOW, worked_example
 from tests.support.ledger import emptied
 from tests.test_ledger import sites  # noqa: F401  (the fixture)
+from soap_usestats.ledger.tables import QUARTER
+from soap_usestats.timemodel.sql import LocalDays
 from tests.test_sql_engine import EMPTY, USERS, Log, _start_of, _store, _whole_log, logs
 
 EXAMPLES = settings(max_examples=15, deadline=None, derandomize=True,
@@ -36,6 +43,38 @@ EXAMPLES = settings(max_examples=15, deadline=None, derandomize=True,
                                            HealthCheck.function_scoped_fixture])
 #: After every row of a log: a time at which all its rows are final.
 LATER = 40 * 86400
+#: Zones whose offsets are half and three quarters of an hour, and one whose offset was
+#: 44 minutes 30 seconds until 1972 (days summed from the rows there).
+ODD_ZONES = ["Asia/Kolkata", "Asia/Kathmandu", "Australia/Eucla", "Africa/Monrovia"]
+
+
+@pytest.fixture(autouse=True)
+def short_periods(monkeypatch):
+    """Periods of two hours, so that the windows of the logs drawn hold whole ones."""
+    monkeypatch.setattr(tables, "PERIOD", 2 * 3600)
+
+
+def _quarter_edge(time: int) -> st.SearchStrategy[int]:
+    """A time, the first or last second of its quarter hour, or one of the next's."""
+    start = time - time % QUARTER
+    return st.sampled_from([time, start, start + QUARTER - 1, start + QUARTER])
+
+
+@st.composite
+def ledger_logs(draw, zones: list[str] = ODD_ZONES) -> Log:
+    """test_sql_engine's logs, their window often moved to the edge of a quarter hour,
+    often in one of ``zones``."""
+    log = draw(logs())
+    zone = draw(st.one_of(st.just(log.zone), st.sampled_from(zones)))
+    if zone == "Africa/Monrovia":  # moved to its first days after the epoch, in its odd offset
+        log = _moved(log, 2000 + draw(st.integers(0, 3 * 86400))
+                     - min(row["timecreated"] for row in log.rows))
+    start = log.start
+    if not isinstance(start, dict):
+        start = draw(_quarter_edge(start))
+    end = max(draw(_quarter_edge(log.end)), min(start.values()) if isinstance(start, dict)
+              else start)
+    return replace(log, start=start, end=end, zone=zone)
 
 
 def _compile(sites, now: int, log: Log) -> None:
@@ -63,8 +102,16 @@ def _reference(rows: list[dict], log: Log, now: int, user: int):
                     (_start_of(log, user), log.end))
 
 
+def _moved(log: Log, by: int) -> Log:
+    """The log with its rows, window and time of request ``by`` seconds later."""
+    start = ({user: time + by for user, time in log.start.items()}
+             if isinstance(log.start, dict) else log.start + by)
+    return replace(log, rows=[{**row, "timecreated": row["timecreated"] + by} for row in log.rows],
+                   start=start, end=log.end + by, now=log.now + by)
+
+
 @EXAMPLES
-@given(log=logs(), data=st.data())
+@given(log=ledger_logs(), data=st.data())
 def test_answers_equal_the_model_over_the_log_however_far_the_ledger_is(sites, log, data):
     """The rows with the first ids are compiled at a random time (or not at all), then the
     rest arrive (the ids are a random permutation of the times: many of them late); the
@@ -117,6 +164,47 @@ def test_a_purge_of_old_log_rows_leaves_the_figures_of_their_days(sites, log, da
     got, _ = _answers(sites, log, now)
     for user in USERS:
         assert got.get(user, EMPTY) == _reference(rows, log, now, user), user
+
+
+@settings(EXAMPLES, max_examples=5)
+@given(log=ledger_logs(zones=["Africa/Monrovia"]))
+def test_days_where_the_offset_was_no_multiple_of_a_quarter_hour(sites, log):
+    """In Monrovia's first years after the epoch (44 minutes 30 seconds behind UTC), the
+    days are summed from the booked rows."""
+    emptied(sites.ledger)
+    rows = _store(sites, log)
+    now = max(row["timecreated"] for row in rows) + LATER
+    _compile(sites, now, log)
+    got, _ = _answers(sites, log, now)
+    for user in USERS:
+        assert got.get(user, EMPTY) == _reference(rows, log, now, user), user
+
+
+@EXAMPLES
+@given(log=ledger_logs())
+def test_a_ledger_compiled_before_the_rollup_answers_the_same_once_upgraded(sites, log):
+    """Compiled, taken back to revision 0002 (no quarter hours, no sessions), upgraded: the
+    rollup summed from its rows answers as the model over the log."""
+    emptied(sites.ledger)
+    rows = _store(sites, log)
+    now = max(row["timecreated"] for row in rows) + LATER
+    _compile(sites, now, log)
+    alembic = migrate.config()
+    with sites.ledger.begin() as connection:
+        alembic.attributes["connection"] = connection
+        command.downgrade(alembic, "0002")
+    migrate.upgrade(sites.ledger)
+    got, _ = _answers(sites, log, now)
+    for user in USERS:
+        assert got.get(user, EMPTY) == _reference(rows, log, now, user), user
+
+
+def test_days_come_from_quarter_hours_only_where_the_zone_s_offsets_allow():
+    year = 365 * 86400
+    assert figures._in_quarters(LocalDays.of(ZoneInfo("Asia/Kathmandu"), 10 * year, 20 * year))
+    assert figures._in_quarters(LocalDays.of(ZoneInfo("Australia/Eucla"), 0, 50 * year))
+    assert not figures._in_quarters(LocalDays.of(ZoneInfo("Africa/Monrovia"), 0, 3 * year))
+    assert figures._in_quarters(LocalDays.of(ZoneInfo("Africa/Monrovia"), 3 * year, 4 * year))
 
 
 # --- a ledger that cannot answer --------------------------------------------------------

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from .. import contexts
 from ..timemodel.engine import Lap, laps
 from ..timemodel.settings import TimeSettings
-from . import tables
+from . import rollup, tables
 from .bulk import insert_rows
 from .tables import PARTS
 
@@ -37,17 +37,17 @@ class Rebooking:
 def book(ledger: Connection, plan: Rebooking, events: Iterable, now: int,
          settings: TimeSettings, advance: Callable[[int], None]) -> int:
     """Replace the user's bookings from ``plan.start`` on with the model's rows over
-    ``events`` (the user's rows from ``plan.since``), up to the horizon; the rows booked,
-    counted."""
+    ``events`` (the user's rows from ``plan.since``), up to the horizon, and refresh their
+    rollup; the rows booked, counted."""
     r = tables.row.c
     mine = and_(r.site == plan.site, r.userid == plan.userid)
     if plan.start is not None:
         ledger.execute(delete(tables.row).where(mine, r.timecreated >= plan.start))
-    booked, batch, cleared = 0, [], plan.start is not None
+    booked, batch, cleared = 0, [], plan.start
     for lap, session in _sessions(ledger, plan, laps(events, now, settings)):
-        if not cleared:  # the whole log: the bookings of rows it no longer holds stay
+        if cleared is None:  # the whole log: the bookings of rows it no longer holds stay
             ledger.execute(delete(tables.row).where(mine, r.timecreated >= lap.event.time))
-            cleared = True
+            cleared = lap.event.time
         if lap.event.time >= plan.horizon:
             break
         if plan.start is not None and lap.event.time < plan.start:
@@ -55,7 +55,10 @@ def book(ledger: Connection, plan: Rebooking, events: Iterable, now: int,
         batch.append(_booked(plan, lap, session))
         if len(batch) == INSERT_BATCH:
             booked += _write(ledger, batch, advance)
-    return booked + _write(ledger, batch, advance)
+    booked += _write(ledger, batch, advance)
+    if cleared is not None:
+        rollup.refresh(ledger, plan.site, plan.userid, cleared)
+    return booked
 
 
 def _sessions(ledger: Connection, plan: Rebooking,

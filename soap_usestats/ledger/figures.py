@@ -2,31 +2,54 @@
 
 Each user's booked rows in a window of their own (``[start, end]``, both included) are
 summed by place (course, course module, part, label), by session and, with a zone, by
-course and local day: a statement each, whatever the number of users. Only the sums
-come back; they make a ``Usage`` as the engine gives it for the same rows.
+course and local day: a statement each (two for sessions), whatever the number of users.
+Each reads what it reports, not the rows: the whole quarter hours of the window from
+``ledger_quarter`` (for places, its whole periods of four weeks from ``ledger_period``),
+the rows of the two partial quarter hours at its edges from ``ledger_row``; the sessions
+wholly in the window from ``ledger_session``, the rows in it of the (at most two) it
+cuts from ``ledger_row``. The ranges each statement reads are written out in it. A local
+day is a union of quarter hours where the zone's offsets are multiples of one (and change
+at one's start); elsewhere the days are summed from the rows.
+Only the sums come back; they make a ``Usage`` as the engine gives it for the same rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, String, and_, case, cast, column, func, select, values
+from sqlalchemy import (BigInteger, String, and_, cast, false, func, literal, or_, select,
+                        union_all)
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.selectable import CTE
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..timemodel.engine import CourseTally, ModuleTally, Session, Tally, Usage
 from ..timemodel.sql import LocalDays
 from . import tables
-from .tables import PARTS
+from .rollup import newest
+from .tables import PARTS, QUARTER
 
 #: Each user's window: ``(start, end)``, both included.
 Windows = Mapping[int, tuple[int, int]]
-#: Offsets that write a time and an id as digits of a fixed width, so that the largest
-#: text is the latest row (times and ids are never negative).
-_TIME_DIGITS, _ID_DIGITS = 10**11, 10**18
+
+
+#: Ranges of time of users: ``(userid, low, high)``, bounds included.
+Ranges = list[tuple[int, int, int]]
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The users' windows cut as the statements read them: ``windows`` whole, their whole
+    ``quarters`` and the rows outside them (``edges``); for places, their whole ``periods``
+    and the quarters outside those (``between``)."""
+
+    windows: Ranges
+    quarters: Ranges
+    edges: Ranges
+    periods: Ranges
+    between: Ranges
 
 
 def booked_usage(ledger: Connection, site: int, windows: Windows,
@@ -36,14 +59,15 @@ def booked_usage(ledger: Connection, site: int, windows: Windows,
     windows = {userid: bounds for userid, bounds in windows.items() if bounds[0] <= bounds[1]}
     if not windows:
         return {}
-    asked = _windows(windows)
+    asked = _asked(windows)
     usages = _places(ledger, site, asked)
     for userid, session in _sessions(ledger, site, asked):
         usages[userid].sessions.append(session)
     if zone is not None:
         days = LocalDays.of(zone, min(s for s, _ in windows.values()),
                             max(e for _, e in windows.values()))
-        for userid, courseid, day, seconds in _days(ledger, site, asked, days):
+        by_quarter = asked if _in_quarters(days) else _asked(windows, quarters=False)
+        for userid, courseid, day, seconds in _days(ledger, site, by_quarter, days):
             usage = usages[userid]
             _book(usage.total.days, day, seconds)
             if courseid:
@@ -51,38 +75,101 @@ def booked_usage(ledger: Connection, site: int, windows: Windows,
     return usages
 
 
-def _windows(windows: Windows) -> CTE:
-    rows = values(column("userid", BigInteger), column("low", BigInteger),
-                  column("high", BigInteger), name="asked")
-    return rows.data([(userid, low, high) for userid, (low, high) in sorted(windows.items())]
-                     ).cte("asked")
+def _asked(windows: Windows, quarters: bool = True) -> _Asked:
+    """The windows, their whole quarter hours (none unless ``quarters``) and periods, and
+    what lies between."""
+    whole, edges, periods, between = [], [], [], []
+    for userid, (low, high) in sorted(windows.items()):
+        first, after = _inner(low, high, QUARTER)
+        if not quarters or first >= after:
+            edges.append((userid, low, high))
+            continue
+        whole.append((userid, first, after - QUARTER))
+        edges += _outer(userid, low, high, first, after)
+        start, end = _inner(first, after - 1, tables.PERIOD)
+        if start < end:
+            periods.append((userid, start, end - tables.PERIOD))
+            between += [(u, a, b - QUARTER + 1) for u, a, b in
+                        _outer(userid, first, after - 1, start, end)]
+        else:
+            between.append((userid, first, after - QUARTER))
+    return _Asked([(u, low, high) for u, (low, high) in sorted(windows.items())], whole, edges,
+                  periods, between)
 
 
-def _in_windows(asked: CTE, site: int):
-    """The booked rows of the asked users, each in the user's window."""
-    r, w = tables.row.c, asked.c
-    return tables.row.join(asked, and_(r.site == site, r.userid == w.userid,
-                                       r.timecreated >= w.low, r.timecreated <= w.high))
+def _inner(low: int, high: int, span: int) -> tuple[int, int]:
+    """The first and the after-last of the spans wholly in ``[low, high]`` (first >= after:
+    none)."""
+    return -(-low // span) * span, (high + 1) // span * span
 
 
-def _places(ledger: Connection, site: int, asked: CTE) -> dict[int, Usage]:
+def _outer(userid: int, low: int, high: int, first: int, after: int) -> Ranges:
+    """The parts of ``[low, high]`` before ``first`` and from ``after`` on, if not empty."""
+    return [(userid, a, b) for a, b in ((low, first - 1), (after, high)) if a <= b]
+
+
+def _in_quarters(days: LocalDays) -> bool:
+    """Whether every local day of ``days`` is a union of quarter hours: each offset a
+    multiple of one, each change of offset at the start of one."""
+    return all(offset % QUARTER == 0 for _, offset in days.offsets) and all(
+        since % QUARTER == 0 for since, _ in days.offsets[1:])
+
+
+def _value(number: int) -> ColumnElement[int]:
+    """A number written out in the statement: the database, which cannot tell how narrow
+    ranges joined from a list of values are, plans for the ranges it reads (through its
+    indexes on (site, userid, time))."""
+    return literal(number, BigInteger, literal_execute=True)
+
+
+def _any(conditions) -> ColumnElement[bool]:
+    return or_(false(), *conditions)
+
+
+def _within(userid: ColumnElement[int], time: ColumnElement[int],
+            ranges: Ranges) -> ColumnElement[bool]:
+    """Rows of a user of ``ranges`` in that range of time."""
+    return _any(and_(userid == _value(u), time >= _value(low), time <= _value(high))
+                for u, low, high in ranges)
+
+
+def _rows_in(ranges: Ranges, site: int) -> ColumnElement[bool]:
+    """The booked rows of the asked users in each of their ranges."""
+    r = tables.row.c
+    return and_(r.site == site, _within(r.userid, r.timecreated, ranges))
+
+
+def _sums_in(table, ranges: Ranges, site: int) -> ColumnElement[bool]:
+    """The sums (``ledger_quarter`` or ``ledger_period``) of the asked users whose bucket
+    lies in their ranges."""
+    return and_(table.c.site == site, _within(table.c.userid, table.c.bucket, ranges))
+
+
+def _places(ledger: Connection, site: int, asked: _Asked) -> dict[int, Usage]:
     """The counted rows summed by course, course module, part and label: the total, the
     courses and the modules (each with the course and label of its latest row)."""
     r = tables.row.c
-    text = lambda number: cast(number, String)  # noqa: E731
-    latest = case((r.cmid.is_not(None), text(r.timecreated + _TIME_DIGITS)
-                   + text(r.logid + _ID_DIGITS)))
-    keys = (r.userid, r.courseid, r.cmid, r.part, r.label)
-    query = (select(*keys, func.sum(r.seconds), func.count(), func.min(r.timecreated),
-                    func.max(r.timecreated), func.max(latest))
-             .select_from(_in_windows(asked, site)).where(r.seconds.is_not(None))
+    edges = (select(r.userid, r.courseid, r.cmid, r.part, r.label, r.seconds,
+                    literal(1).label("events"), r.timecreated.label("first"),
+                    r.timecreated.label("last"), newest(r).label("newest"))
+             .where(_rows_in(asked.edges, site), r.seconds.is_not(None)))
+    # cast as the rows' newest is: MariaDB refuses a UNION of a table's collation and the
+    # connection's
+    summed = [select(t.c.userid, t.c.courseid, t.c.cmid, t.c.part, t.c.label, t.c.seconds,
+                     t.c.events, t.c.first, t.c.last, cast(t.c.newest, String))
+              .where(_sums_in(t, ranges, site))
+              for t, ranges in ((tables.quarter, asked.between), (tables.period, asked.periods))]
+    parts = union_all(edges, *summed).subquery("parts").c
+    keys = (parts.userid, parts.courseid, parts.cmid, parts.part, parts.label)
+    query = (select(*keys, func.sum(parts.seconds), func.sum(parts.events), func.min(parts.first),
+                    func.max(parts.last), func.max(parts.newest))
              .group_by(*keys))
     usages: dict[int, Usage] = {}
     latest_of: dict[tuple[int, int], str] = {}
-    for userid, courseid, cmid, part, label, seconds, events, first, last, newest in (
+    for userid, courseid, cmid, part, label, seconds, events, first, last, latest in (
             ledger.execute(query)):
         usage = usages.setdefault(userid, Usage(Tally(), {}, {}, []))
-        counted = Tally(int(seconds), events, first, last)
+        counted = Tally(int(seconds), int(events), first, last)
         _add(usage.total, counted)
         if courseid:
             course = usage.courses.setdefault(courseid, CourseTally())
@@ -93,39 +180,58 @@ def _places(ledger: Connection, site: int, asked: CTE) -> dict[int, Usage]:
         if cmid is not None:
             module = usage.modules.setdefault(cmid, ModuleTally())
             _add(module, counted)
-            if newest > latest_of.get((userid, cmid), ""):
-                latest_of[userid, cmid] = newest
+            if latest > latest_of.get((userid, cmid), ""):
+                latest_of[userid, cmid] = latest
                 module.courseid, module.label = courseid, label
     return usages
 
 
-def _sessions(ledger: Connection, site: int, asked: CTE) -> list[tuple[int, Session]]:
-    """The part in the window of each session with a counted row, in the log's order."""
-    r = tables.row.c
-    rows = (select(r.userid, r.session, func.coalesce(r.session_row, 0).label("first_row"),
-                   r.timecreated, r.lap, r.seconds)
-            .select_from(_in_windows(asked, site)).subquery("in_sessions").c)
-    query = (select(rows.userid, func.min(rows.timecreated),
-                    func.max(rows.timecreated + rows.lap), func.sum(rows.seconds))
-             .group_by(rows.userid, rows.session, rows.first_row)
-             .having(func.count(rows.seconds) > 0)
-             .order_by(rows.userid, rows.session, rows.first_row))
+def _sessions(ledger: Connection, site: int, asked: _Asked) -> list[tuple[int, Session]]:
+    """The part in the window of each session with a counted row, in the log's order: the
+    sessions wholly in it as booked, the parts of those it cuts (read first: at most two a
+    user) from their rows."""
+    s, r = tables.session.c, tables.row.c
+    cut = ledger.execute(select(s.userid, s.session, s.session_row, s.start, s.last).where(
+        s.site == site, _any(and_(s.userid == _value(u), s.start <= _value(high),
+                                  s.last >= _value(low),
+                                  or_(s.start < _value(low), s.last > _value(high)))
+                             for u, low, high in asked.windows))).all()
+    whole = (select(s.userid, s.session, s.session_row, s.start, s.end, s.seconds)
+             .where(s.site == site, s.events > 0,
+                    _any(and_(s.userid == _value(u), s.session >= _value(low),
+                              s.session <= _value(high), s.last <= _value(high))
+                         for u, low, high in asked.windows)))
+    window = {u: (low, high) for u, low, high in asked.windows}
+    first_row = func.coalesce(r.session_row, 0)
+    parts = (select(r.userid, r.session, first_row, func.min(r.timecreated),
+                    func.max(r.timecreated + r.lap), func.sum(r.seconds))
+             .where(r.site == site, _any(
+                 and_(r.session == _value(session), first_row == _value(session_row),
+                      _within(r.userid, r.timecreated, [(u, max(start, window[u][0]),
+                                                         min(last, window[u][1]))]))
+                 for u, session, session_row, start, last in cut))
+             .group_by(r.userid, r.session, first_row)
+             .having(func.count(r.seconds) > 0))
+    both = union_all(whole, parts).subquery("sessions").c
+    query = (select(both.userid, both.start, both.end, both.seconds)
+             .order_by(both.userid, both.session, both.session_row))
     return [(userid, Session(start, end, int(seconds)))
             for userid, start, end, seconds in ledger.execute(query)]
 
 
-def _days(ledger: Connection, site: int, asked: CTE, days: LocalDays):
-    """The counted seconds by user, course and local day."""
-    r = tables.row.c
-    rows = (select(r.userid, r.courseid, days.key(r.timecreated).label("day"), r.seconds)
-            .select_from(_in_windows(asked, site)).where(r.seconds.is_not(None))
-            .subquery("counted").c)
-    query = (select(rows.userid, rows.courseid, rows.day, func.sum(rows.seconds))
-             .group_by(rows.userid, rows.courseid, rows.day))
+def _days(ledger: Connection, site: int, asked: _Asked, days: LocalDays):
+    """The counted seconds by user, course and local day: each quarter hour's to the day
+    of its start."""
+    r, q = tables.row.c, tables.quarter.c
+    edges = (select(r.userid, r.courseid, days.key(r.timecreated).label("day"), r.seconds)
+             .where(_rows_in(asked.edges, site), r.seconds.is_not(None)))
+    whole = (select(q.userid, q.courseid, days.key(q.bucket).label("day"), q.seconds)
+             .where(_sums_in(tables.quarter, asked.quarters, site)))
+    parts = union_all(edges, whole).subquery("counted").c
+    query = (select(parts.userid, parts.courseid, parts.day, func.sum(parts.seconds))
+             .group_by(parts.userid, parts.courseid, parts.day))
     for userid, courseid, key, seconds in ledger.execute(query):
         yield userid, courseid, days.date(int(key)), int(seconds)
-
-
 def added(earlier: Usage, later: Usage) -> Usage:
     """The usage of two parts of a window, ``earlier``'s rows all before ``later``'s: the
     tallies summed, a module's course and label those of its latest row, the sessions

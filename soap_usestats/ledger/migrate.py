@@ -25,15 +25,21 @@ def ledger_engine(url: str) -> Engine:
     return create_engine(url)
 
 
+def config() -> Config:
+    """Alembic's configuration for the revisions shipped in the package."""
+    found = Config()
+    found.set_main_option("script_location", str(_SCRIPTS))
+    return found
+
+
 def upgrade(ledger: str | Engine) -> None:
     """Create or upgrade the ledger's tables (at a URL, or through an engine) to the newest
     revision."""
     engine = ledger_engine(ledger) if isinstance(ledger, str) else ledger
-    config = Config()
-    config.set_main_option("script_location", str(_SCRIPTS))
+    alembic = config()
     with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        alembic.attributes["connection"] = connection
+        command.upgrade(alembic, "head")
     if isinstance(ledger, str):
         engine.dispose()
 
@@ -49,6 +55,4 @@ def revision(engine: Engine) -> str | None:
 
 def newest() -> str:
     """The newest revision this version of the service ships."""
-    config = Config()
-    config.set_main_option("script_location", str(_SCRIPTS))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory.from_config(config()).get_current_head()

@@ -12,11 +12,20 @@
   than ``final_to`` whose id is at most ``compiled_id`` is in ``ledger_row``. A user
   a pass did not touch had nothing new: the site's ``final_to`` and ``compiled_id`` hold
   for them too (a reader takes the larger of the user's and the site's).
+- ``ledger_quarter``: the counted rows of ``ledger_row`` summed per user, quarter hour
+  (``bucket``: the time of its start, a multiple of :data:`QUARTER`) and place (course,
+  course module, part, label): seconds, events, first and last time, and ``newest``, the
+  latest row of a course module as text (time, then log id, in fixed widths). The days
+  of every zone whose offsets are multiples of a quarter hour are unions of quarter hours.
+- ``ledger_period``: the same sums per :data:`PERIOD` (from ``ledger_quarter``), so that a
+  long window reads a row per place and period, not per quarter hour.
+- ``ledger_session``: each session of ``ledger_row`` (``session``, ``session_row`` (0 for
+  none)): the time of its first and last processed rows (``start``, ``last``), its
+  ``end`` (the last row's time plus its lap), its counted seconds and events.
 - ``ledger_lock``: leases with an expiry (``lock``): one compiler at a time.
 
-A rollup (per user, quarter hour, course and course module: seconds, events, first, last;
-the days of every time zone are unions of quarter hours) belongs beside ``ledger_row``,
-filled by the same pass, when answering needs it.
+The pass that books a user's rows refreshes the user's quarter hours, periods and sessions
+from the first it changed (``rollup``), in the same transaction.
 """
 
 from __future__ import annotations
@@ -34,6 +43,10 @@ from sqlalchemy import (
     Text,
 )
 
+#: The seconds of a quarter hour, the rollup's unit of time.
+QUARTER = 900
+#: The seconds of a period, the rollup's coarse unit: four weeks, whole quarter hours.
+PERIOD = 28 * 86400
 #: The parts of a course a counted row's seconds go to ("Counting"), as ``part``.
 PARTS = {"activities": 1, "course": 2, "other": 3}
 
@@ -72,6 +85,45 @@ user = Table(
     Column("userid", BigInteger, primary_key=True, autoincrement=False),
     Column("final_to", BigInteger, nullable=False),
     Column("compiled_id", BigInteger, nullable=False),
+)
+
+def _sums(name: str) -> Table:
+    """A table of counted rows summed per user, span of time (``bucket``: its start) and
+    place. Its ``site`` has no foreign key: it is summed from ``ledger_row``, whose has,
+    and checking each of its rows doubles the time of a first compile's INSERT."""
+    return Table(
+        name, metadata,
+        Column("site", Integer, nullable=False),
+        Column("userid", BigInteger, nullable=False),
+        Column("bucket", BigInteger, nullable=False),
+        Column("courseid", BigInteger, nullable=False),
+        Column("cmid", BigInteger),
+        Column("part", SmallInteger, nullable=False),
+        Column("label", String(64)),
+        Column("seconds", BigInteger, nullable=False),
+        Column("events", Integer, nullable=False),
+        Column("first", BigInteger, nullable=False),
+        Column("last", BigInteger, nullable=False),
+        Column("newest", String(40)),
+        Index(f"{name}_user_bucket_ix", "site", "userid", "bucket"),
+    )
+
+
+quarter = _sums("ledger_quarter")
+period = _sums("ledger_period")
+
+session = Table(
+    "ledger_session", metadata,
+    Column("site", Integer, ForeignKey("ledger_site.id"), primary_key=True, autoincrement=False),
+    Column("userid", BigInteger, primary_key=True, autoincrement=False),
+    Column("session", BigInteger, primary_key=True, autoincrement=False),
+    Column("session_row", BigInteger, primary_key=True, autoincrement=False),
+    Column("start", BigInteger, nullable=False),
+    Column("last", BigInteger, nullable=False),
+    Column("end", BigInteger, nullable=False),
+    Column("seconds", BigInteger, nullable=False),
+    Column("events", Integer, nullable=False),
+    Index("ledger_session_user_last_ix", "site", "userid", "last"),
 )
 
 lock = Table(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from sqlalchemy import delete, select
 
 from soap_usestats import contexts
-from soap_usestats.ledger import tables
+from soap_usestats.ledger import rollup, tables
 from soap_usestats.ledger.tables import PARTS
 from soap_usestats.timemodel.engine import LogEvent, laps
 from soap_usestats.timemodel.settings import TimeSettings
@@ -46,5 +47,23 @@ def booked_rows(ledger, userid: int | None = None) -> dict[int, tuple]:
 def emptied(ledger) -> None:
     """Every ledger table emptied (the schema stays)."""
     with ledger.begin() as conn:
-        for table in (tables.row, tables.user, tables.lock, tables.site):
+        for table in (tables.quarter, tables.period, tables.session, tables.row, tables.user,
+                      tables.lock, tables.site):
             conn.execute(delete(table))
+
+
+def rollup_and_refilled(ledger) -> tuple[list, list]:
+    """The ledger's quarter hours, periods and sessions as the compiler kept them, and as summed
+    afresh from its rows (``rollup.fill``, rolled back): each as a multiset of rows."""
+    def read(conn):
+        return [Counter(tuple(row) for row in conn.execute(select(table)))
+                for table in (tables.quarter, tables.period, tables.session)]
+
+    with ledger.connect() as conn:
+        kept = read(conn)
+        for table in (tables.quarter, tables.period, tables.session):
+            conn.execute(delete(table))
+        rollup.fill(conn)
+        refilled = read(conn)
+        conn.rollback()
+    return kept, refilled

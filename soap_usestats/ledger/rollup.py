@@ -1,0 +1,107 @@
+"""The rollup of ``ledger_row``: quarter hours, periods and sessions (``ledger_quarter``,
+``ledger_period``, ``ledger_session``), summed in the ledger database by INSERT ...
+SELECT, never row by row.
+
+:func:`refresh` follows a user's rebooking from a time on: the quarter hours from the one
+holding that time (from the rows), the periods from the one holding it (from the quarter
+hours), and the sessions from the first that reaches it, are summed again.
+:func:`fill` sums every site's from nothing (a new ledger revision).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import String, and_, case, cast, delete, func, insert, select, true
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from . import tables
+from .tables import QUARTER
+
+#: Offsets that write a time and an id as digits of a fixed width, so that the largest
+#: text is the latest row (times and ids are never negative).
+TIME_DIGITS, ID_DIGITS = 10**11, 10**18
+
+
+def bucket_of(time: int, span: int = QUARTER) -> int:
+    """The start of the quarter hour (or other ``span``) that holds ``time``."""
+    return time - time % span
+
+
+def newest(r) -> ColumnElement:
+    """A course module row's time and log id as text that sorts as they do (NULL for other
+    rows): the largest is the module's latest row."""
+    text = lambda number: cast(number, String)  # noqa: E731
+    return case((r.cmid.is_not(None), text(r.timecreated + TIME_DIGITS)
+                 + text(r.logid + ID_DIGITS)))
+
+
+def refresh(ledger: Connection, site: int, userid: int, since: int) -> None:
+    """Sum again the user's quarter hours and sessions that rows from ``since`` on reach."""
+    r, q, p, s = tables.row.c, tables.quarter.c, tables.period.c, tables.session.c
+    start = bucket_of(since)
+    ledger.execute(delete(tables.quarter).where(q.site == site, q.userid == userid,
+                                                q.bucket >= start))
+    ledger.execute(_fill_quarters(and_(r.site == site, r.userid == userid,
+                                       r.timecreated >= start)))
+    start = bucket_of(since, tables.PERIOD)
+    ledger.execute(delete(tables.period).where(p.site == site, p.userid == userid,
+                                               p.bucket >= start))
+    ledger.execute(_fill_periods(and_(q.site == site, q.userid == userid, q.bucket >= start)))
+    reached = [ledger.scalar(select(func.min(r.session)).where(
+                   r.site == site, r.userid == userid, r.timecreated >= since)),
+               ledger.scalar(select(func.min(s.session)).where(
+                   s.site == site, s.userid == userid, s.last >= since))]
+    first = min((time for time in reached if time is not None), default=None)
+    if first is None:
+        return
+    ledger.execute(delete(tables.session).where(s.site == site, s.userid == userid,
+                                                s.session >= first))
+    ledger.execute(_fill_sessions(and_(r.site == site, r.userid == userid,
+                                       r.timecreated >= first, r.session >= first)))
+
+
+def fill(ledger: Connection) -> None:
+    """Sum every booked row into quarter hours, periods and sessions (the tables empty)."""
+    ledger.execute(_fill_quarters(true()))
+    ledger.execute(_fill_periods(true()))
+    ledger.execute(_fill_sessions(true()))
+
+
+def _fill_quarters(rows: ColumnElement[bool]):
+    r = tables.row.c
+    bucket = (r.timecreated - r.timecreated % QUARTER).label("bucket")
+    keys = (r.site, r.userid, bucket, r.courseid, r.cmid, r.part, r.label)
+    summed = (select(*keys, func.sum(r.seconds), func.count(), func.min(r.timecreated),
+                     func.max(r.timecreated), func.max(newest(r)))
+              .where(rows, r.seconds.is_not(None)).group_by(*keys))
+    q = tables.quarter.c
+    return insert(tables.quarter).from_select(
+        [q.site, q.userid, q.bucket, q.courseid, q.cmid, q.part, q.label, q.seconds, q.events,
+         q.first, q.last, q.newest], summed)
+
+
+def _fill_periods(quarters: ColumnElement[bool]):
+    q = tables.quarter.c
+    bucket = (q.bucket - q.bucket % tables.PERIOD).label("bucket")
+    keys = (q.site, q.userid, bucket, q.courseid, q.cmid, q.part, q.label)
+    summed = (select(*keys, func.sum(q.seconds), func.sum(q.events), func.min(q.first),
+                     func.max(q.last), func.max(q.newest))
+              .where(quarters).group_by(*keys))
+    p = tables.period.c
+    return insert(tables.period).from_select(
+        [p.site, p.userid, p.bucket, p.courseid, p.cmid, p.part, p.label, p.seconds, p.events,
+         p.first, p.last, p.newest], summed)
+
+
+def _fill_sessions(rows: ColumnElement[bool]):
+    r = tables.row.c
+    first_row = func.coalesce(r.session_row, 0)
+    keys = (r.site, r.userid, r.session, first_row)
+    summed = (select(*keys, func.min(r.timecreated), func.max(r.timecreated),
+                     func.max(r.timecreated + r.lap), func.coalesce(func.sum(r.seconds), 0),
+                     func.count(r.seconds))
+              .where(rows).group_by(*keys))
+    s = tables.session.c
+    return insert(tables.session).from_select(
+        [s.site, s.userid, s.session, s.session_row, s.start, s.last, s.end, s.seconds,
+         s.events], summed)
