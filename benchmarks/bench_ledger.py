@@ -1,8 +1,8 @@
 """The ledger on a learner's long log: its first compile, one more day compiled, and GetStats
 answered with the ledger caught up; each against the bare fetch of the learner's rows.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_ledger.py [--backend postgresql]
-                                                             [--rows 400000] [--runs 5]
+    .venv/bin/python benchmarks/bench_ledger.py [--backend postgresql] [--rows 400000]
+                                                [--runs 5]
 
 One learner with ROWS log rows (common.add_learner_log) in a schema with Moodle's own
 indexes of the log only, and a ledger in a database of its own on the same server. It
