@@ -173,7 +173,7 @@ class Settings:
     public_url: str | None = None
     use_stats: TimeModelOverrides = field(default_factory=TimeModelOverrides)
     #: The ledger's database (``ledger``); None: no ledger.
-    ledger_url: str | None = field(default=DEFAULT_LEDGER_URL, repr=False)
+    ledger_url: str | None = field(default_factory=lambda: DEFAULT_LEDGER_URL, repr=False)
     #: Seconds between two compile passes of the running service (``ledger.service``); 0:
     #: it does not compile. Its default is read when the settings are made.
     ledger_interval: int = field(default_factory=lambda: DEFAULT_LEDGER_INTERVAL)

@@ -25,12 +25,20 @@ def own_temporary_directory(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TMPDIR", directory)
 
 
-@pytest.fixture(autouse=True)
-def no_background_compiler(monkeypatch):
-    """The services a test makes, in process or in the servers it starts, do not compile the
-    ledger unless the test asks (``ledger_interval``): none writes a ledger it did not name."""
-    monkeypatch.setattr(config, "DEFAULT_LEDGER_INTERVAL", 0)
-    monkeypatch.setenv("USESTATS_LEDGER_INTERVAL", "0")
+@pytest.fixture(autouse=True, scope="session")
+def no_ledger_unless_named(tmp_path_factory):
+    """The services the tests make, in process or in the servers they start (a module's
+    servers too, started before any test's own fixtures), neither compile a ledger
+    (``ledger_interval``) nor find one by default unless a test names it: no test reads
+    figures another test compiled, and none writes in the checkout's ``var/``."""
+    patch = pytest.MonkeyPatch()
+    ledger = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.sqlite'}"
+    patch.setattr(config, "DEFAULT_LEDGER_INTERVAL", 0)
+    patch.setenv("USESTATS_LEDGER_INTERVAL", "0")
+    patch.setattr(config, "DEFAULT_LEDGER_URL", ledger)
+    patch.setenv("USESTATS_LEDGER_URL", ledger)
+    yield
+    patch.undo()
 
 
 @pytest.fixture(params=BACKENDS)

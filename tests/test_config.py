@@ -206,8 +206,12 @@ def test_the_database_urls_the_service_can_use(tmp_path):
 
 
 def test_the_ledger_is_an_sqlite_file_of_the_service_s_own_by_default_and_none_turns_it_off(
-        tmp_path):
-    assert load_settings({}).ledger_url == DEFAULT_LEDGER_URL == "sqlite:///var/ledger.sqlite"
+        tmp_path, monkeypatch):
+    import soap_usestats.config as config
+
+    monkeypatch.setattr(config, "DEFAULT_LEDGER_URL", DEFAULT_LEDGER_URL)  # tests name another
+    assert load_settings({}).ledger_url == Settings().ledger_url == DEFAULT_LEDGER_URL == (
+        "sqlite:///var/ledger.sqlite")
     assert load_settings({"USESTATS_LEDGER_URL": "none"}).ledger_url is None
     path = tmp_path / "usestats.toml"
     path.write_text('ledger_url = "postgresql+psycopg://usestats@db/ledger"\n')
