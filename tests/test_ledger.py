@@ -25,7 +25,15 @@ from soap_usestats.timemodel.settings import TimeSettings
 from tests.support.databases import BACKENDS, fresh_database
 from tests.support.ledger import booked_rows, emptied, expected_rows, rollup_and_refilled
 from tests.support.moodle import MoodleBuilder
-from tests.test_sql_engine import COURSE_MODULES, COURSES, USERS, _event, _store, _takes_part, logs
+from tests.test_sql_engine import (
+    COURSES,
+    USERS,
+    _event,
+    _store,
+    _takes_part,
+    logs,
+    moodle_of_the_logs,
+)
 
 LEDGERS = ["sqlite", "postgresql", "mariadb"]
 SETTINGS = TimeSettings()
@@ -195,13 +203,7 @@ def sites(request, tmp_path_factory):
     moodle, ledger = request.param
     url, drop = fresh_database(moodle, tmp_path_factory.mktemp(moodle))
     ledger_url, drop_ledger = fresh_database(ledger, tmp_path_factory.mktemp("ledger"))
-    b = MoodleBuilder(url)
-    for shortname, id_ in COURSES.items():
-        b.course(shortname, id=id_)
-    for cm, (course, modname) in COURSE_MODULES.items():
-        b.module(COURSES[course], modname, f"{modname} {cm}", cmid=cm)
-    for user in USERS:
-        b.user(f"user{user}", id=user)
+    b = moodle_of_the_logs(url)
     engine = migrate.ledger_engine(ledger_url)
     migrate.upgrade(engine)
     yield SimpleNamespace(builder=b, engine=b.engine, tables=b.tables, ledger=engine,

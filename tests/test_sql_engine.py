@@ -401,10 +401,8 @@ def logs(draw) -> Log:
                draw(st.sampled_from(USERS)))
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def site(request, tmp_path_factory):
-    """One database per backend for every example: courses and modules; the log changes."""
-    url, drop = fresh_database(request.param, tmp_path_factory.mktemp(request.param))
+def moodle_of_the_logs(url: str) -> MoodleBuilder:
+    """A Moodle at ``url`` with the courses, course modules and users the random logs use."""
     b = MoodleBuilder(url)
     for shortname, id_ in COURSES.items():
         b.course(shortname, id=id_)
@@ -412,6 +410,14 @@ def site(request, tmp_path_factory):
         b.module(COURSES[course], modname, f"{modname} {cm}", cmid=cm)
     for user in USERS:
         b.user(f"user{user}", id=user)
+    return b
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def site(request, tmp_path_factory):
+    """One database per backend for every example: courses and modules; the log changes."""
+    url, drop = fresh_database(request.param, tmp_path_factory.mktemp(request.param))
+    b = moodle_of_the_logs(url)
     yield SimpleNamespace(engine=b.engine, tables=b.tables,
                           courses={**COURSES, "site": b.site_course, 0: 0, None: None})
     b.engine.dispose()
