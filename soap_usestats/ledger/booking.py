@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 from sqlalchemy import and_, delete, select
 from sqlalchemy.engine import Connection
@@ -13,11 +14,11 @@ from .. import contexts
 from ..timemodel.engine import Lap, laps
 from ..timemodel.settings import TimeSettings
 from . import rollup, tables
-from .bulk import insert_rows
+from .bulk import row_writer
 from .tables import PARTS
 
-#: Ledger rows written by one statement.
-INSERT_BATCH = 1000
+#: Rows booked between two reports of progress.
+PROGRESS_STEP = 1000
 
 
 @dataclass(frozen=True)
@@ -43,22 +44,28 @@ def book(ledger: Connection, plan: Rebooking, events: Iterable, now: int,
     mine = and_(r.site == plan.site, r.userid == plan.userid)
     if plan.start is not None:
         ledger.execute(delete(tables.row).where(mine, r.timecreated >= plan.start))
-    booked, batch, cleared = 0, [], plan.start
-    for lap, session in _sessions(ledger, plan, laps(events, now, settings)):
-        if cleared is None:  # the whole log: the bookings of rows it no longer holds stay
-            ledger.execute(delete(tables.row).where(mine, r.timecreated >= lap.event.time))
-            cleared = lap.event.time
-        if lap.event.time >= plan.horizon:
-            break
-        if plan.start is not None and lap.event.time < plan.start:
-            continue
-        batch.append(_booked(plan, lap, session))
-        if len(batch) == INSERT_BATCH:
-            booked += _write(ledger, batch, advance)
-    booked += _write(ledger, batch, advance)
+    booked = _sessions(ledger, plan, laps(events, now, settings))
+    first = next(booked, None)
+    cleared = plan.start
+    if cleared is None and first is not None:
+        # the whole log: the bookings of rows it no longer holds stay
+        cleared = first[0].event.time
+        ledger.execute(delete(tables.row).where(mine, r.timecreated >= cleared))
+    written = 0
+    with row_writer(ledger, tables.row) as write:
+        for lap, session in chain([first] if first else [], booked):
+            if lap.event.time >= plan.horizon:
+                break
+            if plan.start is not None and lap.event.time < plan.start:
+                continue
+            write(_booked(plan, lap, session))
+            written += 1
+            if written % PROGRESS_STEP == 0:
+                advance(PROGRESS_STEP)
+    advance(written % PROGRESS_STEP)
     if cleared is not None:
         rollup.refresh(ledger, plan.site, plan.userid, cleared)
-    return booked
+    return written
 
 
 def _sessions(ledger: Connection, plan: Rebooking,
@@ -85,22 +92,11 @@ def _sessions(ledger: Connection, plan: Rebooking,
         yield lap, session
 
 
-def _booked(plan: Rebooking, lap: Lap, session: tuple[int, int | None]) -> dict:
+def _booked(plan: Rebooking, lap: Lap, session: tuple[int, int | None]) -> tuple:
+    """The ledger row of a lap, its values in the order of ``ledger_row``'s columns."""
     event = lap.event
     in_module = event.contextlevel == contexts.MODULE
-    part = ("activities" if in_module else "course" if lap.label == "course" else "other")
-    return dict(site=plan.site, logid=event.id, userid=plan.userid, timecreated=event.time,
-                lap=lap.lap, seconds=lap.counted, session=session[0], courseid=event.courseid,
-                cmid=event.contextinstanceid if in_module else None,
-                label=lap.label if in_module else None, part=PARTS[part], session_row=session[1])
-
-
-def _write(ledger: Connection, batch: list[dict], advance: Callable[[int], None]) -> int:
-    """Insert the batch (one statement, many rows) and empty it; its size."""
-    if not batch:
-        return 0
-    insert_rows(ledger, tables.row, batch)
-    written = len(batch)
-    advance(written)
-    batch.clear()
-    return written
+    part = PARTS["activities" if in_module else "course" if lap.label == "course" else "other"]
+    return (plan.site, event.id, plan.userid, event.time, lap.lap, lap.counted, session[0],
+            event.courseid, event.contextinstanceid if in_module else None,
+            lap.label if in_module else None, part, session[1])

@@ -1,26 +1,46 @@
-"""Many rows written at once: PostgreSQL's COPY where the ledger is PostgreSQL (psycopg),
-one INSERT with many rows elsewhere."""
+"""Many rows written as they come: one PostgreSQL COPY for them all where the ledger is
+PostgreSQL (psycopg), so that the server stores rows while the writer makes the next ones;
+INSERTs of many rows at a time elsewhere."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import Table, insert
 from sqlalchemy.engine import Connection
 
+#: Rows per INSERT where there is no COPY.
+INSERT_BATCH = 1000
 
-def insert_rows(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
-    """Insert ``rows`` (each a dict by column name; a missing column is NULL) into ``table``,
-    in the connection's transaction."""
-    if not rows:
-        return
-    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
-        conn.execute(insert(table), list(rows))
+
+@contextmanager
+def row_writer(conn: Connection, table: Table) -> Iterator[Callable[[Sequence], None]]:
+    """A function that writes a row (a value per column of ``table``, in order) into
+    ``table``, in the connection's transaction; every row is written when the block ends.
+    The connection runs nothing else until then."""
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        with _copy(conn, table) as write:
+            yield write
         return
     names = [column.name for column in table.columns]
-    quoted = ", ".join(conn.dialect.identifier_preparer.quote(name) for name in names)
+    batch: list[dict] = []
+
+    def write(row: Sequence) -> None:
+        batch.append(dict(zip(names, row)))
+        if len(batch) == INSERT_BATCH:
+            conn.execute(insert(table), batch)
+            batch.clear()
+
+    yield write
+    if batch:
+        conn.execute(insert(table), batch)
+
+
+@contextmanager
+def _copy(conn: Connection, table: Table) -> Iterator[Callable[[Sequence], None]]:
+    preparer = conn.dialect.identifier_preparer
+    quoted = ", ".join(preparer.quote(column.name) for column in table.columns)
     with conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(
-            f"COPY {conn.dialect.identifier_preparer.format_table(table)} ({quoted}) "
-            "FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row.get(name) for name in names])
+            f"COPY {preparer.format_table(table)} ({quoted}) FROM STDIN") as copy:
+        yield copy.write_row
