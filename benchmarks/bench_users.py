@@ -26,9 +26,11 @@ import urllib.request
 import common
 from lxml import etree
 from sqlalchemy import (
+    BigInteger,
     String,
     case,
     cast,
+    column,
     create_engine,
     func,
     insert,
@@ -66,13 +68,14 @@ def add_log(url: str, users: int, first: int, rows: int) -> None:
     """Log rows ``first``..``first+rows-1``: row ``n`` is user ``2 + n % users``'s
     ``n // users``-th view."""
     t, engine = DemoTables(), create_engine(url)
-    n = func.generate_series(first, first + rows - 1).table_valued("n").render_derived().c.n
-    k = n / users                                   # integers: PostgreSQL divides exactly
+    n = (func.generate_series(first, first + rows - 1)
+         .table_valued(column("n", BigInteger)).render_derived().c.n)
+    k = n // users
     course = 1 + n % common.COURSES
     cm = course * 100 + k % common.MODULES_PER_COURSE
     module = k % 3 != 0
     columns = {
-        "userid": 2 + n % users, "timecreated": START + k * STEP + (k / EVERY) * BREAK,
+        "userid": 2 + n % users, "timecreated": START + k * STEP + (k // EVERY) * BREAK,
         "action": literal("viewed"),
         "target": case((module, literal("course_module")), else_=literal("course")),
         "contextlevel": case((module, 70), else_=50),

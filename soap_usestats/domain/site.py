@@ -29,6 +29,7 @@ from ..config import Capabilities, DirectSite, Settings
 from ..exceptions import ConfigError, InvalidParameter, UnknownCourse, UnknownHost, UnknownUser
 from ..ledger import answer
 from ..ledger.answer import Ledger
+from ..ledger.source import site_key
 from ..moodle.cache import CachingQueries, TtlCache
 from ..moodle.database import connect, read_only
 from ..moodle.queries import compared
@@ -203,7 +204,7 @@ class MoodleSite:
                 "statsscope": asked.scope, "timefrom": asked.start, "timeto": request.timeto,
                 "daily": asked.daily, "timezone": (request.timezone or "").strip(),
                 "sessions": asked.sessions, "completed": request.completed})
-            key = paging.key_of(self.secret_key, self._siteidentifier(call))
+            key = paging.key_of(self.secret_key, site_key(call.conn, self.queries, call.config))
             cursor = request.cursor
             position = (paging.decode(key, query, cursor) if (cursor or "").strip()
                         else paging.Position(0, asked.end))
@@ -311,11 +312,6 @@ class MoodleSite:
             raise UnknownCourse(f"more than one course has {field} {value!r}; ask by another field")
         return courses[0]
 
-    def _siteidentifier(self, call: _Call) -> str:
-        """The site's ``siteidentifier`` (its wwwroot on a site without one)."""
-        return (call.config.get("siteidentifier")
-                or self.queries.wwwroot(call.conn, call.config.localhost) or "")
-
     def _population(self, call: _Call, viewer: Viewer, field: str,
                     targets: list[str | int] | None, course: tuple[str, str | int] | None,
                     asked: params.Figures, completed: bool) -> Candidates:
@@ -403,7 +399,8 @@ class MoodleSite:
             enrolled = self.queries.latest_enrolment_starts(conn, userids, asked.end)
             start = {i: max(asked.start, enrolled.get(i) or asked.start) for i in userids}
         found = answer.usage_by_user(conn, self.queries, self.ledger, userids, start, asked.end,
-                                     model.time_settings, zone, now=call.now)
+                                     model.time_settings, zone, now=call.now,
+                                     config=call.config)
         usages = {i: found.get(i) or Usage(Tally(), {}, {}, []) for i in userids}
         limited = [i for i in userids if not viewer.sees_all_of(i)]
         if limited:

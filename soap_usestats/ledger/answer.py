@@ -1,29 +1,35 @@
-"""Answering from the ledger: each user's window cut in two at a session start, the rows
-before it summed from the ledger, the rows from it on from the log through the engine.
+"""Answering from the ledger: each user's window cut in two, the rows before the cut
+summed from the ledger, the rows from it on from the log through the engine.
 
-The cut is the start of the user's latest compiled session that is final for sure
-(``figures`` and ``timemodel.sql`` hold the two parts): it lies before the user's
-``final_to`` (the larger of the user's and the site's), before the horizon of the
-request's time, and a threshold before the user's earliest row with an id beyond what the
-site compiled (a late row changes the laps a threshold before it, and what follows).
-No session runs over a cut (every row from it on is in a session begun at it or later),
-so the two parts add up to the whole window, sessions included. A ledger compiled under
-other settings, a site or a user not in it, answer from the log alone; so does a ledger
-that cannot be read, which is logged once.
+The cut lies before the user's bound: the larger of the user's and the site's ``final_to``,
+not past the horizon of the request's time, and a threshold before the user's earliest
+row with an id beyond what the site compiled (a late row changes the laps a threshold
+before it, and what follows). Every row before the bound is booked, final. The cut is the
+bound itself where the user's latest booked session before it ended more than a threshold
+before it (a row from the bound on begins a session); else the start of that session, or
+of the latest before it in whose second no row of an earlier session lies (``figures`` and
+``timemodel.sql`` hold the two parts). No session runs over a cut, so the two parts add up
+to the whole window, sessions included. An answer reads the ledger in one snapshot: a
+pass that commits meanwhile is not half seen. A ledger compiled under other settings, a
+site or a user not in it, answer from the log alone; so does a ledger that cannot be
+read, which is logged once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, column, create_engine, exists, func, select, values
+from sqlalchemy import BigInteger, case, column, create_engine, exists, func, literal, select, values
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..moodle.queries import Queries
+from ..moodle.siteconfig import SiteConfig
 from ..timemodel import sql
 from ..timemodel.engine import Usage
 from ..timemodel.settings import TimeSettings
@@ -52,6 +58,17 @@ class Ledger:
         return (url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
                 and not Path(url.database).exists())
 
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection whose statements all read one snapshot of the ledger, however many
+        passes commit meanwhile."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN")  # the driver begins before writes only
+                yield conn
+            else:
+                yield conn.execution_options(isolation_level="REPEATABLE READ")
+
     def unusable(self, error: SQLAlchemyError) -> None:
         """Note that the ledger cannot be read: a warning the first time."""
         if not self._warned:
@@ -64,34 +81,22 @@ class Ledger:
 
 def usage_by_user(conn: Connection, queries: Queries, ledger: Ledger | None,
                   userids: list[int], start: sql.Start, end: int, settings: TimeSettings,
-                  zone: ZoneInfo | None = None, *, now: int) -> dict[int, Usage]:
+                  zone: ZoneInfo | None = None, *, now: int,
+                  config: SiteConfig | None = None) -> dict[int, Usage]:
     """Each user's usage in the window, as ``timemodel.sql.usage_by_user`` gives it over the
-    log (``conn``, read only), the final compiled rows read from ``ledger``."""
-    moodle = queries.t
+    log (``conn``, read only), the final compiled rows read from ``ledger`` (``config``: the
+    site's, if read already)."""
     starts = {u: start[u] if isinstance(start, Mapping) else start for u in userids
               if not isinstance(start, Mapping) or u in start}
     cuts, from_ledger = {}, {}
-    compiled = _compiled(conn, queries, ledger, list(starts), settings) if ledger else None
-    if compiled is not None:
-        site, bounds = compiled
-        horizon = now - max(settings.threshold, settings.lastpingcredit) * 60
-        late = _late(conn, moodle, sorted(bounds), site.compiled_id)
-        for userid, earliest in late.items():
-            bounds[userid] = min(bounds[userid], earliest - settings.threshold * 60)
-        bounds = {u: min(bound, horizon) for u, bound in bounds.items()}
-        try:
-            with ledger.engine.connect() as reader:
-                cuts = _cuts(reader, site.id, bounds)
-                from_ledger = booked_usage(reader, site.id, {
-                    u: (starts[u], min(end, cut - 1)) for u, cut in cuts.items()}, zone)
-        except SQLAlchemyError as error:
-            ledger.unusable(error)
-            cuts, from_ledger = {}, {}
+    if ledger is not None and starts and not ledger.absent():
+        cuts, from_ledger = _from_ledger(conn, queries, ledger, starts, end, settings, zone,
+                                         now, config)
     rest = {u: max(s, cuts.get(u, s)) for u, s in starts.items() if max(s, cuts.get(u, s)) <= end}
     from_log = {}
     if rest:
         alike = len(set(rest.values())) == 1
-        from_log = sql.usage_by_user(conn, moodle, list(rest),
+        from_log = sql.usage_by_user(conn, queries.t, list(rest),
                                      next(iter(rest.values())) if alike else rest, end,
                                      settings, zone, now=now)
     return {u: added(from_ledger[u], from_log[u]) if u in from_ledger and u in from_log
@@ -99,27 +104,57 @@ def usage_by_user(conn: Connection, queries: Queries, ledger: Ledger | None,
             for u in userids if u in from_ledger or u in from_log}
 
 
-def _compiled(conn: Connection, queries: Queries, ledger: Ledger, userids: list[int],
-              settings: TimeSettings):
-    """The site's ledger row and, for each of the users the ledger holds, the time before
-    which their rows are booked (None: the ledger has nothing to give)."""
-    if not userids or ledger.absent():
-        return None
-    key = site_key(conn, queries)
+def _from_ledger(conn: Connection, queries: Queries, ledger: Ledger, starts: dict[int, int],
+                 end: int, settings: TimeSettings, zone: ZoneInfo | None, now: int,
+                 config: SiteConfig | None) -> tuple[dict[int, int], dict[int, Usage]]:
+    """Each user's cut and the usage of their booked rows in the window before it, read in
+    one snapshot of the ledger (nothing where it has nothing to give or cannot be read)."""
+    key = site_key(conn, queries, config)
+    horizon = now - max(settings.threshold, settings.lastpingcredit) * 60
+    threshold = settings.threshold * 60
+    with ExitStack() as stack:
+        try:
+            reader = stack.enter_context(ledger.reading())
+            site, cuts = _compiled(reader, key, sorted(starts), horizon, threshold)
+        except SQLAlchemyError as error:
+            ledger.unusable(error)
+            return {}, {}
+        if site is None or site.settings != settings_text(settings) or not cuts:
+            return {}, {}
+        # a late row changes the laps a threshold before it, and what follows
+        late = _late(conn, queries.t, sorted(cuts), site.compiled_id)
+        try:
+            again = {u: earliest - threshold for u, earliest in late.items()
+                     if cuts[u][1] is not None and cuts[u][1] >= earliest - threshold}
+            if again:
+                cuts |= {u: (again[u], cut)
+                         for u, cut in _cuts(reader, site.id, again, threshold).items()}
+            found = {u: cut for u, (_, cut) in cuts.items() if cut is not None}
+            return found, booked_usage(reader, site.id, {
+                u: (starts[u], min(end, cut - 1)) for u, cut in found.items()}, zone)
+        except SQLAlchemyError as error:
+            ledger.unusable(error)
+            return {}, {}
+
+
+def _compiled(reader: Connection, key: str, userids: list[int], horizon: int, threshold: int):
+    """The site's ledger row (None if the ledger has none) and, for each of the users the
+    ledger holds, the time before which their rows are booked (the larger of the user's
+    and the site's ``final_to``, but not past ``horizon``) and the cut at or before it."""
     s, u = tables.site.c, tables.user.c
-    try:
-        with ledger.engine.connect() as reader:
-            site = reader.execute(select(s.id, s.settings, s.compiled_id, s.final_to)
-                                  .where(s.key == key)).one_or_none()
-            if site is None or site.settings != settings_text(settings):
-                return None
-            users = reader.execute(select(u.userid, u.final_to).where(
-                u.site == site.id, u.userid.in_(sorted(userids)))).all()
-    except SQLAlchemyError as error:
-        ledger.unusable(error)
-        return None
-    bounds = {userid: max(final_to, site.final_to or final_to) for userid, final_to in users}
-    return (site, bounds) if bounds else None
+    booked_to = _least(_greatest(u.final_to, func.coalesce(s.final_to, u.final_to)),
+                       literal(horizon, BigInteger))
+    users = (select(u.site, u.userid, booked_to.label("bound"))
+             .join(tables.site, s.id == u.site)
+             .where(s.key == key, u.userid.in_(userids)).subquery("compiled"))
+    found = reader.execute(
+        select(s.id, s.settings, s.compiled_id, users.c.userid, users.c.bound,
+               _cut(users.c.site, users.c.userid, users.c.bound, threshold))
+        .outerjoin(users, users.c.site == s.id).where(s.key == key)).all()
+    if not found:
+        return None, {}
+    return found[0], {userid: (bound, cut) for *_, userid, bound, cut in found
+                      if userid is not None}
 
 
 def _late(conn: Connection, moodle: sql.LogTables, userids: list[int],
@@ -133,19 +168,37 @@ def _late(conn: Connection, moodle: sql.LogTables, userids: list[int],
     return dict(conn.execute(query).all())
 
 
-def _cuts(ledger: Connection, site: int, bounds: Mapping[int, int]) -> dict[int, int]:
-    """Each user's cut: the latest start of a booked session before the user's bound, in
-    whose second no row of an earlier session lies (users with none are absent)."""
+def _cuts(ledger: Connection, site: int, bounds: Mapping[int, int],
+          threshold: int) -> dict[int, int | None]:
+    """Each user's cut at or before their bound (None: no booked session starts before
+    it)."""
     asked = values(column("userid", BigInteger), column("bound", BigInteger),
                    name="bounds").data(sorted(bounds.items())).cte("bounds")
-    r, earlier = tables.row.alias("starting"), tables.row.alias("earlier")
-    overlapped = exists().where(earlier.c.site == site, earlier.c.userid == asked.c.userid,
-                                earlier.c.timecreated == r.c.session,
-                                earlier.c.session < r.c.session)
-    cut = (select(r.c.session)
-           .where(r.c.site == site, r.c.userid == asked.c.userid,
-                  r.c.timecreated < asked.c.bound, r.c.timecreated == r.c.session,
-                  ~overlapped)
-           .order_by(r.c.timecreated.desc()).limit(1).scalar_subquery())
-    found = ledger.execute(select(asked.c.userid, cut.label("cut")))
-    return {userid: cut for userid, cut in found if cut is not None}
+    found = ledger.execute(select(asked.c.userid, _cut(literal(site), asked.c.userid,
+                                                       asked.c.bound, threshold)))
+    return dict(found.all())
+
+
+def _cut(site: ColumnElement[int], userid: ColumnElement[int], bound: ColumnElement[int],
+         threshold: int) -> ColumnElement[int]:
+    """The user's cut: ``bound`` itself where their latest booked session before it ended
+    more than a threshold before it (a row from ``bound`` on begins a session); else the
+    latest start of a booked session before ``bound`` (its first row booked) in whose
+    second no row of an earlier session lies."""
+    s, earlier = tables.session.alias("starting"), tables.session.alias("earlier")
+    mine = (s.c.site == site, s.c.userid == userid, s.c.session < bound)
+    latest = (select(s.c.last).where(*mine)
+              .order_by(s.c.session.desc(), s.c.session_row.desc()).limit(1).scalar_subquery())
+    overlapped = exists().where(earlier.c.site == site, earlier.c.userid == userid,
+                                earlier.c.last >= s.c.session, earlier.c.session < s.c.session)
+    started = (select(s.c.session).where(*mine, s.c.start == s.c.session, ~overlapped)
+               .order_by(s.c.session.desc()).limit(1).scalar_subquery())
+    return case((latest < bound - threshold, bound), else_=started).label("cut")
+
+
+def _least(a: ColumnElement[int], b: ColumnElement[int]) -> ColumnElement[int]:
+    return case((a < b, a), else_=b)
+
+
+def _greatest(a: ColumnElement[int], b: ColumnElement[int]) -> ColumnElement[int]:
+    return case((a > b, a), else_=b)

@@ -1,24 +1,28 @@
-"""One user's rows booked afresh: the model over the user's log from a safe restart
-point, the processed rows from a time on written in place of their old bookings."""
+"""Users' rows booked afresh: the model over each user's log from a safe restart point,
+the processed rows from a time on written in place of their old bookings. The users of a
+batch are booked together: a statement for all of them where one each would do."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.engine import Connection
 
 from .. import contexts
-from ..timemodel.engine import Lap, laps
+from ..timemodel.engine import Lap, LogEvent, laps
 from ..timemodel.settings import TimeSettings
 from . import rollup, tables
-from .bulk import row_writer
+from .bulk import RowWriter
 from .tables import PARTS
 
 #: Rows booked between two reports of progress.
 PROGRESS_STEP = 1000
+
+#: A session: the time and log id of its first processed row.
+Session = tuple[int, int | None]
 
 
 @dataclass(frozen=True)
@@ -35,54 +39,88 @@ class Rebooking:
     horizon: int
 
 
-def book(ledger: Connection, plan: Rebooking, events: Iterable, now: int,
-         settings: TimeSettings, advance: Callable[[int], None]) -> int:
-    """Replace the user's bookings from ``plan.start`` on with the model's rows over
-    ``events`` (the user's rows from ``plan.since``), up to the horizon, and refresh their
-    rollup; the rows booked, counted."""
-    r = tables.row.c
-    mine = and_(r.site == plan.site, r.userid == plan.userid)
-    if plan.start is not None:
-        ledger.execute(delete(tables.row).where(mine, r.timecreated >= plan.start))
-    booked = _sessions(ledger, plan, laps(events, now, settings))
-    first = next(booked, None)
-    cleared = plan.start
-    if cleared is None and first is not None:
-        # the whole log: the bookings of rows it no longer holds stay
-        cleared = first[0].event.time
-        ledger.execute(delete(tables.row).where(mine, r.timecreated >= cleared))
+def book(ledger: Connection, plans: list[Rebooking],
+         rows: Iterable[tuple[int, Iterable[LogEvent]]], now: int, settings: TimeSettings,
+         advance: Callable[[int], None]) -> int:
+    """Replace each planned user's bookings from ``plan.start`` on with the model's rows
+    over their events (``rows``: each user's, from ``plan.since``, user after user), up to
+    the horizon, and refresh their rollup; the rows booked, counted.
+
+    For a user booked over their whole log the bookings of rows before the first it holds
+    stay (Moodle deleted those rows)."""
+    site, plan_of = plans[0].site, {plan.userid: plan for plan in plans}
+    cleared = {plan.userid: plan.start for plan in plans if plan.start is not None}
+    _unbook(ledger, site, cleared)
+    held = _held(ledger, site, [plan.userid for plan in plans if plan.start is None])
+    anchors = _anchors(ledger, [plan for plan in plans if plan.anchored_to is not None])
     written = 0
-    with row_writer(ledger, tables.row) as write:
-        for lap, session in chain([first] if first else [], booked):
-            if lap.event.time >= plan.horizon:
-                break
-            if plan.start is not None and lap.event.time < plan.start:
+    with RowWriter(ledger, tables.row) as writer:
+        for userid, events in rows:
+            plan = plan_of[userid]
+            booked = _sessions(anchors.get(userid, {}), laps(events, now, settings))
+            first = next(booked, None)
+            if first is None:
                 continue
-            write(_booked(plan, lap, session))
-            written += 1
-            if written % PROGRESS_STEP == 0:
-                advance(PROGRESS_STEP)
+            if plan.start is None:
+                cleared[userid] = first[0].event.time
+                if userid in held:
+                    writer.flush()
+                    _unbook(ledger, site, {userid: cleared[userid]})
+            for lap, session in chain([first], booked):
+                if lap.event.time >= plan.horizon:
+                    break
+                if plan.start is not None and lap.event.time < plan.start:
+                    continue
+                writer.write(_booked(plan, lap, session))
+                written += 1
+                if written % PROGRESS_STEP == 0:
+                    advance(PROGRESS_STEP)
     advance(written % PROGRESS_STEP)
-    if cleared is not None:
-        rollup.refresh(ledger, plan.site, plan.userid, cleared)
+    rollup.refresh(ledger, site, cleared)
     return written
 
 
-def _sessions(ledger: Connection, plan: Rebooking,
-              rows: Iterator[Lap]) -> Iterator[tuple[Lap, tuple[int, int | None]]]:
-    """Each row with its session: the time and log id of its session's first processed row.
-
-    The first rows read may continue a session begun before them: the first of
-    them that is booked before ``anchored_to`` (whose session no new row changes)
-    gives theirs; from there on each row flagged as a session start begins one.
-    """
-    anchors: dict[int, tuple[int, int | None]] = {}
-    if plan.anchored_to is not None:
+def _unbook(ledger: Connection, site: int, since: Mapping[int, int]) -> None:
+    """Delete the bookings of the users of ``since`` from each one's time on."""
+    if since:
         r = tables.row.c
-        booked = select(r.logid, r.session, r.session_row).where(
-            r.site == plan.site, r.userid == plan.userid, r.timecreated >= plan.since,
-            r.timecreated < plan.anchored_to)
-        anchors = {logid: (time, first) for logid, time, first in ledger.execute(booked)}
+        ledger.execute(delete(tables.row).where(r.site == site,
+                                                rollup.each_from(r.userid, r.timecreated, since)))
+
+
+def _held(ledger: Connection, site: int, userids: list[int]) -> set[int]:
+    """The users among ``userids`` with bookings already."""
+    if not userids:
+        return set()
+    r = tables.row.c
+    return set(ledger.scalars(select(r.userid).where(r.site == site, r.userid.in_(userids))
+                              .group_by(r.userid)))
+
+
+def _anchors(ledger: Connection, plans: list[Rebooking]) -> dict[int, dict[int, Session]]:
+    """Each user's booked rows read again whose session no new row changes (those from
+    ``since`` to ``anchored_to``): by log id, their session."""
+    if not plans:
+        return {}
+    r = tables.row.c
+    booked = select(r.userid, r.logid, r.session, r.session_row).where(
+        r.site == plans[0].site,
+        or_(*(and_(r.userid == plan.userid, r.timecreated >= plan.since,
+                   r.timecreated < plan.anchored_to) for plan in plans)))
+    found: dict[int, dict[int, Session]] = {}
+    for userid, logid, time, first in ledger.execute(booked):
+        found.setdefault(userid, {})[logid] = (time, first)
+    return found
+
+
+def _sessions(anchors: Mapping[int, Session],
+              rows: Iterator[Lap]) -> Iterator[tuple[Lap, Session]]:
+    """Each row with its session.
+
+    The first rows read may continue a session begun before them: the first of them
+    among ``anchors`` (booked before, in a session no new row changes) gives theirs;
+    from there on each row flagged as a session start begins one.
+    """
     anchored, session = not anchors, None
     for lap in rows:
         if not anchored and lap.event.id in anchors:
@@ -92,7 +130,7 @@ def _sessions(ledger: Connection, plan: Rebooking,
         yield lap, session
 
 
-def _booked(plan: Rebooking, lap: Lap, session: tuple[int, int | None]) -> tuple:
+def _booked(plan: Rebooking, lap: Lap, session: Session) -> tuple:
     """The ledger row of a lap, its values in the order of ``ledger_row``'s columns."""
     event = lap.event
     in_module = event.contextlevel == contexts.MODULE

@@ -4,8 +4,8 @@ INSERTs of many rows at a time elsewhere."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 
 from sqlalchemy import Table, insert
 from sqlalchemy.engine import Connection
@@ -14,33 +14,46 @@ from sqlalchemy.engine import Connection
 INSERT_BATCH = 1000
 
 
-@contextmanager
-def row_writer(conn: Connection, table: Table) -> Iterator[Callable[[Sequence], None]]:
-    """A function that writes a row (a value per column of ``table``, in order) into
-    ``table``, in the connection's transaction; every row is written when the block ends.
-    The connection runs nothing else until then."""
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        with _copy(conn, table) as write:
-            yield write
-        return
-    names = [column.name for column in table.columns]
-    batch: list[dict] = []
+class RowWriter:
+    """Writes rows (a value per column of the table, in order) into a table, in the
+    connection's transaction, until the block it opens ends. Between a write and
+    :meth:`flush` the connection runs nothing else; after it, every row written is in the
+    table."""
 
-    def write(row: Sequence) -> None:
-        batch.append(dict(zip(names, row)))
-        if len(batch) == INSERT_BATCH:
-            conn.execute(insert(table), batch)
-            batch.clear()
+    def __init__(self, conn: Connection, table: Table) -> None:
+        self.conn, self.table = conn, table
+        self.names = [column.name for column in table.columns]
+        self.copies = conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+        self._batch: list[dict] = []
+        self._copy = None
+        self._open = ExitStack()
 
-    yield write
-    if batch:
-        conn.execute(insert(table), batch)
+    def __enter__(self) -> RowWriter:
+        return self
 
+    def __exit__(self, *raised) -> None:
+        if raised[0] is None:
+            self.flush()
+        else:  # a COPY under way is abandoned with the transaction
+            self._open.__exit__(*raised)
 
-@contextmanager
-def _copy(conn: Connection, table: Table) -> Iterator[Callable[[Sequence], None]]:
-    preparer = conn.dialect.identifier_preparer
-    quoted = ", ".join(preparer.quote(column.name) for column in table.columns)
-    with conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(
-            f"COPY {preparer.format_table(table)} ({quoted}) FROM STDIN") as copy:
-        yield copy.write_row
+    def write(self, row: Sequence) -> None:
+        if not self.copies:
+            self._batch.append(dict(zip(self.names, row)))
+            if len(self._batch) == INSERT_BATCH:
+                self.flush()
+            return
+        if self._copy is None:
+            preparer = self.conn.dialect.identifier_preparer
+            quoted = ", ".join(preparer.quote(name) for name in self.names)
+            cursor = self._open.enter_context(self.conn.connection.dbapi_connection.cursor())
+            self._copy = self._open.enter_context(cursor.copy(
+                f"COPY {preparer.format_table(self.table)} ({quoted}) FROM STDIN"))
+        self._copy.write_row(row)
+
+    def flush(self) -> None:
+        if self._batch:
+            self.conn.execute(insert(self.table), self._batch)
+            self._batch.clear()
+        self._copy = None
+        self._open.close()

@@ -7,7 +7,8 @@ since the site's ``compiled_id``; a late row, a new id with an older time, among
 those with rows that have become final since the last pass. Each is booked again from the
 earliest time a change can reach (a threshold before the earliest new row, or before the
 user's ``final_to``), read from the last row before it that reset the carry
-(``timecreated.sql.reach``), so one more day costs in proportion to that day. A change of the
+(``timemodel.sql.reach``), so one more day costs in proportion to that day. Users are
+booked in batches, each one read of the log and one ledger transaction. A change of the
 settings books every user again from the log; rows Moodle deleted keep their bookings.
 
 Ids are not always visible in order: on PostgreSQL or MariaDB a transaction may commit a
@@ -19,8 +20,8 @@ not hold is new (late) to its user.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, fields
 
 from sqlalchemy import delete, insert, select, update
@@ -34,8 +35,10 @@ from . import source, tables
 from .booking import Rebooking, book
 from .lock import Lease
 
-#: Users booked per read of the Moodle database.
+#: Users booked together (one read of the log, one ledger transaction), at most.
 USER_CHUNK = 200
+#: Rows booked together, about: a batch of users ends once their new rows reach it.
+ROW_CHUNK = 100_000
 #: Ids below ``compiled_id`` read again by each pass for the rows committed late.
 LATE_IDS = 10_000
 
@@ -75,18 +78,21 @@ def compile(moodle: Engine, queries: Queries, ledger: Engine, settings: TimeSett
     planned(sum(counts.values()))
     booked = 0
     affected = sorted(counts)
-    for first in range(0, len(affected), USER_CHUNK):
-        chunk = affected[first:first + USER_CHUNK]
-        plans = _plans(moodle, queries, site.id, chunk, earliest, users, horizon, settings)
-        with read_only(moodle) as conn:
-            for plan in plans:
-                if lease is not None:
-                    lease.renew()
-                with ledger.begin() as writer, closing(source.user_rows(
-                        conn, queries, plan.userid,
-                        source.FIRST_TIME if plan.since is None else plan.since, upto)) as rows:
-                    booked += book(writer, plan, rows, now, settings, advance)
-                    _compiled_user(writer, site.id, plan.userid, horizon, upto)
+    with read_only(moodle) as conn, ExitStack() as reading:
+        # a ledger with no user of the site books every log row: one read of the log
+        everyone = None if users else _Handout(reading.enter_context(closing(
+            source.users_rows(conn, queries, None, upto))))
+        for batch in _batches(affected, counts):
+            plans = _plans(moodle, queries, site.id, batch, earliest, users, horizon, settings)
+            if lease is not None:
+                lease.renew()
+            with ledger.begin() as writer, ExitStack() as batch_reading:
+                rows = everyone.of(batch) if everyone else batch_reading.enter_context(closing(
+                    source.users_rows(conn, queries, {
+                        plan.userid: source.FIRST_TIME if plan.since is None else plan.since
+                        for plan in plans}, upto)))
+                booked += book(writer, plans, rows, now, settings, advance)
+                _compiled_users(writer, site.id, batch, horizon, upto)
     with ledger.begin() as writer:
         writer.execute(update(tables.site).where(tables.site.c.id == site.id)
                        .values(compiled_id=upto, final_to=horizon, updated=now))
@@ -183,8 +189,44 @@ def _plans(moodle: Engine, queries: Queries, site: int, userids: list[int],
     return plans
 
 
-def _compiled_user(ledger: Connection, site: int, userid: int, horizon: int, upto: int) -> None:
+class _Handout:
+    """The rows of users read in one statement (``source.users_rows``), handed out batch
+    after batch of users in id order."""
+
+    def __init__(self, rows: Iterator[tuple[int, Iterator]]) -> None:
+        self._rows = rows
+        self._next: tuple[int, Iterator] | None = None
+
+    def of(self, userids: list[int]) -> Iterator[tuple[int, Iterator]]:
+        """The rows of ``userids`` (in id order), each user's until the next is asked for."""
+        wanted = set(userids)
+        while True:
+            if self._next is None:
+                self._next = next(self._rows, None)
+            if self._next is None or self._next[0] > userids[-1]:
+                return
+            found, self._next = self._next, None
+            if found[0] in wanted:
+                yield found
+
+
+def _batches(userids: list[int], counts: dict[int, int]) -> Iterator[list[int]]:
+    """The users in batches of at most :data:`USER_CHUNK`, each ending once its users'
+    rows to book reach :data:`ROW_CHUNK`."""
+    batch, rows = [], 0
+    for userid in userids:
+        batch.append(userid)
+        rows += counts[userid]
+        if len(batch) == USER_CHUNK or rows >= ROW_CHUNK:
+            yield batch
+            batch, rows = [], 0
+    if batch:
+        yield batch
+
+
+def _compiled_users(ledger: Connection, site: int, userids: list[int], horizon: int,
+                    upto: int) -> None:
     u = tables.user.c
-    ledger.execute(delete(tables.user).where(u.site == site, u.userid == userid))
-    ledger.execute(insert(tables.user).values(site=site, userid=userid, final_to=horizon,
-                                              compiled_id=upto))
+    ledger.execute(delete(tables.user).where(u.site == site, u.userid.in_(userids)))
+    ledger.execute(insert(tables.user), [dict(site=site, userid=userid, final_to=horizon,
+                                              compiled_id=upto) for userid in userids])

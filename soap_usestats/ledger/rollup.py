@@ -2,15 +2,17 @@
 ``ledger_period``, ``ledger_session``), summed in the ledger database by INSERT ...
 SELECT, never row by row.
 
-:func:`refresh` follows a user's rebooking from a time on: the quarter hours from the one
-holding that time (from the rows), the periods from the one holding it (from the quarter
-hours), and the sessions from the first that reaches it, are summed again.
+:func:`refresh` follows users' rebooking, each from a time on: the quarter hours from the
+one holding that time (from the rows), the periods from the one holding it (from the
+quarter hours), and the sessions from the first that reaches it, are summed again.
 :func:`fill` sums every site's from nothing (a new ledger revision).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import String, and_, case, cast, delete, func, insert, select, true
+from collections.abc import Mapping
+
+from sqlalchemy import String, and_, case, cast, delete, false, func, insert, or_, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -35,29 +37,40 @@ def newest(r) -> ColumnElement:
                  + text(r.logid + ID_DIGITS)))
 
 
-def refresh(ledger: Connection, site: int, userid: int, since: int) -> None:
-    """Sum again the user's quarter hours and sessions that rows from ``since`` on reach."""
-    r, q, p, s = tables.row.c, tables.quarter.c, tables.period.c, tables.session.c
-    start = bucket_of(since)
-    ledger.execute(delete(tables.quarter).where(q.site == site, q.userid == userid,
-                                                q.bucket >= start))
-    ledger.execute(_fill_quarters(and_(r.site == site, r.userid == userid,
-                                       r.timecreated >= start)))
-    start = bucket_of(since, tables.PERIOD)
-    ledger.execute(delete(tables.period).where(p.site == site, p.userid == userid,
-                                               p.bucket >= start))
-    ledger.execute(_fill_periods(and_(q.site == site, q.userid == userid, q.bucket >= start)))
-    reached = [ledger.scalar(select(func.min(r.session)).where(
-                   r.site == site, r.userid == userid, r.timecreated >= since)),
-               ledger.scalar(select(func.min(s.session)).where(
-                   s.site == site, s.userid == userid, s.last >= since))]
-    first = min((time for time in reached if time is not None), default=None)
-    if first is None:
+def refresh(ledger: Connection, site: int, since: Mapping[int, int]) -> None:
+    """Sum again each user's quarter hours, periods and sessions that their rows from their
+    time in ``since`` on reach: a statement each for all the users."""
+    if not since:
         return
-    ledger.execute(delete(tables.session).where(s.site == site, s.userid == userid,
-                                                s.session >= first))
-    ledger.execute(_fill_sessions(and_(r.site == site, r.userid == userid,
-                                       r.timecreated >= first, r.session >= first)))
+    r, q, p, s = tables.row.c, tables.quarter.c, tables.period.c, tables.session.c
+    quarters = {userid: bucket_of(time) for userid, time in since.items()}
+    ledger.execute(delete(tables.quarter).where(q.site == site,
+                                                each_from(q.userid, q.bucket, quarters)))
+    ledger.execute(_fill_quarters(and_(r.site == site,
+                                       each_from(r.userid, r.timecreated, quarters))))
+    periods = {userid: bucket_of(time, tables.PERIOD) for userid, time in since.items()}
+    ledger.execute(delete(tables.period).where(p.site == site,
+                                               each_from(p.userid, p.bucket, periods)))
+    ledger.execute(_fill_periods(and_(q.site == site, each_from(q.userid, q.bucket, periods))))
+    first: dict[int, int] = {}
+    for reached in (select(r.userid, func.min(r.session)).group_by(r.userid)
+                    .where(r.site == site, each_from(r.userid, r.timecreated, since)),
+                    select(s.userid, func.min(s.session)).group_by(s.userid)
+                    .where(s.site == site, each_from(s.userid, s.last, since))):
+        for userid, time in ledger.execute(reached):
+            first[userid] = min(time, first.get(userid, time))
+    if not first:
+        return
+    ledger.execute(delete(tables.session).where(s.site == site,
+                                                each_from(s.userid, s.session, first)))
+    ledger.execute(_fill_sessions(and_(r.site == site, each_from(r.userid, r.timecreated, first),
+                                       each_from(r.userid, r.session, first))))
+
+
+def each_from(userid: ColumnElement[int], time: ColumnElement[int],
+              since: Mapping[int, int]) -> ColumnElement[bool]:
+    """The rows of the users of ``since``, each from their own time on."""
+    return or_(false(), *(and_(userid == user, time >= at) for user, at in sorted(since.items())))
 
 
 def fill(ledger: Connection) -> None:

@@ -6,7 +6,9 @@ pass reads the rows with ids up to the newest it saw when it began (``upto``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from itertools import groupby
+from operator import itemgetter
 
 from sqlalchemy import and_, func, not_, select
 from sqlalchemy.engine import Connection
@@ -22,9 +24,10 @@ ID_BATCH = 100_000
 FIRST_TIME, LAST_TIME = -(2**62), 2**62
 
 
-def site_key(conn: Connection, queries: Queries) -> str:
-    """The site's ``siteidentifier``, else its wwwroot: what the ledger keys it by."""
-    config = SiteConfig.read(conn, queries)
+def site_key(conn: Connection, queries: Queries, config: SiteConfig | None = None) -> str:
+    """The site's ``siteidentifier``, else its wwwroot: what the ledger keys it by
+    (``config``: the site's, if read already)."""
+    config = config or SiteConfig.read(conn, queries)
     return config.get("siteidentifier") or queries.wwwroot(conn, config.localhost) or ""
 
 
@@ -70,15 +73,19 @@ def ripened(conn: Connection, queries: Queries, since: int, horizon: int,
     return dict(conn.execute(query).all())
 
 
-def user_rows(conn: Connection, queries: Queries, userid: int, since: int,
-              upto: int) -> Iterator[LogEvent]:
-    """Stream the user's rows that take part from the time ``since`` on (ids up to
-    ``upto``), in order, as ``Queries.log_events`` does."""
-    rows = (log_rows(queries.t, [userid], since, LAST_TIME).where(queries.t.log.c.id <= upto)
-            .subquery("taking_part").c)
-    query = (select(rows.id, rows.timecreated, rows.action, rows.target, rows.contextlevel,
-                    rows.contextinstanceid, rows.courseid, rows.component, rows.modname)
-             .order_by(rows.timecreated, rows.id))
+def users_rows(conn: Connection, queries: Queries, since: Mapping[int, int] | None,
+               upto: int) -> Iterator[tuple[int, Iterator[LogEvent]]]:
+    """Stream the rows that take part of each user of ``since`` from their own time on (None:
+    every user's whole log; ids up to ``upto``), user after user in id order, each one's in
+    order, as ``Queries.log_events`` does: the user, and their rows (users without any are
+    left out)."""
+    users = (None, FIRST_TIME) if since is None else (list(since), dict(since))
+    rows = (log_rows(queries.t, *users, LAST_TIME)
+            .where(queries.t.log.c.id <= upto).subquery("taking_part").c)
+    query = (select(rows.userid, rows.id, rows.timecreated, rows.action, rows.target,
+                    rows.contextlevel, rows.contextinstanceid, rows.courseid, rows.component,
+                    rows.modname)
+             .order_by(rows.userid, rows.timecreated, rows.id))
     with conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query) as result:
-        for row in result:
-            yield LogEvent(*row)
+        for userid, found in groupby(result, key=itemgetter(0)):
+            yield userid, (LogEvent(*row[1:]) for row in found)

@@ -101,10 +101,10 @@ class LogTables(Protocol):
 
 # Which rows take part
 
-def log_rows(tables: LogTables, userids: Users | BindParameter, start: Start | BindParameter,
-             end: int | BindParameter) -> Select:
+def log_rows(tables: LogTables, userids: Users | BindParameter | None,
+             start: Start | BindParameter, end: int | BindParameter) -> Select:
     """The log rows that take part in the model ("Which log rows take part") with
-    ``timecreated`` in ``[start, end]``, in no order.
+    ``timecreated`` in ``[start, end]``, in no order, of ``userids`` (None: every user).
 
     Columns: ``userid``, ``id``, ``timecreated``, ``action``, ``target``,
     ``contextlevel``, ``contextinstanceid``, ``courseid`` (0 for NULL),
@@ -115,13 +115,13 @@ def log_rows(tables: LogTables, userids: Users | BindParameter, start: Start | B
     """
     starts = _Starts.of(start)
     log = tables.log.c
-    return (
-        select(*_row_columns(tables))
-        .select_from(starts.joined(_log_with_module_types(tables), log.userid))
-        .where(log.userid.in_(userids if isinstance(userids, Select | BindParameter)
-                              else sorted(userids)),
-               log.timecreated.between(starts.start, end), *takes_part(tables))
-    )
+    rows = (select(*_row_columns(tables))
+            .select_from(starts.joined(_log_with_module_types(tables), log.userid))
+            .where(log.timecreated.between(starts.start, end), *takes_part(tables)))
+    if userids is None:
+        return rows
+    return rows.where(log.userid.in_(userids if isinstance(userids, Select | BindParameter)
+                                     else sorted(userids)))
 
 
 def _row_columns(tables: LogTables) -> list[ColumnElement]:
