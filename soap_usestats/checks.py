@@ -8,6 +8,7 @@ read-only transaction; never prints a password or a token.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from .exceptions import (
     root_cause,
 )
 from .federation.peer import Peer
+from .ledger import kept as ledger_kept
 from .ledger import migrate, source
 from .ledger import tables as ledger_tables
 from .moodle.database import connect, read_only
@@ -247,7 +249,8 @@ def _settings(values: Mapping[str, object], sources: Mapping[str, str] | None = 
 
 def _ledger(conn: Connection, queries: Queries, url: str | None, now: int) -> Finding:
     """The ledger: its database, the settings the site was compiled with, the last log id
-    compiled and how far the log is ahead of it. Reads only (nothing is created)."""
+    compiled and how far the log is ahead of it, and the rows a change of settings kept
+    under the old ones. Reads only (nothing is created)."""
     if url is None:
         return Finding(WARN, "ledger", "off (ledger_url is none): every answer is computed "
                                        "from the log")
@@ -262,6 +265,8 @@ def _ledger(conn: Connection, queries: Queries, url: str | None, now: int) -> Fi
         with engine.connect() as ledger:
             site = ledger.execute(select(ledger_tables.site).where(
                 ledger_tables.site.c.key == source.site_key(conn, queries))).one_or_none()
+            kept = (ledger_kept.records(ledger, site.id) if site is not None
+                    and inspect(ledger).has_table(ledger_tables.kept.name) else [])
     except SQLAlchemyError as error:
         return Finding(WARN, "ledger", f"{shown} cannot be used, answers come from the log: "
                                        f"{_first_line(getattr(error, 'orig', error))}")
@@ -275,7 +280,19 @@ def _ledger(conn: Connection, queries: Queries, url: str | None, now: int) -> Fi
     lag = now - site.updated if behind else 0
     return Finding(OK if not behind else WARN, "ledger",
                    f"{shown}: compiled with {site.settings}, to log id {site.compiled_id}; "
-                   f"the log is {behind} rows and {lag} s ahead")
+                   f"the log is {behind} rows and {lag} s ahead"
+                   + "".join(f"; {_kept(record)}" for record in kept))
+
+
+def _kept(record) -> str:
+    """The rows a change of settings kept under the old ones (``ledger_kept``), in words."""
+    def utc(t: int) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
+
+    settings = record.settings or "settings not recorded (compiled before revision 0002)"
+    return (f"{record.rows_kept} rows before {utc(record.log_from)} keep their bookings under "
+            f"{settings} (the log no longer held them when those settings changed, "
+            f"{utc(record.changed)})")
 
 
 def _web_services(config: SiteConfig) -> Finding:

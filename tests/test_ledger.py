@@ -4,7 +4,7 @@ user's whole log, for the rows older than the horizon, however the log was compi
 On a Moodle on SQLite, PostgreSQL and MariaDB, into a ledger on SQLite and PostgreSQL:
 compiled in passes while rows arrive (some late: a new id with an older time), as in one
 pass at the end; log rows Moodle deletes keep their bookings; a change of the settings
-books the log again.
+books the log again, and records how many rows it kept under which settings.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select
 
-from soap_usestats.ledger import compiler, migrate, tables
+from soap_usestats.ledger import compiler, kept, migrate, tables
 from soap_usestats.moodle.database import connect
 from soap_usestats.moodle.queries import Queries
 from soap_usestats.timemodel.engine import LogEvent
@@ -192,6 +192,39 @@ def test_a_change_of_settings_books_the_log_again_and_keeps_what_it_no_longer_ho
         builder, [alice], 100000, changed)
     with ledger.connect() as conn:
         assert conn.scalar(select(tables.site.c.settings)) == compiler.settings_text(changed)
+
+
+def test_a_change_of_settings_records_the_rows_it_keeps_and_their_settings(builder, ledger):
+    """Each change counts the rows older than the log's oldest (but those an earlier change
+    kept) with the settings they were booked under; a pass that changes none, nothing."""
+    school = _school(builder)
+    alice = school.users[0]
+    for t in (1000, 50000, 100000):
+        _day(builder, school, alice, t)
+    _compile(builder, ledger, now=200000)
+    log = builder.tables.log
+    first, second = (TimeSettings(threshold=threshold) for threshold in (30, 45))
+    booked_under = {}
+    for purged_before, changed in ((20000, first), (80000, second)):
+        booked_under[changed] = booked_rows(ledger)
+        with builder.engine.begin() as conn:
+            conn.execute(delete(log).where(log.c.timecreated < purged_before))
+        _compile(builder, ledger, now=200000, time_settings=changed)
+    _compile(builder, ledger, now=210000, time_settings=second)
+    with ledger.connect() as conn:
+        site = conn.scalar(select(tables.site.c.id))
+        recorded = [(r.settings, r.log_from, r.rows_kept, r.changed)
+                    for r in kept.records(conn, site)]
+
+    def counted(rows: dict, low: int, high: int) -> int:
+        return sum(low <= row[1] < high for row in rows.values())
+
+    assert recorded == [
+        (compiler.settings_text(SETTINGS), 50000, counted(booked_under[first], 0, 50000),
+         200000),
+        (compiler.settings_text(first), 100000, counted(booked_under[second], 50000, 100000),
+         200000)]
+    assert all(rows for _, _, rows, _ in recorded)
 
 
 # --- random logs, compiled at random points while their rows arrive --------------------

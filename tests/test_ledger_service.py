@@ -16,10 +16,12 @@ from soap_usestats.ledger.lock import Lease
 from soap_usestats.domain.compiling import BackgroundCompiler
 from soap_usestats.web.app import create_app
 from soap_usestats.web.health import LEDGER_HEADER
+from tests.support.databases import fresh_database
 from tests.support.ledger import booked_rows
 from tests.support.metrics import sample
 from tests.support.servers import free_port
 from tests.support.wsgi import WsgiClient
+from tests.test_ledger import LEDGERS
 
 
 def _learner(builder):
@@ -47,6 +49,14 @@ def _booked(ledger) -> int:
 @pytest.fixture
 def ledger_url(tmp_path):
     return f"sqlite:///{tmp_path / 'var' / 'ledger.sqlite'}"
+
+
+@pytest.fixture(params=LEDGERS)
+def each_ledger_url(request, tmp_path):
+    """A new ledger database on SQLite, and on each server several services may share."""
+    url, drop = fresh_database(request.param, tmp_path)
+    yield url
+    drop()
 
 
 @pytest.fixture
@@ -91,10 +101,10 @@ def test_no_compiler_without_an_interval_a_ledger_or_in_a_process_that_forks(bui
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_one_compiler_at_a_time_the_others_skip_their_pass(builder, ledger_url):
+def test_one_compiler_at_a_time_the_others_skip_their_pass(builder, each_ledger_url):
     _learner(builder)
-    settings = Settings(database_url=builder.url, ledger_url=ledger_url)
-    ledger = migrate.ledger_engine(ledger_url)
+    settings = Settings(database_url=builder.url, ledger_url=each_ledger_url)
+    ledger = migrate.ledger_engine(each_ledger_url)
     migrate.upgrade(ledger)
     first, second = (BackgroundCompiler(settings, ledger, 60) for _ in range(2))
     with Lease(ledger):  # another host, or soap-usestats compile --follow

@@ -9,7 +9,8 @@ earliest time a change can reach (a threshold before the earliest new row, or be
 user's ``final_to``), read from the last row before it that reset the carry
 (``timemodel.sql.reach``), so one more day costs in proportion to that day. Users are
 booked in batches, each one read of the log and one ledger transaction. A change of the
-settings books every user again from the log; rows Moodle deleted keep their bookings.
+settings books every user again from the log; rows Moodle deleted keep their bookings
+(``kept`` records how many, and under which settings).
 
 Ids are not always visible in order: on PostgreSQL or MariaDB a transaction may commit a
 lower id after a higher one was read. So each pass also reads the ids of the last
@@ -31,7 +32,7 @@ from ..moodle.database import read_only
 from ..moodle.queries import Queries
 from ..timemodel import sql
 from ..timemodel.settings import TimeSettings
-from . import source, tables
+from . import kept, source, tables
 from .booking import Rebooking, book
 from .lock import Lease
 
@@ -69,7 +70,8 @@ def compile(moodle: Engine, queries: Queries, ledger: Engine, settings: TimeSett
     expects to book, ``advance`` how many it has, as it goes."""
     with read_only(moodle) as conn:
         key, upto = source.site_key(conn, queries), source.newest_id(conn, queries)
-    site = _site(ledger, key, settings_text(settings), now)
+    site = _site(ledger, key, settings_text(settings), now,
+                 lambda: _oldest_time(moodle, queries, upto))
     horizon = now - max(settings.threshold, settings.lastpingcredit) * 60
     if site.final_to is not None:
         horizon = max(horizon, site.final_to)
@@ -99,9 +101,10 @@ def compile(moodle: Engine, queries: Queries, ledger: Engine, settings: TimeSett
     return Outcome(key, upto, horizon, len(affected), booked)
 
 
-def _site(ledger: Engine, key: str, settings: str, now: int):
+def _site(ledger: Engine, key: str, settings: str, now: int, oldest: Callable[[], int | None]):
     """The site's ledger row, made if new; under other settings, it starts over (its users'
-    progress forgotten, their bookings kept until booked again)."""
+    progress forgotten, their bookings kept until booked again, those of the rows older
+    than the log's ``oldest()`` time recorded as kept)."""
     s = tables.site.c
     with ledger.begin() as conn:
         found = conn.execute(select(tables.site).where(s.key == key)).one_or_none()
@@ -109,10 +112,16 @@ def _site(ledger: Engine, key: str, settings: str, now: int):
             conn.execute(insert(tables.site).values(key=key, settings=settings, compiled_id=0,
                                                     final_to=None, updated=now))
         elif found.settings != settings:
+            kept.record(conn, found, oldest(), now)
             conn.execute(delete(tables.user).where(tables.user.c.site == found.id))
             conn.execute(update(tables.site).where(s.id == found.id).values(
                 settings=settings, compiled_id=0, final_to=None, updated=now))
         return conn.execute(select(tables.site).where(s.key == key)).one()
+
+
+def _oldest_time(moodle: Engine, queries: Queries, upto: int) -> int | None:
+    with read_only(moodle) as conn:
+        return source.oldest_time(conn, queries, upto)
 
 
 def _users(ledger: Engine, site: int) -> dict[int, tuple[int, int]]:

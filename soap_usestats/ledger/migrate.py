@@ -3,6 +3,7 @@ package: ``upgrade(url)`` brings any ledger database to the newest (idempotent).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -15,6 +16,9 @@ from sqlalchemy.engine import Engine, make_url
 VERSION_TABLE = "ledger_version"
 _SCRIPTS = Path(__file__).parent / "migrations"
 _version = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32)))
+#: Alembic's context (``alembic.context``, ``alembic.op``) is one per process: two threads
+#: upgrading at once (two applications' compilers) would share one's connection.
+_upgrading = threading.Lock()
 
 
 def ledger_engine(url: str) -> Engine:
@@ -37,7 +41,7 @@ def upgrade(ledger: str | Engine) -> None:
     revision."""
     engine = ledger_engine(ledger) if isinstance(ledger, str) else ledger
     alembic = config()
-    with engine.begin() as connection:
+    with _upgrading, engine.begin() as connection:
         alembic.attributes["connection"] = connection
         command.upgrade(alembic, "head")
     if isinstance(ledger, str):

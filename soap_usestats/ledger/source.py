@@ -36,6 +36,13 @@ def newest_id(conn: Connection, queries: Queries) -> int:
     return conn.scalar(select(func.max(queries.t.log.c.id))) or 0
 
 
+def oldest_time(conn: Connection, queries: Queries, upto: int) -> int | None:
+    """The time of the log's oldest row that takes part (ids up to ``upto``); None if none."""
+    log = queries.t.log.c
+    return conn.scalar(select(func.min(log.timecreated))
+                       .where(log.id <= upto, *takes_part(queries.t)))
+
+
 def new_rows(conn: Connection, queries: Queries, after: int,
              upto: int) -> Iterator[tuple[int, int, int, int]]:
     """For the log's rows with ids in ``(after, upto]``, batch by batch of ids: the batch's

@@ -22,6 +22,10 @@
 - ``ledger_session``: each session of ``ledger_row`` (``session``, ``session_row`` (0 for
   none)): the time of its first and last processed rows (``start``, ``last``), its
   ``end`` (the last row's time plus its lap), its counted seconds and events.
+- ``ledger_kept``: what each change of a site's settings left booked under the old ones
+  (``kept``): the settings, the time of the log's oldest row then (``log_from``; the rows
+  older than it the log no longer held, and keep their bookings), how many rows that was
+  (those not kept by an earlier change) and when (``changed``).
 - ``ledger_lock``: leases with an expiry (``lock``): one compiler at a time.
 
 The rows, quarter hours and periods have no foreign key to ``ledger_site``:
@@ -126,6 +130,16 @@ session = Table(
     Column("seconds", BigInteger, nullable=False),
     Column("events", Integer, nullable=False),
     Index("ledger_session_user_last_ix", "site", "userid", "last"),
+)
+
+kept = Table(
+    "ledger_kept", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site", Integer, ForeignKey("ledger_site.id"), nullable=False),
+    Column("settings", Text, nullable=False),
+    Column("log_from", BigInteger, nullable=False),
+    Column("rows_kept", BigInteger, nullable=False),
+    Column("changed", BigInteger, nullable=False),
 )
 
 lock = Table(

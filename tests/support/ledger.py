@@ -48,7 +48,7 @@ def emptied(ledger) -> None:
     """Every ledger table emptied (the schema stays)."""
     with ledger.begin() as conn:
         for table in (tables.quarter, tables.period, tables.session, tables.row, tables.user,
-                      tables.lock, tables.site):
+                      tables.lock, tables.kept, tables.site):
             conn.execute(delete(table))
 
 
