@@ -7,7 +7,8 @@ Each reads what it reports, not the rows: the whole quarter hours of the window 
 ``ledger_quarter`` (for places, its whole periods of four weeks from ``ledger_period``),
 the rows of the two partial quarter hours at its edges from ``ledger_row``; the sessions
 wholly in the window from ``ledger_session``, the rows in it of the (at most two) it
-cuts from ``ledger_row``. The ranges each statement reads are written out in it. A local
+cuts from ``ledger_row``. The ranges each statement reads are written out in it (for a
+page of many users, joined from a list of values, an index range each). A local
 day is a union of quarter hours where the zone's offsets are multiples of one (and change
 at one's start); elsewhere the days are summed from the rows.
 Only the sums come back; they make a ``Usage`` as the engine gives it for the same rows.
@@ -15,15 +16,18 @@ Only the sums come back; they make a ``Usage`` as the engine gives it for the sa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
+from types import SimpleNamespace
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (BigInteger, String, and_, cast, false, func, literal, or_, select,
-                        union_all)
+from sqlalchemy import (BigInteger, String, Table, and_, cast, column, false, func, literal, or_,
+                        select, true, union_all, values)
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
 
 from ..timemodel.engine import CourseTally, ModuleTally, Session, Tally, Usage
 from ..timemodel.sql import LocalDays
@@ -37,6 +41,10 @@ Windows = Mapping[int, tuple[int, int]]
 
 #: Ranges of time of users: ``(userid, low, high)``, bounds included.
 Ranges = list[tuple[int, int, int]]
+#: A condition on a table's row (its columns) and a row of values (by name).
+Condition = Callable[[Any, Any], ColumnElement[bool]]
+#: Users whose ranges a statement writes out; more are joined from a list of values.
+WRITTEN_OUT = 20
 
 
 @dataclass(frozen=True)
@@ -126,39 +134,47 @@ def _any(conditions) -> ColumnElement[bool]:
     return or_(false(), *conditions)
 
 
-def _within(userid: ColumnElement[int], time: ColumnElement[int],
-            ranges: Ranges) -> ColumnElement[bool]:
-    """Rows of a user of ``ranges`` in that range of time."""
-    return _any(and_(userid == _value(u), time >= _value(low), time <= _value(high))
-                for u, low, high in ranges)
+def _read(table: Table, site: int, rows: list[tuple], condition: Condition, name: str,
+          names: tuple[str, ...] = ("userid", "low", "high")) -> tuple[FromClause,
+                                                                        ColumnElement[bool]]:
+    """What a statement reads of ``table``: the site's rows of each user of ``rows`` (a
+    user first, then values named ``names``) that meet ``condition`` with one of that user's
+    rows, as a FROM and a WHERE. Up to :data:`WRITTEN_OUT` rows are written out in the
+    statement; more are joined from a list of values (``name``), read an index range each."""
+    c = table.c
+    if len(rows) <= WRITTEN_OUT:
+        return table, and_(c.site == site, _any(
+            and_(c.userid == _value(row[0]),
+                 condition(c, SimpleNamespace(**{n: _value(v) for n, v in zip(names, row)})))
+            for row in rows))
+    listed = values(*(column(n, BigInteger) for n in names), name=name).data(rows).cte(name)
+    return listed.join(table, and_(c.site == site, c.userid == listed.c.userid,
+                                   condition(c, listed.c))), true()
 
 
-def _rows_in(ranges: Ranges, site: int) -> ColumnElement[bool]:
-    """The booked rows of the asked users in each of their ranges."""
-    r = tables.row.c
-    return and_(r.site == site, _within(r.userid, r.timecreated, ranges))
-
-
-def _sums_in(table, ranges: Ranges, site: int) -> ColumnElement[bool]:
-    """The sums (``ledger_quarter`` or ``ledger_period``) of the asked users whose bucket
-    lies in their ranges."""
-    return and_(table.c.site == site, _within(table.c.userid, table.c.bucket, ranges))
+def _in_range(time: str) -> Condition:
+    """Rows whose ``time`` lies in the range ``[low, high]``."""
+    return lambda c, v: and_(c[time] >= v.low, c[time] <= v.high)
 
 
 def _places(ledger: Connection, site: int, asked: _Asked) -> dict[int, Usage]:
     """The counted rows summed by course, course module, part and label: the total, the
     courses and the modules (each with the course and label of its latest row)."""
     r = tables.row.c
+    rows, rows_in = _read(tables.row, site, asked.edges, _in_range("timecreated"), "edges")
     edges = (select(r.userid, r.courseid, r.cmid, r.part, r.label, r.seconds,
                     literal(1).label("events"), r.timecreated.label("first"),
                     r.timecreated.label("last"), newest(r).label("newest"))
-             .where(_rows_in(asked.edges, site), r.seconds.is_not(None)))
-    # cast as the rows' newest is: MariaDB refuses a UNION of a table's collation and the
-    # connection's
-    summed = [select(t.c.userid, t.c.courseid, t.c.cmid, t.c.part, t.c.label, t.c.seconds,
-                     t.c.events, t.c.first, t.c.last, cast(t.c.newest, String))
-              .where(_sums_in(t, ranges, site))
-              for t, ranges in ((tables.quarter, asked.between), (tables.period, asked.periods))]
+             .select_from(rows).where(rows_in, r.seconds.is_not(None)))
+    summed = []
+    for t, ranges, name in ((tables.quarter, asked.between, "between"),
+                            (tables.period, asked.periods, "periods")):
+        sums, sums_in = _read(t, site, ranges, _in_range("bucket"), name)
+        # cast as the rows' newest is: MariaDB refuses a UNION of a table's collation and
+        # the connection's
+        summed.append(select(t.c.userid, t.c.courseid, t.c.cmid, t.c.part, t.c.label,
+                             t.c.seconds, t.c.events, t.c.first, t.c.last,
+                             cast(t.c.newest, String)).select_from(sums).where(sums_in))
     parts = union_all(edges, *summed).subquery("parts").c
     keys = (parts.userid, parts.courseid, parts.cmid, parts.part, parts.label)
     query = (select(*keys, func.sum(parts.seconds), func.sum(parts.events), func.min(parts.first),
@@ -191,25 +207,26 @@ def _sessions(ledger: Connection, site: int, asked: _Asked) -> list[tuple[int, S
     sessions wholly in it as booked, the parts of those it cuts (read first: at most two a
     user) from their rows."""
     s, r = tables.session.c, tables.row.c
-    cut = ledger.execute(select(s.userid, s.session, s.session_row, s.start, s.last).where(
-        s.site == site, _any(and_(s.userid == _value(u), s.start <= _value(high),
-                                  s.last >= _value(low),
-                                  or_(s.start < _value(low), s.last > _value(high)))
-                             for u, low, high in asked.windows))).all()
+    cutting, cuts = _read(tables.session, site, asked.windows, lambda c, v: and_(
+        c.start <= v.high, c.last >= v.low, or_(c.start < v.low, c.last > v.high)), "windows")
+    cut = ledger.execute(select(s.userid, s.session, s.session_row, s.start, s.last)
+                         .select_from(cutting).where(cuts)).all()
+    wholly, whole_in = _read(tables.session, site, asked.windows, lambda c, v: and_(
+        c.session >= v.low, c.session <= v.high, c.last <= v.high), "windows")
     whole = (select(s.userid, s.session, s.session_row, s.start, s.end, s.seconds)
-             .where(s.site == site, s.events > 0,
-                    _any(and_(s.userid == _value(u), s.session >= _value(low),
-                              s.session <= _value(high), s.last <= _value(high))
-                         for u, low, high in asked.windows)))
+             .select_from(wholly).where(whole_in, s.events > 0))
     window = {u: (low, high) for u, low, high in asked.windows}
     first_row = func.coalesce(r.session_row, 0)
+    rows, rows_in = _read(
+        tables.row, site,
+        [(u, session, session_row, max(start, window[u][0]), min(last, window[u][1]))
+         for u, session, session_row, start, last in cut],
+        lambda c, v: and_(c.session == v.session, func.coalesce(c.session_row, 0) == v.first,
+                          c.timecreated >= v.low, c.timecreated <= v.high),
+        "cut", ("userid", "session", "first", "low", "high"))
     parts = (select(r.userid, r.session, first_row, func.min(r.timecreated),
                     func.max(r.timecreated + r.lap), func.sum(r.seconds))
-             .where(r.site == site, _any(
-                 and_(r.session == _value(session), first_row == _value(session_row),
-                      _within(r.userid, r.timecreated, [(u, max(start, window[u][0]),
-                                                         min(last, window[u][1]))]))
-                 for u, session, session_row, start, last in cut))
+             .select_from(rows).where(rows_in)
              .group_by(r.userid, r.session, first_row)
              .having(func.count(r.seconds) > 0))
     both = union_all(whole, parts).subquery("sessions").c
@@ -223,10 +240,13 @@ def _days(ledger: Connection, site: int, asked: _Asked, days: LocalDays):
     """The counted seconds by user, course and local day: each quarter hour's to the day
     of its start."""
     r, q = tables.row.c, tables.quarter.c
+    rows, rows_in = _read(tables.row, site, asked.edges, _in_range("timecreated"), "edges")
     edges = (select(r.userid, r.courseid, days.key(r.timecreated).label("day"), r.seconds)
-             .where(_rows_in(asked.edges, site), r.seconds.is_not(None)))
+             .select_from(rows).where(rows_in, r.seconds.is_not(None)))
+    quarters, quarters_in = _read(tables.quarter, site, asked.quarters, _in_range("bucket"),
+                                  "quarters")
     whole = (select(q.userid, q.courseid, days.key(q.bucket).label("day"), q.seconds)
-             .where(_sums_in(tables.quarter, asked.quarters, site)))
+             .select_from(quarters).where(quarters_in))
     parts = union_all(edges, whole).subquery("counted").c
     query = (select(parts.userid, parts.courseid, parts.day, func.sum(parts.seconds))
              .group_by(parts.userid, parts.courseid, parts.day))
