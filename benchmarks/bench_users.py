@@ -1,5 +1,5 @@
 """GetUsersStats over a large log in PostgreSQL, against the bare window query and one
-GetStats per user.
+GetStats per user, from the log and from the ledger.
 
     .venv/bin/python benchmarks/bench_users.py [--users 10000] [--rows 10000000]
                                                [--baseline-users 500]
@@ -8,9 +8,12 @@ The log is written by the database itself (``generate_series``): ROWS rows sprea
 USERS learners, a view every two minutes, a break every 40 rows, across 20 courses and
 400 activities. Then, with gunicorn serving the site:
 
-- every page of a site-wide GetUsersStats (pagesize 1000), end to end over SOAP;
 - the bare in-database window query over the whole log (each row's ``lead()`` gap in its
-  user's rows, summed per user): the floor any answer costs; the ratio of the two;
+  user's rows, summed per user): the floor any answer costs;
+- every page of a site-wide GetUsersStats (pagesize 1000), end to end over SOAP, from the
+  log alone; then the first compile of a ledger (``soap-usestats compile``, a database of
+  its own on the same server) and every page again, answered with it: each against the
+  window query (issue 21's targets: a page within 0.5x, the first compile within 10x);
 - one GetStats per user for BASELINE_USERS users, and that rate over the whole population;
 - the peak of Python allocations of one page in-process, with a tenth of the log and with
   all of it: flat in the size of the log.
@@ -24,6 +27,7 @@ import tracemalloc
 import urllib.request
 
 import common
+from bench_ledger import analyse_ledger, compile_ledger
 from lxml import etree
 from sqlalchemy import (
     BigInteger,
@@ -116,8 +120,9 @@ def soap(base: str, operation: str, params: dict) -> etree._Element:
         return etree.fromstring(response.read())
 
 
-def every_page(base: str) -> tuple[float, int]:
-    """Every page of a site-wide GetUsersStats, each printed: seconds, and users."""
+def every_page(base: str, floor: float) -> tuple[float, int]:
+    """Every page of a site-wide GetUsersStats, each printed (and against ``floor``):
+    seconds, and users."""
     cursor, users, total = None, 0, 0.0
     while True:
         started = time.perf_counter()
@@ -125,7 +130,7 @@ def every_page(base: str) -> tuple[float, int]:
         elapsed = time.perf_counter() - started
         page = len(answer.findall(f".//{{{TNS}}}USE_STATS"))
         users, total = users + page, total + elapsed
-        print(f"  page of {page} users: {elapsed:.2f} s")
+        print(f"  page of {page} users: {elapsed:.2f} s ({elapsed / floor:.2f} x)")
         cursor = answer.findtext(f".//{{{TNS}}}NEXTCURSOR")
         if not cursor:
             return total, users
@@ -171,16 +176,28 @@ def main() -> None:
               f"rows, {large / 2**20:.1f} MiB with {args.rows}")
         floor, answered = window_query(url)
         print(f"bare window query over the whole log: {floor:.2f} s, {answered} users")
-        with common.gunicorn(url) as base:
+        with common.gunicorn(url, USESTATS_LEDGER_URL="none") as base:
             soap(base, "GetStats", {"targetuser": "admin", "timeto": END})    # warm up
-            print("GetUsersStats, site-wide, pagesize 1000, end to end:")
-            total, users = every_page(base)
+            print("GetUsersStats, site-wide, pagesize 1000, end to end, from the log:")
+            total, users = every_page(base, floor)
             print(f"  {users} users in {total:.2f} s: {total / floor:.2f} x the window query")
             baseline = one_by_one(base, args.baseline_users)
             whole = baseline * args.users / args.baseline_users
             print(f"one GetStats per user: {baseline:.2f} s for {args.baseline_users} users, "
                   f"{whole:.0f} s for all {args.users} at that rate: "
                   f"{whole / total:.1f} x GetUsersStats")
+        with common.database("postgresql") as ledger:
+            first = compile_ledger(url, ledger)
+            print(f"first compile of the ledger: {first:.1f} s, {first / floor:.1f} x the "
+                  "window query")
+            analyse_ledger(ledger)
+            with common.gunicorn(url, USESTATS_LEDGER_URL=ledger,
+                                 USESTATS_LEDGER_INTERVAL="0") as base:
+                soap(base, "GetStats", {"targetuser": "admin", "timeto": END})
+                print("GetUsersStats, site-wide, pagesize 1000, end to end, with the ledger:")
+                total, users = every_page(base, floor)
+                print(f"  {users} users in {total:.2f} s: {total / floor:.2f} x the window "
+                      "query")
 
 
 if __name__ == "__main__":

@@ -69,7 +69,8 @@ def site_with_admin(url: str) -> DemoTables:
     with engine.begin() as conn:
         conn.execute(insert(t.config), [
             {"name": "mnet_localhost_id", "value": "1"}, {"name": "siteadmins", "value": "1"},
-            {"name": "enablewebservices", "value": "1"}])
+            {"name": "enablewebservices", "value": "1"},
+            {"name": "siteidentifier", "value": "bench" + "0" * 27 + "bench.test"}])
         conn.execute(insert(t.mnet_host), [{"id": 1, "wwwroot": "https://bench.test", "name": "Bench"}])
         conn.execute(insert(t.user), [{"id": 1, "username": "admin", "firstname": "A", "lastname": "D",
                                        "email": "a@example.com", "mnethostid": 1, "confirmed": 1}])

@@ -93,6 +93,8 @@ def usage_by_user(conn: Connection, queries: Queries, ledger: Ledger | None,
         cuts, from_ledger = _from_ledger(conn, queries, ledger, starts, end, settings, zone,
                                          now, config)
     rest = {u: max(s, cuts.get(u, s)) for u, s in starts.items() if max(s, cuts.get(u, s)) <= end}
+    if cuts and rest:
+        rest = _logged(conn, queries.t, rest, end)
     from_log = {}
     if rest:
         alike = len(set(rest.values())) == 1
@@ -135,6 +137,19 @@ def _from_ledger(conn: Connection, queries: Queries, ledger: Ledger, starts: dic
         except SQLAlchemyError as error:
             ledger.unusable(error)
             return {}, {}
+
+
+def _logged(conn: Connection, moodle: sql.LogTables, starts: dict[int, int],
+            end: int) -> dict[int, int]:
+    """The users of ``starts`` with a log row from their start to ``end``, with their start
+    (the others have nothing more to count: a user cut at their bound, with no row since)."""
+    log = moodle.log.c
+    latest = dict(conn.execute(
+        select(log.userid, func.max(log.timecreated))
+        .where(log.userid.in_(sorted(starts)),
+               log.timecreated.between(min(starts.values()), end))
+        .group_by(log.userid)).all())
+    return {u: start for u, start in starts.items() if latest.get(u, start - 1) >= start}
 
 
 def _compiled(reader: Connection, key: str, userids: list[int], horizon: int, threshold: int):

@@ -76,7 +76,8 @@ def book(ledger: Connection, plans: list[Rebooking],
                 if written % PROGRESS_STEP == 0:
                     advance(PROGRESS_STEP)
     advance(written % PROGRESS_STEP)
-    rollup.refresh(ledger, site, cleared)
+    rollup.refresh(ledger, site, cleared,
+                   fresh={plan.userid for plan in plans if plan.start is None} - held)
     return written
 
 

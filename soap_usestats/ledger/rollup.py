@@ -10,9 +10,10 @@ quarter hours), and the sessions from the first that reaches it, are summed agai
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
-from sqlalchemy import String, and_, case, cast, delete, false, func, insert, or_, select, true
+from sqlalchemy import (String, Table, and_, case, cast, delete, false, func, insert, or_, select,
+                        true)
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -37,34 +38,43 @@ def newest(r) -> ColumnElement:
                  + text(r.logid + ID_DIGITS)))
 
 
-def refresh(ledger: Connection, site: int, since: Mapping[int, int]) -> None:
+def refresh(ledger: Connection, site: int, since: Mapping[int, int],
+            fresh: Collection[int] = ()) -> None:
     """Sum again each user's quarter hours, periods and sessions that their rows from their
-    time in ``since`` on reach: a statement each for all the users."""
+    time in ``since`` on reach: a statement each for all the users. The users in ``fresh``
+    had no bookings before: they have no sums to delete, and their first session begins at
+    their time."""
     if not since:
         return
     r, q, p, s = tables.row.c, tables.quarter.c, tables.period.c, tables.session.c
+    before = {userid: time for userid, time in since.items() if userid not in fresh}
     quarters = {userid: bucket_of(time) for userid, time in since.items()}
-    ledger.execute(delete(tables.quarter).where(q.site == site,
-                                                each_from(q.userid, q.bucket, quarters)))
+    _clear(ledger, tables.quarter, site, q.bucket, {u: quarters[u] for u in before})
     ledger.execute(_fill_quarters(and_(r.site == site,
                                        each_from(r.userid, r.timecreated, quarters))))
     periods = {userid: bucket_of(time, tables.PERIOD) for userid, time in since.items()}
-    ledger.execute(delete(tables.period).where(p.site == site,
-                                               each_from(p.userid, p.bucket, periods)))
+    _clear(ledger, tables.period, site, p.bucket, {u: periods[u] for u in before})
     ledger.execute(_fill_periods(and_(q.site == site, each_from(q.userid, q.bucket, periods))))
-    first: dict[int, int] = {}
+    first = {userid: time for userid, time in since.items() if userid in fresh}
     for reached in (select(r.userid, func.min(r.session)).group_by(r.userid)
-                    .where(r.site == site, each_from(r.userid, r.timecreated, since)),
+                    .where(r.site == site, each_from(r.userid, r.timecreated, before)),
                     select(s.userid, func.min(s.session)).group_by(s.userid)
-                    .where(s.site == site, each_from(s.userid, s.last, since))):
-        for userid, time in ledger.execute(reached):
+                    .where(s.site == site, each_from(s.userid, s.last, before))):
+        for userid, time in (ledger.execute(reached) if before else ()):
             first[userid] = min(time, first.get(userid, time))
     if not first:
         return
-    ledger.execute(delete(tables.session).where(s.site == site,
-                                                each_from(s.userid, s.session, first)))
+    _clear(ledger, tables.session, site, s.session, {u: first[u] for u in before if u in first})
     ledger.execute(_fill_sessions(and_(r.site == site, each_from(r.userid, r.timecreated, first),
                                        each_from(r.userid, r.session, first))))
+
+
+def _clear(ledger: Connection, table: Table, site: int, time: ColumnElement[int],
+           since: Mapping[int, int]) -> None:
+    """Delete the sums of the users of ``since`` from each one's time on."""
+    if since:
+        ledger.execute(delete(table).where(table.c.site == site,
+                                           each_from(table.c.userid, time, since)))
 
 
 def each_from(userid: ColumnElement[int], time: ColumnElement[int],
