@@ -44,7 +44,7 @@ class Remote(Protocol):
     wwwroot: str
     timeout: float
 
-    def call(self, request: Request, via: str) -> Any: ...
+    def call(self, request: Request, via: str, now: int) -> Any: ...
 
 
 class Direct:
@@ -54,12 +54,13 @@ class Direct:
     def __init__(self, site: MoodleSite, timeout: float) -> None:
         self.site, self.wwwroot, self.timeout = site, site.wwwroot, timeout
 
-    def call(self, request: Request, via: str) -> Any:
-        """The site's answer; ``via`` is for peers only (nothing is forwarded from here)."""
+    def call(self, request: Request, via: str, now: int) -> Any:
+        """The site's answer at the time ``now`` of the request; ``via`` is for peers only
+        (nothing is forwarded from here)."""
         caller = (OPERATOR if request.callinguser is None
                   else Caller(label="federation", trusted=True))
         try:
-            return answer(self.site, request, now=int(time.time()), caller=caller)
+            return answer(self.site, request, now=now, caller=caller)
         except UseStatsError as error:
             if error.faultcode.startswith("Server"):
                 raise RemoteFailure(f"the site {self.wwwroot} failed: {error}") from error
@@ -115,7 +116,7 @@ class Network:
             return answer(self.home, request, now=now, caller=caller)
         person = self.home.person(caller, request.callinguser, now)
         return site.call(replace(request, whereroot=site.wwwroot, callinguser=person),
-                         chain.forwarded(via, self.me))
+                         chain.forwarded(via, self.me), now)
 
     def _everywhere(self, request: StatsRequest, now: int, caller: Caller,
                     via: tuple[str, ...]) -> Stats:
@@ -129,7 +130,7 @@ class Network:
                                               now=now, caller=caller))]
         asks += [(site.wwwroot, site.timeout,
                   partial(site.call, replace(request, whereroot=site.wwwroot, callinguser=person),
-                          forwarded))
+                          forwarded, now))
                  for site in self.sites.values()]
         outcomes = _concurrently(asks)
         found = [(wwwroot, stats) for wwwroot, stats in outcomes if isinstance(stats, Stats)]

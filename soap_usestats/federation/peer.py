@@ -67,9 +67,10 @@ class Peer:
         self._client: zeep.Client | None = None
         self._service: Any = None
 
-    def call(self, request: Request, via: str) -> Any:
+    def call(self, request: Request, via: str, now: int | None = None) -> Any:
         """The peer's answer to ``request``, made for its ``callinguser`` at its
-        ``whereroot``; ``via`` is the chain header (``chain.forwarded``)."""
+        ``whereroot``; ``via`` is the chain header (``chain.forwarded``). The peer answers
+        at its own time (``now`` is the asking service's, which it does not send)."""
         try:
             with self._transport.deadline():
                 client, service = self._connected()
