@@ -38,18 +38,19 @@ class RowWriter:
             self._open.__exit__(*raised)
 
     def write(self, row: Sequence) -> None:
-        if not self.copies:
-            self._batch.append(dict(zip(self.names, row)))
-            if len(self._batch) == INSERT_BATCH:
-                self.flush()
-            return
-        if self._copy is None:
+        if self._copy is not None:  # the common case first: a row a call
+            self._copy.write_row(row)
+        elif self.copies:
             preparer = self.conn.dialect.identifier_preparer
             quoted = ", ".join(preparer.quote(name) for name in self.names)
             cursor = self._open.enter_context(self.conn.connection.dbapi_connection.cursor())
             self._copy = self._open.enter_context(cursor.copy(
                 f"COPY {preparer.format_table(self.table)} ({quoted}) FROM STDIN"))
-        self._copy.write_row(row)
+            self._copy.write_row(row)
+        else:
+            self._batch.append(dict(zip(self.names, row)))
+            if len(self._batch) == INSERT_BATCH:
+                self.flush()
 
     def flush(self) -> None:
         if self._batch:
