@@ -574,7 +574,8 @@ def _with_modules(stats: Stats, usage: Usage, named: _ModuleNames) -> Stats:
 
 def _ledger(settings: Settings) -> Ledger | None:
     """The ledger of the configuration, if it is not off."""
-    return None if settings.ledger_url is None else Ledger.at(settings.ledger_url)
+    return (None if settings.ledger_url is None
+            else Ledger.at(settings.ledger_url, settings.database_timeout))
 
 
 def _site_zone(config: SiteConfig) -> ZoneInfo:

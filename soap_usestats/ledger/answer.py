@@ -28,6 +28,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
+from ..config import DEFAULT_DATABASE_TIMEOUT
+from ..moodle.database import connection_arguments
 from ..moodle.queries import Queries
 from ..moodle.siteconfig import SiteConfig
 from ..timemodel import sql
@@ -49,8 +51,11 @@ class Ledger:
         self._warned = False
 
     @classmethod
-    def at(cls, url: str) -> Ledger:
-        return cls(create_engine(url))
+    def at(cls, url: str, timeout: int = DEFAULT_DATABASE_TIMEOUT) -> Ledger:
+        """The ledger at ``url``, whose statements end within ``timeout`` seconds (a
+        stalled ledger fails, and the log answers), sorting in memory as the Moodle
+        database's do."""
+        return cls(create_engine(url, connect_args=connection_arguments(url, timeout)))
 
     def absent(self) -> bool:
         """An SQLite ledger whose file is not made yet (reading would make it)."""

@@ -69,7 +69,23 @@ def connect(url: str, timeout: int = DEFAULT_DATABASE_TIMEOUT) -> Engine:
     """An engine for the Moodle database at ``url`` whose transactions are read-only and
     end within ``timeout`` seconds (:func:`read_only`)."""
     backend = make_url(url).get_backend_name()
-    connect_args = {}
+    connect_args = connection_arguments(url, timeout)
+    # No ping before each checkout: the read-only statement that opens every transaction
+    # finds a connection the database dropped, and read_only() replaces it once.
+    engine = create_engine(url, connect_args=connect_args,
+                           execution_options={TIMEOUT_OPTION: timeout})
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_query_only)
+    else:
+        event.listen(engine, "begin", _read_only_begin(backend))
+    return engine
+
+
+def connection_arguments(url: str, timeout: int) -> dict:
+    """The driver's arguments for a connection to the database at ``url`` whose
+    statements end within ``timeout`` seconds, and whose link fails rather than hangs."""
+    backend = make_url(url).get_backend_name()
+    connect_args: dict = {}
     if backend in {"postgresql", "mysql", "mariadb"}:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
     client_timeout = timeout + CLIENT_GRACE
@@ -95,15 +111,7 @@ def connect(url: str, timeout: int = DEFAULT_DATABASE_TIMEOUT) -> Engine:
                                          f"max_heap_table_size = {TEMPORARY_TABLE_BYTES}, "
                                          f"lock_wait_timeout = {timeout} "
                                          f"/*M!, max_statement_time = {timeout} */"}
-    # No ping before each checkout: the read-only statement that opens every transaction
-    # finds a connection the database dropped, and read_only() replaces it once.
-    engine = create_engine(url, connect_args=connect_args,
-                           execution_options={TIMEOUT_OPTION: timeout})
-    if backend == "sqlite":
-        event.listen(engine, "connect", _sqlite_query_only)
-    else:
-        event.listen(engine, "begin", _read_only_begin(backend))
-    return engine
+    return connect_args
 
 
 def longest_wait(timeout: int) -> int:
