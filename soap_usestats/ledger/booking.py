@@ -39,12 +39,25 @@ class Rebooking:
     horizon: int
 
 
+@dataclass(frozen=True)
+class Booked:
+    """A batch booked: its rows, counted, and the users' rollup to sum again, each from a
+    time on (``rollup.refresh``; ``fresh``: the users who had no bookings before)."""
+
+    rows: int
+    since: dict[int, int]
+    fresh: frozenset[int]
+
+    def sum_up(self, ledger: Connection, site: int) -> None:
+        rollup.refresh(ledger, site, self.since, fresh=self.fresh)
+
+
 def book(ledger: Connection, plans: list[Rebooking],
          rows: Iterable[tuple[int, Iterable[LogEvent]]], now: int, settings: TimeSettings,
-         advance: Callable[[int], None]) -> int:
+         advance: Callable[[int], None]) -> Booked:
     """Replace each planned user's bookings from ``plan.start`` on with the model's rows
     over their events (``rows``: each user's, from ``plan.since``, user after user), up to
-    the horizon, and refresh their rollup; the rows booked, counted.
+    the horizon; what is booked, its rollup to sum up (:meth:`Booked.sum_up`).
 
     For a user booked over their whole log the bookings of rows before the first it holds
     stay (Moodle deleted those rows)."""
@@ -76,9 +89,8 @@ def book(ledger: Connection, plans: list[Rebooking],
                 if written % PROGRESS_STEP == 0:
                     advance(PROGRESS_STEP)
     advance(written % PROGRESS_STEP)
-    rollup.refresh(ledger, site, cleared,
-                   fresh={plan.userid for plan in plans if plan.start is None} - held)
-    return written
+    return Booked(written, cleared,
+                  frozenset({plan.userid for plan in plans if plan.start is None} - held))
 
 
 def _unbook(ledger: Connection, site: int, since: Mapping[int, int]) -> None:

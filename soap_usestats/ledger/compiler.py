@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, closing
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, fields
+from functools import partial
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -33,7 +35,7 @@ from ..moodle.queries import Queries
 from ..timemodel import sql
 from ..timemodel.settings import TimeSettings
 from . import kept, source, tables
-from .booking import Rebooking, book
+from .booking import Booked, Rebooking, book
 from .lock import Lease
 
 #: Users booked together (one read of the log, one ledger transaction), at most.
@@ -80,7 +82,7 @@ def compile(moodle: Engine, queries: Queries, ledger: Engine, settings: TimeSett
     planned(sum(counts.values()))
     booked = 0
     affected = sorted(counts)
-    with read_only(moodle) as conn, ExitStack() as reading:
+    with read_only(moodle) as conn, ExitStack() as reading, _Finisher(ledger) as finisher:
         # a ledger with no user of the site books every log row: one read of the log
         everyone = None if users else _Handout(reading.enter_context(closing(
             source.users_rows(conn, queries, None, upto))))
@@ -88,13 +90,15 @@ def compile(moodle: Engine, queries: Queries, ledger: Engine, settings: TimeSett
             plans = _plans(moodle, queries, site.id, batch, earliest, users, horizon, settings)
             if lease is not None:
                 lease.renew()
-            with ledger.begin() as writer, ExitStack() as batch_reading:
+            with finisher.transaction() as writer, ExitStack() as batch_reading:
                 rows = everyone.of(batch) if everyone else batch_reading.enter_context(closing(
                     source.users_rows(conn, queries, {
                         plan.userid: source.FIRST_TIME if plan.since is None else plan.since
                         for plan in plans}, upto)))
-                booked += book(writer, plans, rows, now, settings, advance)
-                _compiled_users(writer, site.id, batch, horizon, upto)
+                done = book(writer, plans, rows, now, settings, advance)
+                booked += done.rows
+                finisher.finish(writer, partial(_finish, writer, site.id, done, batch, horizon,
+                                                upto))
     with ledger.begin() as writer:
         writer.execute(update(tables.site).where(tables.site.c.id == site.id)
                        .values(compiled_id=upto, final_to=horizon, updated=now))
@@ -231,6 +235,73 @@ def _batches(userids: list[int], counts: dict[int, int]) -> Iterator[list[int]]:
             batch, rows = [], 0
     if batch:
         yield batch
+
+
+def _finish(writer: Connection, site: int, done: Booked, batch: list[int], horizon: int,
+            upto: int) -> None:
+    """A batch's end: its rollup summed, its users compiled."""
+    done.sum_up(writer, site)
+    _compiled_users(writer, site, batch, horizon, upto)
+
+
+class _Finisher:
+    """Each batch's transaction on a ledger connection of its own, ended (its rollup
+    summed, committed) in a thread of its own on PostgreSQL while the next batch's rows are
+    booked: the database sums one batch while Python runs the model over the next. One
+    batch is ended at a time; the next waits for it. Elsewhere (SQLite's writers exclude
+    each other; MariaDB's locks of an INSERT ... SELECT could meet the next batch's), in
+    turn."""
+
+    def __init__(self, ledger: Engine) -> None:
+        self.ledger = ledger
+        self.threads = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-sums")
+                        if ledger.dialect.name == "postgresql" else None)
+        self._ending: Future | None = None
+
+    def __enter__(self) -> _Finisher:
+        return self
+
+    def __exit__(self, *raised) -> None:
+        try:
+            if raised[0] is None:
+                self._wait()
+            elif self._ending is not None:
+                self._ending.exception()  # waited for; the first failure is the one raised
+        finally:
+            if self.threads is not None:
+                self.threads.shutdown(wait=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A connection in a transaction for the next batch; rolled back if the block
+        fails, else left to :meth:`finish`."""
+        conn = self.ledger.connect()
+        try:
+            conn.begin()
+            yield conn
+        except BaseException:
+            conn.close()
+            raise
+
+    def finish(self, conn: Connection, end: Callable[[], None]) -> None:
+        """End the batch of ``conn`` with ``end``, then commit and close it: in the
+        background once the batch before is ended, or at once."""
+        self._wait()
+        if self.threads is None:
+            _ended(conn, end)
+        else:
+            self._ending = self.threads.submit(_ended, conn, end)
+
+    def _wait(self) -> None:
+        ending, self._ending = self._ending, None
+        if ending is not None:
+            ending.result()
+
+
+def _ended(conn: Connection, end: Callable[[], None]) -> None:
+    with conn:
+        end()
+        conn.commit()
 
 
 def _compiled_users(ledger: Connection, site: int, userids: list[int], horizon: int,
