@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select
 
-from soap_usestats.ledger import compiler, kept, migrate, tables
+from soap_usestats.ledger import batches, compiler, kept, migrate, tables
 from soap_usestats.moodle.database import connect
 from soap_usestats.moodle.queries import Queries
 from soap_usestats.timemodel.engine import LogEvent
@@ -269,7 +269,8 @@ def test_passes_at_random_points_book_the_model_over_the_whole_log(sites, log, d
     and sessions are those summed afresh from the booked rows. A pass books its users in
     one batch or a batch each (on PostgreSQL, a batch's sums are ended while the next is
     booked)."""
-    with patch.object(compiler, "USER_CHUNK", data.draw(st.sampled_from([1, compiler.USER_CHUNK]))):
+    chunk = data.draw(st.sampled_from([1, batches.USER_CHUNK]), label="users a batch")
+    with patch.object(batches, "USER_CHUNK", chunk):
         _passes(sites, log, data)
 
 
