@@ -80,13 +80,16 @@ def worker_timeout(configured: Settings) -> int:
     it: longer than any call may take, so that the service's own deadlines end a call that
     waits too long, with the contract's fault, and gunicorn never answers its HTML page.
 
-    A call waits on its home database, then at most on one other site of ``[sites]``:
-    another database, or a peer within its ``timeout``.
+    A call waits on its home database and its ledger (with the same deadline; a ledger
+    that does not answer leaves the call to the log), then at most on one other site of
+    ``[sites]``: another database, or a peer within its ``timeout``.
     """
     database = longest_wait(configured.database_timeout)
+    ledger = database if configured.ledger_url is not None else 0
     others = [database if isinstance(site, DirectSite) else site.timeout
               for site in configured.sites.values()]
-    return max(MIN_WORKER_TIMEOUT, math.ceil(database + max(others, default=0)) + WORKER_TIMEOUT_MARGIN)
+    return max(MIN_WORKER_TIMEOUT,
+               math.ceil(database + ledger + max(others, default=0)) + WORKER_TIMEOUT_MARGIN)
 
 
 def _count(environ: Mapping[str, str], variable: str, default: int) -> int:
