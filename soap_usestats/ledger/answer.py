@@ -23,7 +23,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, case, column, create_engine, exists, func, literal, select, values
+from sqlalchemy import (BigInteger, and_, case, column, create_engine, exists, func, literal,
+                        select, values)
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
@@ -162,15 +163,13 @@ def _compiled(reader: Connection, key: str, userids: list[int], horizon: int, th
     ledger holds, the time before which their rows are booked (the larger of the user's
     and the site's ``final_to``, but not past ``horizon``) and the cut at or before it."""
     s, u = tables.site.c, tables.user.c
-    booked_to = _least(_greatest(u.final_to, func.coalesce(s.final_to, u.final_to)),
-                       literal(horizon, BigInteger))
-    users = (select(u.site, u.userid, booked_to.label("bound"))
-             .join(tables.site, s.id == u.site)
-             .where(s.key == key, u.userid.in_(userids)).subquery("compiled"))
+    bound = _least(_greatest(u.final_to, func.coalesce(s.final_to, u.final_to)),
+                   literal(horizon, BigInteger))
+    users = tables.site.outerjoin(tables.user, and_(u.site == s.id, u.userid.in_(userids)))
     found = reader.execute(
-        select(s.id, s.settings, s.compiled_id, users.c.userid, users.c.bound,
-               _cut(users.c.site, users.c.userid, users.c.bound, threshold))
-        .outerjoin(users, users.c.site == s.id).where(s.key == key)).all()
+        select(s.id, s.settings, s.compiled_id, u.userid, bound,
+               _cut(s.id, u.userid, bound, threshold))
+        .select_from(users).where(s.key == key)).all()
     if not found:
         return None, {}
     return found[0], {userid: (bound, cut) for *_, userid, bound, cut in found
