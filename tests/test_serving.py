@@ -98,13 +98,18 @@ def environment(database_url: str, **env: str) -> dict[str, str]:
 @contextmanager
 def running(command: list[str], env: dict[str, str], timeout: float = 30):
     """Run ``command`` until its output says where the WSDL is; yield that URL and a function
-    that reads the output so far."""
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    that reads the output so far.
+
+    The process appends to a file the test reads through a handle of its own: a handle shared
+    with it has one offset, and a read moving it back would have the process overwrite what
+    it printed first."""
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "output"
+        with log.open("ab") as output:
+            process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
 
         def text() -> str:
-            output.seek(0)
-            return output.read().decode()
+            return log.read_bytes().decode()
 
         try:
             deadline = time.monotonic() + timeout
