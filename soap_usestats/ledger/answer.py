@@ -20,14 +20,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (BigInteger, and_, case, column, create_engine, exists, func, literal,
-                        select, values)
+from sqlalchemy import (BigInteger, and_, bindparam, case, column, create_engine, exists, func,
+                        literal, select, values)
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Select
 
 from ..config import DEFAULT_DATABASE_TIMEOUT
 from ..moodle.database import connection_arguments
@@ -42,6 +44,9 @@ from .figures import added, booked_usage
 from .source import site_key
 
 log = logging.getLogger(__name__)
+
+_USERIDS = bindparam("userids", expanding=True)
+_THRESHOLD = bindparam("threshold", type_=BigInteger)
 
 
 class Ledger:
@@ -149,42 +154,63 @@ def _logged(conn: Connection, moodle: sql.LogTables, starts: dict[int, int],
             end: int) -> dict[int, int]:
     """The users of ``starts`` with a log row from their start to ``end``, with their start
     (the others have nothing more to count: a user cut at their bound, with no row since)."""
-    log = moodle.log.c
-    latest = dict(conn.execute(
-        select(log.userid, func.max(log.timecreated))
-        .where(log.userid.in_(sorted(starts)),
-               log.timecreated.between(min(starts.values()), end))
-        .group_by(log.userid)).all())
+    latest = dict(conn.execute(_logged_query(moodle), {
+        "userids": sorted(starts), "start": min(starts.values()), "end": end}).all())
     return {u: start for u, start in starts.items() if latest.get(u, start - 1) >= start}
+
+
+@lru_cache(maxsize=64)
+def _logged_query(moodle: sql.LogTables) -> Select:
+    """Each user's latest log row from ``start`` to ``end``."""
+    log = moodle.log.c
+    return (select(log.userid, func.max(log.timecreated))
+            .where(log.userid.in_(_USERIDS), log.timecreated.between(
+                bindparam("start", type_=BigInteger), bindparam("end", type_=BigInteger)))
+            .group_by(log.userid))
 
 
 def _compiled(reader: Connection, key: str, userids: list[int], horizon: int, threshold: int):
     """The site's ledger row (None if the ledger has none) and, for each of the users the
     ledger holds, the time before which their rows are booked (the larger of the user's
     and the site's ``final_to``, but not past ``horizon``) and the cut at or before it."""
-    s, u = tables.site.c, tables.user.c
-    bound = _least(_greatest(u.final_to, func.coalesce(s.final_to, u.final_to)),
-                   literal(horizon, BigInteger))
-    users = tables.site.outerjoin(tables.user, and_(u.site == s.id, u.userid.in_(userids)))
-    found = reader.execute(
-        select(s.id, s.settings, s.compiled_id, u.userid, bound,
-               _cut(s.id, u.userid, bound, threshold))
-        .select_from(users).where(s.key == key)).all()
+    found = reader.execute(_compiled_query(), {
+        "key": key, "userids": userids, "horizon": horizon, "threshold": threshold}).all()
     if not found:
         return None, {}
     return found[0], {userid: (bound, cut) for *_, userid, bound, cut in found
                       if userid is not None}
 
 
+@cache
+def _compiled_query() -> Select:
+    """The site's row (``key``) beside each of its users (``userids``) with their bound
+    (not past ``horizon``) and cut."""
+    s, u = tables.site.c, tables.user.c
+    bound = _least(_greatest(u.final_to, func.coalesce(s.final_to, u.final_to)),
+                   bindparam("horizon", type_=BigInteger))
+    users = tables.site.outerjoin(tables.user, and_(u.site == s.id, u.userid.in_(_USERIDS)))
+    return (select(s.id, s.settings, s.compiled_id, u.userid, bound,
+                   _cut(s.id, u.userid, bound, _THRESHOLD))
+            .select_from(users).where(s.key == bindparam("key")))
+
+
 def _late(conn: Connection, moodle: sql.LogTables, userids: list[int],
           compiled_id: int) -> dict[int, int]:
     """The time of each user's earliest row (taking part) with an id beyond the site's
     compiled ones: rows the ledger has not booked yet."""
+    return dict(conn.execute(_late_query(moodle),
+                             {"userids": userids, "compiled_id": compiled_id}).all())
+
+
+@lru_cache(maxsize=64)
+def _late_query(moodle: sql.LogTables) -> Select:
+    """Each user's (``userids``) earliest row taking part with an id beyond
+    ``compiled_id``."""
     log = moodle.log.c
-    query = (select(log.userid, func.min(log.timecreated))
-             .where(log.id > compiled_id, log.userid.in_(userids), *sql.takes_part(moodle))
-             .group_by(log.userid))
-    return dict(conn.execute(query).all())
+    return (select(log.userid, func.min(log.timecreated))
+            .where(log.id > bindparam("compiled_id", type_=BigInteger),
+                   log.userid.in_(_USERIDS), *sql.takes_part(moodle))
+            .group_by(log.userid))
 
 
 def _cuts(ledger: Connection, site: int, bounds: Mapping[int, int],
@@ -194,12 +220,13 @@ def _cuts(ledger: Connection, site: int, bounds: Mapping[int, int],
     asked = values(column("userid", BigInteger), column("bound", BigInteger),
                    name="bounds").data(sorted(bounds.items())).cte("bounds")
     found = ledger.execute(select(asked.c.userid, _cut(literal(site), asked.c.userid,
-                                                       asked.c.bound, threshold)))
+                                                       asked.c.bound, _THRESHOLD)),
+                           {"threshold": threshold})
     return dict(found.all())
 
 
 def _cut(site: ColumnElement[int], userid: ColumnElement[int], bound: ColumnElement[int],
-         threshold: int) -> ColumnElement[int]:
+         threshold: ColumnElement[int]) -> ColumnElement[int]:
     """The user's cut: ``bound`` itself where their latest booked session before it ended
     more than a threshold before it (a row from ``bound`` on begins a session); else the
     latest start of a booked session before ``bound`` (its first row booked) in whose
