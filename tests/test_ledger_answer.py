@@ -214,6 +214,18 @@ def test_days_come_from_quarter_hours_only_where_the_zone_s_offsets_allow():
     assert figures._in_quarters(LocalDays.of(ZoneInfo("Africa/Monrovia"), 3 * year, 4 * year))
 
 
+
+def test_a_statement_that_writes_ranges_out_is_built_once_for_their_number():
+    """Built once for each number of ranges, their values bound as it runs (the answers
+    above run it again with other values); one that lists its ranges carries them."""
+    assert figures._places_query(1, 2, 0) is figures._places_query(1, 2, 0)
+    assert figures._places_query(1, 2, 0) is not figures._places_query(2, 2, 0)
+    listed = tuple((user, 0, 899) for user in range(figures.WRITTEN_OUT + 1))
+    assert figures._places_query(listed, 0, 0) is not figures._places_query(listed, 0, 0)
+    assert figures._bound("edges", [(7, 10, 20)]) == {
+        "edges_0_userid": 7, "edges_0_low": 10, "edges_0_high": 20}
+    assert figures._bound("edges", list(listed)) == {}
+
 # --- a ledger that cannot answer --------------------------------------------------------
 
 def _worked_example_stats(site: MoodleSite):
