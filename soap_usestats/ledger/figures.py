@@ -249,14 +249,14 @@ def _sessions(ledger: Connection, site: int, asked: _Asked) -> list[tuple[int, S
     """The part in the window of each session with a counted row, in the log's order: the
     sessions wholly in it as booked, the parts of those it cuts (read first: at most two a
     user) from their rows."""
-    windows = {"site": site, **_bound("windows", asked.windows)}
-    cut = ledger.execute(_cut_query(_shape(asked.windows)), windows).all()
+    bound = {"site": site, **_bound("windows", asked.windows)}
+    cut = ledger.execute(_cut_query(_shape(asked.windows)), bound).all()
     window = {u: (low, high) for u, low, high in asked.windows}
     parts = [(u, session, session_row, max(start, window[u][0]), min(last, window[u][1]))
              for u, session, session_row, start, last in cut]
     query = _sessions_query(_shape(asked.windows), _shape(parts))
     return [(userid, Session(start, end, int(seconds))) for userid, start, end, seconds in
-            ledger.execute(query, windows | _bound("cut", parts, _CUT))]
+            ledger.execute(query, bound | _bound("cut", parts, _CUT))]
 
 
 #: The values of the part of a session a window cuts.
