@@ -210,6 +210,20 @@ def test_offsets_without_a_change():
     assert days.offsets(ZoneInfo("Etc/GMT+1"), 0, 100000) == [(0, -3600)]
 
 
+def test_the_days_sql_is_the_same_for_every_window_with_as_many_offsets():
+    """Its values are bound as it runs: a statement built for one day serves the next."""
+    paris, day = ZoneInfo("Europe/Paris"), 86400
+    winter = sql.LocalDays.of(paris, YEAR_2024, YEAR_2024 + day - 1)
+    summer = sql.LocalDays.of(paris, YEAR_2024 + 200 * day, YEAR_2024 + 201 * day - 1)
+    year = sql.LocalDays.of(paris, YEAR_2024, YEAR_2025)
+    assert winter.keys == summer.keys != year.keys
+    assert winter.bound() == {"day_offset0": 3600 - winter.origin * day}
+    assert summer.bound() == {"day_offset0": 7200 - summer.origin * day}
+    assert year.bound() == {"day_since1": 1711846800, "day_since2": 1729990800,
+                            **{f"day_offset{n}": offset - year.origin * day
+                               for n, offset in enumerate((3600, 7200, 3600))}}
+
+
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.sampled_from(["Europe/Paris", "America/New_York", "Australia/Lord_Howe",
                         "Asia/Kathmandu", "America/Sao_Paulo", "Africa/Casablanca"]),

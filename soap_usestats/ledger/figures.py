@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause, Select
 
 from ..timemodel.engine import CourseTally, ModuleTally, Session, Tally, Usage
-from ..timemodel.sql import LocalDays
+from ..timemodel.sql import DayKeys, LocalDays
 from . import tables
 from .rollup import newest
 from .tables import PARTS, QUARTER
@@ -300,14 +300,15 @@ def _sessions_query(windows: Shape, cut: Shape) -> Select:
 def _days(ledger: Connection, site: int, asked: _Asked, days: LocalDays):
     """The counted seconds by user, course and local day: each quarter hour's to the day
     of its start."""
-    query = _days_query(_shape(asked.edges), _shape(asked.quarters), days)
-    bound = {"site": site, **_bound("edges", asked.edges), **_bound("quarters", asked.quarters)}
+    query = _days_query(_shape(asked.edges), _shape(asked.quarters), days.keys)
+    bound = {"site": site, **_bound("edges", asked.edges), **_bound("quarters", asked.quarters),
+             **days.bound()}
     for userid, courseid, key, seconds in ledger.execute(query, bound):
         yield userid, courseid, days.date(int(key)), int(seconds)
 
 
 @_kept
-def _days_query(edges: Shape, quarters: Shape, days: LocalDays) -> Select:
+def _days_query(edges: Shape, quarters: Shape, days: DayKeys) -> Select:
     """The sums by local day of the rows at the windows' edges and of their quarter hours."""
     r, q = tables.row.c, tables.quarter.c
     rows, rows_in = _read(tables.row, edges, _in_range("timecreated"), "edges")

@@ -203,14 +203,16 @@ def usage_by_user(conn: Connection, tables: LogTables, userids: Users, start: St
     groups = tuple(sorted({group for group, _ in reaches.values()}))
     starts = list(start.values()) if isinstance(start, Mapping) else [start]
     days = LocalDays.of(zone, min(starts), end) if zone is not None else None
-    parameters = {"end": end, "now": now, "ahead": _look_ahead(end, now, settings)}
+    parameters = {"end": end, "now": now, "ahead": _look_ahead(end, now, settings),
+                  **(days.bound() if days else {})}
+    keys = days.keys if days else None
     for group in groups:
         members = {userid: since for userid, (of, since) in reaches.items() if of == group}
         parameters |= {f"group{group}": sorted(members), f"since{group}": min(members.values())}
     if isinstance(start, Mapping):
-        statement = _statement(tables, _Starts.of(start), groups, settings, True, days)
+        statement = _statement(tables, _Starts.of(start), groups, settings, True, keys)
     else:
-        statement = _built(tables, len(reaches) > 1, groups, settings, days)
+        statement = _built(tables, len(reaches) > 1, groups, settings, keys)
         parameters["start"] = start
     return _usages(conn.execute(statement, parameters), days)
 
@@ -303,13 +305,13 @@ def _span(tables: LogTables, starts: _Starts, bounded: bool, settings: TimeSetti
 
 @lru_cache(maxsize=256)
 def _built(tables: LogTables, per_user: bool, groups: tuple[int, ...], settings: TimeSettings,
-           days: LocalDays | None) -> Select:
+           days: DayKeys | None) -> Select:
     """The statement for one window start, taken as a parameter, and these groups of users."""
     return _statement(tables, _Starts(_START), groups, settings, per_user, days)
 
 
 def _statement(tables: LogTables, starts: _Starts, groups: tuple[int, ...],
-               settings: TimeSettings, per_user: bool, days: LocalDays | None) -> Select:
+               settings: TimeSettings, per_user: bool, days: DayKeys | None) -> Select:
     """The figures of the users' rows in the window: the chain of rules, then the sums."""
     rows = _rows(tables, groups)
     credited = _credited(rows, settings, _Windows(per_user), days)
@@ -353,7 +355,7 @@ class _Part(IntEnum):
 
 
 def _credited(rows: Subquery, settings: TimeSettings, windows: _Windows,
-              days: LocalDays | None) -> CTE:
+              days: DayKeys | None) -> CTE:
     """Each processed row with its lap, its session and, when counted, its ``seconds`` (L).
 
     The carry is summed over its own link, after the sessions: a database then
@@ -501,7 +503,7 @@ _TIME_DIGITS, _ID_DIGITS = 10**11, 10**18
 
 
 def _figures(tables: LogTables, credited: CTE, starts: _Starts,
-             days: LocalDays | None) -> Select:
+             days: DayKeys | None) -> Select:
     """The figures, ordered by kind, user and item: the pieces added up.
 
     The credited rows of the window are summed once (:func:`_pieces`); the
@@ -550,7 +552,7 @@ def _figures(tables: LogTables, credited: CTE, starts: _Starts,
     )
 
 
-def _pieces(credited: CTE, starts: _Starts, days: LocalDays | None) -> Subquery:
+def _pieces(credited: CTE, starts: _Starts, days: DayKeys | None) -> Subquery:
     """The credited rows of the window summed by place, session (the part of it in the
     window) and course day, in one pass.
 
@@ -637,6 +639,7 @@ class LocalDays:
     the offsets ``days.offsets`` found), less ``origin`` days, which keeps local
     times positive where division and modulo truncate towards zero. A day's key
     is its local midnight, in seconds after the midnight beginning day ``origin``.
+    A statement computes keys with :attr:`keys`, and runs with :meth:`bound`.
     """
 
     origin: int
@@ -647,14 +650,35 @@ class LocalDays:
         # two days' margin: no zone is more than a day from UTC
         return cls((start - 2 * local.DAY) // local.DAY, tuple(local.offsets(zone, start, end)))
 
-    def key(self, time: ColumnElement[int]) -> ColumnElement[int]:
-        """The key of the local day of ``time``."""
+    @property
+    def keys(self) -> DayKeys:
+        """The keys' SQL, the same for every window and zone with as many offsets."""
+        return DayKeys(len(self.offsets))
+
+    def bound(self) -> dict[str, int]:
+        """The values the keys' SQL binds: when each offset begins, and the offset less
+        ``origin`` days."""
         shifted = [(since, offset - self.origin * local.DAY) for since, offset in self.offsets]
-        offset = case(*((time < since, before) for (since, _), (_, before) in zip(shifted[1:], shifted)),
-                      else_=shifted[-1][1]) if len(shifted) > 1 else literal(shifted[0][1])
-        moment = time + offset
-        return moment - moment % local.DAY
+        return {**{f"day_since{n}": since for n, (since, _) in enumerate(shifted) if n},
+                **{f"day_offset{n}": offset for n, (_, offset) in enumerate(shifted)}}
 
     def date(self, key: int) -> date:
         """The local date of a day's key."""
         return local.date_of(self.origin + key // local.DAY)
+
+
+@dataclass(frozen=True)
+class DayKeys:
+    """The key of a time's local day in SQL, over ``count`` offsets whose values it binds
+    (:meth:`LocalDays.bound`): a statement built with it serves every window and zone."""
+
+    count: int
+
+    def key(self, time: ColumnElement[int]) -> ColumnElement[int]:
+        """The key of the local day of ``time``."""
+        since = [bindparam(f"day_since{n}", type_=BigInteger) for n in range(1, self.count)]
+        before = [bindparam(f"day_offset{n}", type_=BigInteger) for n in range(self.count)]
+        offset = case(*((time < s, b) for s, b in zip(since, before)),
+                      else_=before[-1]) if since else before[0]
+        moment = time + offset
+        return moment - moment % local.DAY
