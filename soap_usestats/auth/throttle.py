@@ -48,7 +48,7 @@ from ..config import Settings
 from ..exceptions import AuthenticationFailed, CredentialUnchecked
 from . import redislink
 from .addresses import Network
-from .username import PRUNE_INTERVAL, create_private_file
+from .username import NONCE_TIMEOUT, PRUNE_INTERVAL, create_private_file, write_ahead
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class SqliteCounts:
         self._local = threading.local()
         create_private_file(path)
         with closing(sqlite3.connect(path, timeout=SQLITE_TIMEOUT)) as db:
-            db.execute("PRAGMA journal_mode = WAL")
+            write_ahead(db, NONCE_TIMEOUT)
             db.execute("CREATE TABLE IF NOT EXISTS auth_failures "
                        "(address TEXT PRIMARY KEY, empty_at REAL NOT NULL)")
 

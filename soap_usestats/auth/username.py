@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import sqlite3
+import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +42,7 @@ from .redislink import REDIS_SCHEMES
 SOAP_ENVELOPES = (SOAP11_ENV, SOAP12_ENV)
 MAX_CLOCK_SKEW = 60  # seconds a Created may lie ahead of the service's clock
 PRUNE_INTERVAL = 60  # seconds between deletions of expired nonces, per worker
+NONCE_TIMEOUT = 10  # seconds a statement of the SQLite nonce store waits for a lock
 REDIS_KEY_PREFIX = "soap-usestats:nonce:"
 REDIS_TIMEOUT = 2.0  # seconds to connect to Redis, and to wait for its answer
 #: What a digest token is told while the nonce store cannot be reached.
@@ -164,7 +166,7 @@ class NonceStore:
         self._pruned_at = 0.0
         create_private_file(path)
         with closing(self._connect()) as db:
-            db.execute("PRAGMA journal_mode = WAL")
+            write_ahead(db, NONCE_TIMEOUT)
             db.execute("CREATE TABLE IF NOT EXISTS nonces (key BLOB PRIMARY KEY, created REAL NOT NULL)")
             db.execute("CREATE INDEX IF NOT EXISTS nonces_created ON nonces (created)")
 
@@ -183,7 +185,7 @@ class NonceStore:
         return True
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        db = sqlite3.connect(self.path, timeout=NONCE_TIMEOUT, isolation_level=None)
         db.execute("PRAGMA synchronous = NORMAL")
         return db
 
@@ -236,6 +238,21 @@ class RedisNonceStore:
     def close(self) -> None:
         """Close the pooled connections (a later call opens new ones)."""
         self._redis.connection_pool.disconnect()
+
+
+def write_ahead(db: sqlite3.Connection, timeout: float) -> None:
+    """Put a store's file in WAL mode. Workers that start together find it locked while
+    one of them switches it, and SQLite says so at once rather than waiting: ask again
+    until ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def create_private_file(path: str) -> None:

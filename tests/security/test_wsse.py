@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import multiprocessing
 import os
 import stat
 import time
@@ -12,6 +13,7 @@ from lxml import etree
 from zeep.wsse.username import UsernameToken as ZeepUsernameToken
 
 from soap_usestats.auth.clients import WRONG_CREDENTIALS, ClientRegistry, new_client
+from soap_usestats.auth.throttle import SqliteCounts
 from soap_usestats.auth.username import (
     MAX_CLOCK_SKEW,
     PRUNE_INTERVAL,
@@ -172,6 +174,26 @@ def test_a_replay_to_another_worker_is_refused(client, registry, tmp_path):
     authenticate_username_token(token, registry, first, NOW)
     with pytest.raises(AuthenticationFailed, match="used before"):
         authenticate_username_token(token, registry, second, NOW + 2)
+
+
+def _open_stores(path: str, ready) -> None:
+    ready.wait()
+    NonceStore(path, MAX_AGE)
+    SqliteCounts(path)
+
+
+def test_workers_that_start_together_all_open_a_new_store(tmp_path):
+    """gunicorn's workers open a new store file at once, each switching it to WAL, which
+    SQLite refuses at once (not after its timeout) while another does: none fails."""
+    context = multiprocessing.get_context("fork")
+    for attempt in range(25):
+        path, ready = str(tmp_path / f"nonces{attempt}.sqlite"), context.Barrier(4)
+        workers = [context.Process(target=_open_stores, args=(path, ready)) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+        assert [worker.exitcode for worker in workers] == [0] * 4, attempt
 
 
 def test_a_failed_digest_does_not_spend_the_nonce(client, registry, nonces):
