@@ -135,7 +135,7 @@ def main() -> None:
         day = middle_day(url)
         medians = {}
         for window, bounds in (("whole log", {}),
-                               ("one day", {"timefrom": day, "timeto": day + DAY - 1})):
+                               ("the same day", {"timefrom": day, "timeto": day + DAY - 1})):
             runs = args.runs * (LIGHT_RUNS if bounds else 1)
             medians[window] = in_turn(
                 {name: (lambda base=base, bounds=bounds:
@@ -151,14 +151,14 @@ def main() -> None:
     print(f"  GetStats, whole log: with the ledger {whole['ledger']:.2f} s "
           f"({whole['ledger'] / fetch:.2f}x the bare fetch), from the log "
           f"{whole['log']:.2f} s ({whole['log'] / fetch:.2f}x)")
-    for window in ("one day", "a new day"):
+    for window in ("the same day", "a new day"):
         light = medians[window]
         print(f"  GetStats, {window} each call: with the ledger {light['ledger'] * 1000:.1f} ms, "
               f"from the log {light['log'] * 1000:.1f} ms")
 
 
 def _day_after_day(base: str, first: int):
-    """A GetStats of one day, the day after the last one's each call, from ``first`` on."""
+    """A GetStats of one day each call, the day after the previous call's, from ``first`` on."""
     days = itertools.count(first, DAY)
 
     def call() -> bytes:
